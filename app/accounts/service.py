@@ -1,0 +1,116 @@
+"""Social accounts: an employee registers the accounts whose posts they will flag."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import SocialAccount
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.collectors.models import CaptureAttempt
+from app.errors import Conflict, NotFound
+from app.posts.models import CapturedVersion, FlaggedPost
+from app.posts.urls import AccountRef, account_from_handle, account_from_profile_url
+
+
+def register_account(
+    session: Session,
+    *,
+    owner: User,
+    platform: str | None = None,
+    handle: str | None = None,
+    profile_url: str | None = None,
+    access_token: str | None = None,
+) -> tuple[SocialAccount, bool]:
+    """Register an account for `owner`; returns (account, created). Registering one's own
+    account again returns it; an account another employee holds is a conflict."""
+    ref: AccountRef = (
+        account_from_profile_url(profile_url)
+        if profile_url
+        else account_from_handle(platform or "", handle or "")
+    )
+    existing = session.scalar(
+        select(SocialAccount).where(
+            SocialAccount.platform == ref.platform.value, SocialAccount.handle == ref.handle
+        )
+    )
+    if existing is not None:
+        if existing.owner_id == owner.id:
+            return existing, False
+        raise Conflict(
+            f"the {ref.platform.value} account {ref.handle} is registered to another employee; "
+            "ask a records officer if it is yours"
+        )
+    account = SocialAccount(
+        owner_id=owner.id,
+        platform=ref.platform.value,
+        handle=ref.handle,
+        profile_url=ref.profile_url,
+        access_token=access_token or None,
+    )
+    session.add(account)
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(owner),
+        action="account.registered",
+        object_type="social_account",
+        object_id=account.id,
+        details={"platform": account.platform, "handle": account.handle},
+    )
+    return account, True
+
+
+def list_accounts(session: Session, *, viewer: User) -> list[SocialAccount]:
+    query = select(SocialAccount).order_by(SocialAccount.id)
+    if not viewer.is_officer:
+        query = query.where(SocialAccount.owner_id == viewer.id)
+    return list(session.scalars(query))
+
+
+def get_account(session: Session, *, viewer: User, account_id: int) -> SocialAccount:
+    """An account the viewer may see; anyone else's is 'not found', never 'forbidden'."""
+    account = session.get(SocialAccount, account_id)
+    if account is None or (not viewer.is_officer and account.owner_id != viewer.id):
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+def remove_account(session: Session, *, viewer: User, account_id: int) -> None:
+    """Remove an account while nothing of it is archived. Posts flagged but never captured
+    go with it; an archived post keeps its account for as long as the post is kept."""
+    account = get_account(session, viewer=viewer, account_id=account_id)
+    if not viewer.is_officer and account.owner_id != viewer.id:
+        raise NotFound(f"no account {account_id}")
+    archived = session.scalar(
+        select(
+            exists().where(
+                CapturedVersion.post_id == FlaggedPost.id, FlaggedPost.account_id == account.id
+            )
+        )
+    )
+    if archived:
+        raise Conflict(
+            f"account {account_id} has archived posts; it stays for as long as they are kept"
+        )
+    post_ids = list(
+        session.scalars(select(FlaggedPost.id).where(FlaggedPost.account_id == account.id))
+    )
+    if post_ids:
+        session.execute(delete(CaptureAttempt).where(CaptureAttempt.post_id.in_(post_ids)))
+        session.execute(delete(FlaggedPost).where(FlaggedPost.id.in_(post_ids)))
+    record(
+        session,
+        actor=Actor.of(viewer),
+        action="account.removed",
+        object_type="social_account",
+        object_id=account.id,
+        details={
+            "platform": account.platform,
+            "handle": account.handle,
+            "uncaptured_posts_removed": post_ids,
+        },
+    )
+    session.delete(account)
+    session.flush()

@@ -1,0 +1,176 @@
+"""The audit log: append an event in the caller's transaction; verify the hash chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditChainHead, AuditEvent
+from app.auth.models import User
+from app.db import utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a user, or a named part of the system (a worker, the scheduler)."""
+
+    user_id: int | None
+    label: str
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user_id=user.id, label=f"user:{user.id} {user.email}")
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(user_id=None, label=f"system:{name}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _event_hash(event: AuditEvent) -> str:
+    content = {
+        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
+        "actor_id": event.actor_id,
+        "actor": event.actor,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction (flush, never commit)."""
+    head = session.scalars(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    ).first()
+    prev_hash = head.last_hash if head else GENESIS_HASH
+    event = AuditEvent(
+        occurred_at=utcnow(),
+        actor_id=actor.user_id,
+        actor=actor.label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=_jsonable(details or {}),
+        prev_hash=prev_hash,
+    )
+    event.hash = _event_hash(event)
+    session.add(event)
+    session.flush()
+    if head is None:
+        session.add(
+            AuditChainHead(id=1, last_event_id=event.id, last_hash=event.hash, event_count=1)
+        )
+    else:
+        head.last_event_id = event.id
+        head.last_hash = event.hash
+        head.event_count += 1
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events_checked: int
+    first_broken_event_id: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
+    """Walk the chain in order; name the first event whose link or content does not hold."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    last_hash = GENESIS_HASH
+    while True:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch_size)
+        ).all()
+        if not events:
+            break
+        for event in events:
+            if event.prev_hash != expected_prev:
+                return ChainReport(
+                    False,
+                    checked,
+                    event.id,
+                    f"event {event.id} does not follow the event before it "
+                    "(an event before it was deleted, inserted or altered)",
+                )
+            if _event_hash(event) != event.hash:
+                return ChainReport(
+                    False, checked, event.id, f"event {event.id} was altered after it was written"
+                )
+            expected_prev = event.hash
+            checked += 1
+            last_id = event.id
+            last_hash = event.hash
+        session.expunge_all()
+    head = session.get(AuditChainHead, 1)
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    if head is not None and (head.last_hash != last_hash or head.event_count != total):
+        return ChainReport(
+            False,
+            checked,
+            head.last_event_id,
+            f"the chain ends at event {last_id or 'none'} but its head records event "
+            f"{head.last_event_id} ({head.event_count} events): events were cut from the end",
+        )
+    return ChainReport(True, checked)
+
+
+def list_events(
+    session: Session,
+    *,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    query = select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    events = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    return list(events), total

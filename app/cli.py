@@ -1,0 +1,171 @@
+"""The `postvault` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from app.config import Settings, SettingsError, load_settings
+from app.db import Database
+from app.errors import DomainError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _fail(text: str) -> int:
+    sys.stderr.write(f"postvault: {text}\n")
+    return 2
+
+
+def _database(settings: Settings) -> Database:
+    """The configured database, brought to the newest schema first (a no-op when it is)."""
+    from app.migrate import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    return Database(settings.database_url)
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    _print(f"database is at the newest schema ({settings.database_url.split('@')[-1]})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from app.migrate import upgrade_to_head
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    settings.archive_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.database_url)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            actor = Actor.system("cli")
+            user = service.create_user(
+                session, email=args.email, name=args.name, role=args.role, actor=actor
+            )
+            token = service.issue_token(session, user=user, actor=actor, label="cli")
+        _print(f"created {user.role} {user.email} (id {user.id})")
+        _print(f"API token (shown once): {token}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            user = service.get_user_by_email(session, args.email)
+            token = service.issue_token(session, user=user, actor=Actor.system("cli"), label="cli")
+        _print(f"API token for {user.email} (shown once): {token}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import verify_chain
+
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            report = verify_chain(session)
+    finally:
+        db.dispose()
+    if report.ok:
+        _print(f"audit chain intact: {report.events_checked} events verified")
+        return 0
+    sys.stderr.write(
+        f"postvault: audit chain broken at event {report.first_broken_event_id}: "
+        f"{report.problem} ({report.events_checked} events verified before it)\n"
+    )
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postvault", description="PostVault: public-records archive for social media posts"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API, web pages and scheduler")
+    serve.add_argument("--host", help="address to listen on (default POSTVAULT_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default POSTVAULT_PORT)")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user and print a first API token")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--role", default="employee", choices=["employee", "records_officer", "admin"]
+    )
+    create.set_defaults(handler=cmd_users_create)
+    token = users.add_parser("token", help="issue another API token for a user")
+    token.add_argument("email")
+    token.set_defaults(handler=cmd_users_token)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    verify = audit.add_parser("verify", help="walk the hash chain and name the first broken link")
+    verify.set_defaults(handler=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("postvault").setLevel(logging.INFO)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _fail(str(exc))
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except DomainError as exc:
+        return _fail(exc.message)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Imports every domain's models so that Alembic and `Base.metadata` see all tables."""
+
+from app.accounts.models import SocialAccount
+from app.audit.models import AuditChainHead, AuditEvent
+from app.auth.models import ApiToken, User
+from app.classification.models import Classification, ClassificationOverride
+from app.collectors.models import CaptureAttempt
+from app.db import Base
+from app.open_records.models import (
+    RecordsRequest,
+    Redaction,
+    RequestItem,
+    RequestNote,
+    ResponsePackage,
+)
+from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
+from app.retention.models import (
+    DispositionBatch,
+    DispositionItem,
+    HeldPost,
+    Hold,
+    RetentionAssignment,
+)
+from app.snapshots.models import Snapshot
+from app.storage.models import FixityCheck, StoredObject
+
+__all__ = [
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "CaptureAttempt",
+    "CapturedVersion",
+    "Classification",
+    "ClassificationOverride",
+    "DispositionBatch",
+    "DispositionItem",
+    "FixityCheck",
+    "FlaggedPost",
+    "HeldPost",
+    "Hold",
+    "RecordsRequest",
+    "Redaction",
+    "RequestItem",
+    "RequestNote",
+    "ResponsePackage",
+    "RetentionAssignment",
+    "Snapshot",
+    "SocialAccount",
+    "StoredObject",
+    "User",
+    "VersionMedia",
+]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.deps import CurrentUser
+from app.db import SessionDep
+from app.posts import service
+from app.posts.models import PostStatus
+from app.posts.schemas import PostCreate, PostDetail, PostOut, PostPage
+
+router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
+
+
+@router.post("", response_model=PostOut, status_code=status.HTTP_201_CREATED)
+def flag_post(
+    body: PostCreate, user: CurrentUser, session: SessionDep, response: Response
+) -> PostOut:
+    """Flag a post as public business. Flagging it again returns the existing post (200)."""
+    post, created = service.flag_post(
+        session, user=user, url=body.url, note=body.note, account_id=body.account_id
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return PostOut.model_validate(post)
+
+
+@router.get("", response_model=PostPage)
+def list_posts(
+    user: CurrentUser,
+    session: SessionDep,
+    account_id: int | None = None,
+    platform: str | None = Query(default=None, pattern="^(bluesky|mastodon|feed|youtube)$"),
+    status_: PostStatus | None = Query(default=None, alias="status"),
+    flagged_from: dt.datetime | None = None,
+    flagged_to: dt.datetime | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> PostPage:
+    filters = service.PostFilters(
+        account_id=account_id,
+        platform=platform,
+        status=status_.value if status_ else None,
+        flagged_from=_aware(flagged_from),
+        flagged_to=_aware(flagged_to),
+    )
+    posts, total = service.list_posts(
+        session, viewer=user, filters=filters, limit=limit, offset=offset
+    )
+    return PostPage(
+        items=[PostOut.model_validate(p) for p in posts], total=total, limit=limit, offset=offset
+    )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # A date-time without a zone in a query string is taken as UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+@router.get("/{post_id}", response_model=PostDetail)
+def get_post(post_id: int, user: CurrentUser, session: SessionDep) -> PostDetail:
+    return service.post_detail(session, viewer=user, post_id=post_id)

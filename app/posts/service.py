@@ -1,0 +1,202 @@
+"""Flagged posts: recognise a URL, tie it to the caller's account, never flag twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Platform, SocialAccount
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.classification.models import Classification
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
+from app.posts.schemas import (
+    ClassificationOut,
+    HoldSummary,
+    PostDetail,
+    RetentionOut,
+    VersionSummary,
+)
+from app.posts.urls import SUPPORTED, PostRef, parse_post_url
+from app.retention.models import HeldPost, Hold, RetentionAssignment
+
+
+def _site_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).netloc.lower()
+    return host.removeprefix("www.")
+
+
+def _match_account(
+    session: Session, *, owner: User, ref: PostRef, account_id: int | None
+) -> SocialAccount:
+    mine = list(
+        session.scalars(
+            select(SocialAccount).where(
+                SocialAccount.owner_id == owner.id, SocialAccount.platform == ref.platform.value
+            )
+        )
+    )
+    if account_id is not None:
+        mine = [a for a in mine if a.id == account_id]
+    name = ref.platform.value.capitalize() if ref.platform is not Platform.youtube else "YouTube"
+    if ref.platform in (Platform.bluesky, Platform.mastodon):
+        for account in mine:
+            if ref.author in (account.handle, account.platform_account_id):
+                return account
+        raise Invalid(
+            f"the post is by {ref.author} on {name}, which is not one of your registered "
+            "accounts: register it first (POST /api/v1/accounts)"
+        )
+    if ref.platform is Platform.youtube:
+        if len(mine) == 1:
+            return mine[0]
+        if not mine:
+            raise Invalid(
+                "you have no registered YouTube account: register your channel first "
+                "(POST /api/v1/accounts)"
+            )
+        raise Invalid(
+            f"you have {len(mine)} YouTube accounts: say which with account_id "
+            f"({', '.join(str(a.id) for a in mine)})"
+        )
+    site = (ref.site or "").removeprefix("www.")
+    for account in mine:
+        if _site_of(account.handle) == site:
+            return account
+    raise Invalid(f"the URL matches no supported platform: expected {SUPPORTED}")
+
+
+def _external_id(ref: PostRef, account: SocialAccount) -> str:
+    if ref.platform is Platform.bluesky:
+        # The account's registered handle, not the URL's author, so that a handle URL and a
+        # DID URL of the same post are one post.
+        return f"at://{account.handle}/app.bsky.feed.post/{ref.post_id}"
+    if ref.platform is Platform.mastodon:
+        return f"{ref.site}/{ref.post_id}"
+    return ref.post_id
+
+
+def flag_post(
+    session: Session, *, user: User, url: str, note: str | None, account_id: int | None = None
+) -> tuple[FlaggedPost, bool]:
+    """Flag a post of one of the caller's accounts; returns (post, created)."""
+    ref = parse_post_url(url)
+    account = _match_account(session, owner=user, ref=ref, account_id=account_id)
+    external_id = _external_id(ref, account)
+    existing = session.scalar(
+        select(FlaggedPost).where(
+            FlaggedPost.platform == ref.platform.value, FlaggedPost.external_id == external_id
+        )
+    )
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    post = FlaggedPost(
+        account_id=account.id,
+        flagged_by_id=user.id,
+        url=ref.canonical_url,
+        platform=ref.platform.value,
+        external_id=external_id,
+        note=(note or "").strip() or None,
+        status=PostStatus.waiting,
+        flagged_at=now,
+        next_poll_at=now,  # captured right after flagging
+        polls_done=0,
+        failure_count=0,
+    )
+    session.add(post)
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(user),
+        action="post.flagged",
+        object_type="post",
+        object_id=post.id,
+        details={
+            "url": post.url,
+            "platform": post.platform,
+            "external_id": external_id,
+            "account_id": account.id,
+        },
+    )
+    return post, True
+
+
+def get_post(session: Session, *, viewer: User, post_id: int) -> FlaggedPost:
+    """A post the viewer may see; another employee's post is 'not found'."""
+    post = session.get(FlaggedPost, post_id)
+    if post is None or (not viewer.is_officer and post.account.owner_id != viewer.id):
+        raise NotFound(f"no post {post_id}")
+    return post
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    account_id: int | None = None
+    platform: str | None = None
+    status: str | None = None
+    flagged_from: dt.datetime | None = None
+    flagged_to: dt.datetime | None = None
+
+
+def list_posts(
+    session: Session, *, viewer: User, filters: PostFilters, limit: int, offset: int
+) -> tuple[list[FlaggedPost], int]:
+    query = select(FlaggedPost)
+    if not viewer.is_officer:
+        query = query.join(SocialAccount, SocialAccount.id == FlaggedPost.account_id).where(
+            SocialAccount.owner_id == viewer.id
+        )
+    if filters.account_id is not None:
+        query = query.where(FlaggedPost.account_id == filters.account_id)
+    if filters.platform:
+        query = query.where(FlaggedPost.platform == filters.platform)
+    if filters.status:
+        query = query.where(FlaggedPost.status == filters.status)
+    if filters.flagged_from:
+        query = query.where(FlaggedPost.flagged_at >= filters.flagged_from)
+    if filters.flagged_to:
+        query = query.where(FlaggedPost.flagged_at < filters.flagged_to)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(FlaggedPost.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def post_detail(session: Session, *, viewer: User, post_id: int) -> PostDetail:
+    """A post with its versions, current classification, retention and holds."""
+    post = get_post(session, viewer=viewer, post_id=post_id)
+    detail = PostDetail.model_validate(post)
+    detail.versions = [VersionSummary.model_validate(v) for v in post.versions]
+    current = session.execute(
+        select(Classification, CapturedVersion.number)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(CapturedVersion.post_id == post.id, Classification.is_current.is_(True))
+        .order_by(CapturedVersion.number.desc(), Classification.id.desc())
+        .limit(1)
+    ).first()
+    if current is not None:
+        detail.classification = ClassificationOut.model_validate(current[0])
+        detail.classification.version_number = current[1]
+    assignment = session.scalar(
+        select(RetentionAssignment)
+        .where(RetentionAssignment.post_id == post.id, RetentionAssignment.is_current.is_(True))
+        .order_by(RetentionAssignment.id.desc())
+        .limit(1)
+    )
+    if assignment is not None:
+        detail.retention = RetentionOut.model_validate(assignment)
+    holds = session.scalars(
+        select(Hold)
+        .join(HeldPost, HeldPost.hold_id == Hold.id)
+        .where(HeldPost.post_id == post.id)
+        .order_by(Hold.id)
+    )
+    detail.holds = [HoldSummary.model_validate(h) for h in holds]
+    return detail

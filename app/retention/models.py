@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class HoldKind(enum.StrEnum):
+    open_records = "open_records"
+    litigation = "litigation"
+    audit = "audit"
+    investigation = "investigation"
+
+
+class RetentionAssignment(Base):
+    """Which series a post belongs to and when it falls due; the latest one is current."""
+
+    __tablename__ = "retention_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("flagged_posts.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    schedule_id: Mapped[str] = mapped_column(String(100))
+    schedule_version: Mapped[str] = mapped_column(String(50))
+    series_code: Mapped[str] = mapped_column(String(100))
+    retention: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    due_reason: Mapped[str] = mapped_column(Text, default="")
+    whs_notice: Mapped[str] = mapped_column(String(32))
+    disposition: Mapped[str] = mapped_column(String(32))
+    # AV ("until no longer needed") falls due only when an officer says so.
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hold(Base):
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    authority: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("records_requests.id"), index=True)
+    # A saved search (employee, account, platform, date range, text) that scopes the hold.
+    scope: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    placed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    release_authority: Mapped[str | None] = mapped_column(Text)
+    # 19.35(5): a mandamus notice stops the open-records release timer until an officer
+    # releases the hold with the court order's reference.
+    mandamus_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class HeldPost(Base):
+    __tablename__ = "held_posts"
+
+    hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("flagged_posts.id"), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DispositionBatch(Base):
+    __tablename__ = "disposition_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # proposed|approved|running|completed|cancelled
+    proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    authority: Mapped[str | None] = mapped_column(Text)
+    whs_notice_on: Mapped[dt.date | None] = mapped_column(Date)
+    whs_reply_ref: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class DispositionItem(Base):
+    """One post in a batch; after destruction it is the stub that remains."""
+
+    __tablename__ = "disposition_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("disposition_batches.id"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("flagged_posts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending|destroyed|skipped
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    series_code: Mapped[str] = mapped_column(String(100))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    stub: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ids, dates, hashes kept
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
