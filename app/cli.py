@@ -6,10 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.config import Settings, SettingsError, load_settings
-from app.db import Database
 from app.errors import DomainError
+from app.migrate import migrated_database
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -21,14 +22,6 @@ def _print(text: str) -> None:
 def _fail(text: str) -> int:
     sys.stderr.write(f"postvault: {text}\n")
     return 2
-
-
-def _database(settings: Settings) -> Database:
-    """The configured database, brought to the newest schema first (a no-op when it is)."""
-    from app.migrate import upgrade_to_head
-
-    upgrade_to_head(settings.database_url)
-    return Database(settings.database_url)
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -63,7 +56,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     from app.audit.service import Actor
     from app.auth import service
 
-    db = _database(settings)
+    db = migrated_database(settings)
     try:
         with db.session() as session:
             actor = Actor.system("cli")
@@ -82,7 +75,7 @@ def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
     from app.audit.service import Actor
     from app.auth import service
 
-    db = _database(settings)
+    db = migrated_database(settings)
     try:
         with db.session() as session:
             user = service.get_user_by_email(session, args.email)
@@ -96,7 +89,7 @@ def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
     from app.audit.service import verify_chain
 
-    db = _database(settings)
+    db = migrated_database(settings)
     try:
         with db.session() as session:
             report = verify_chain(session)
@@ -110,6 +103,12 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
         f"{report.problem} ({report.events_checked} events verified before it)\n"
     )
     return 1
+
+
+def _domain_commands() -> list[Callable[[Any], None]]:
+    """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
+    registers: list[Callable[[Any], None]] = []
+    return registers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     token = users.add_parser("token", help="issue another API token for a user")
     token.add_argument("email")
     token.set_defaults(handler=cmd_users_token)
+
+    # Each domain adds its own commands beside its code (app/<domain>/cli.py: register()).
+    for register in _domain_commands():
+        register(sub)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, Settings
+from app.db import Database
 
 
 def alembic_config(database_url: str) -> Config:
@@ -18,3 +19,9 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+def migrated_database(settings: Settings) -> Database:
+    """The configured database, brought to the newest schema first (a no-op when it is)."""
+    upgrade_to_head(settings.database_url)
+    return Database(settings.database_url)

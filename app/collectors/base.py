@@ -20,7 +20,9 @@ class CaptureTarget(BaseModel):
 
     post_id: int
     platform: str
-    external_id: str  # e.g. at://alice.test/app.bsky.feed.post/3k..., mastodon.social/1170..., a URL
+    external_id: (
+        str  # e.g. at://alice.test/app.bsky.feed.post/3k..., mastodon.social/1170..., a URL
+    )
     url: str
     account_handle: str
     account_platform_id: str | None = None  # DID, Mastodon account id, YouTube channel id
@@ -44,7 +46,9 @@ class MediaRef(BaseModel):
     """A media file named by the platform. `sha256` and `size` are filled once downloaded."""
 
     url: str
-    role: Literal["image", "video", "audio", "gifv", "thumbnail", "avatar", "link_thumb", "other"] = "image"
+    role: Literal[
+        "image", "video", "audio", "gifv", "thumbnail", "avatar", "link_thumb", "other"
+    ] = "image"
     mime_type: str | None = None
     alt_text: str | None = None
     sha256: str | None = None
@@ -167,7 +171,9 @@ class Unchanged(BaseModel):
     http_requests: int = 0
 
 
-CollectResult = CollectedPost | Deleted | AccountGone | NotVisible | RateLimited | TransientFailure | Unchanged
+CollectResult = (
+    CollectedPost | Deleted | AccountGone | NotVisible | RateLimited | TransientFailure | Unchanged
+)
 
 
 class Collector(Protocol):

@@ -1,0 +1,97 @@
+"""The default store: a local folder, objects at <root>/objects/ab/cd/<sha256>."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_hex
+
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class LocalStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.tmp = self.root / "tmp"
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise StoreError(f"'{sha256}' is not a SHA-256 key")
+        return self.objects / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes, *, mime_type: str, retain_until: dt.date | None = None) -> str:
+        key = sha256_hex(data)
+        final = self.path_for(key)
+        if final.exists():
+            return key  # content-addressed: the same bytes are already there
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        # Temporary file in the same file system, fsync, rename, fsync the folder: a crash
+        # leaves either no object or the whole object, never a partial one under its key.
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{key[:12]}.", dir=self.tmp)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, _READ_ONLY)
+            os.replace(tmp_name, final)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return key
+
+    def get(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {sha256} is missing from {self.objects}") from None
+        actual = sha256_hex(data)
+        if actual != sha256:
+            raise FixityError(sha256, actual)
+        return data
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def verify(self, sha256: str) -> str:
+        path = self.path_for(sha256)
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {sha256} is missing from {self.objects}") from None
+        return digest.hexdigest()
+
+    def delete(self, sha256: str) -> None:
+        path = self.path_for(sha256)
+        if path.exists():
+            os.chmod(path, _READ_ONLY | stat.S_IWUSR)
+            path.unlink()
+
+    def keys(self) -> Iterator[str]:
+        if not self.objects.exists():
+            return
+        for path in sorted(self.objects.glob("??/??/*")):
+            if len(path.name) == 64:
+                yield path.name
+
+    def set_retention(self, sha256: str, *, retain_until: dt.date | None, legal_hold: bool) -> None:
+        # A local folder cannot refuse deletion by itself; PostVault's disposition workflow
+        # (holds, due dates, approval) is what protects these objects.
+        self.path_for(sha256)

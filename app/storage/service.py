@@ -1,0 +1,34 @@
+"""Choosing the configured store, and recording what it holds."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.storage.base import ArchiveStore, StoreError
+from app.storage.local import LocalStore
+from app.storage.models import StoredObject
+
+
+def store_from_settings(settings: Settings) -> ArchiveStore:
+    if settings.storage_backend == "s3":
+        raise StoreError(
+            "POSTVAULT_STORAGE_BACKEND=s3: the S3 store arrives with the snapshots work"
+        )
+    return LocalStore(settings.archive_dir)
+
+
+def put_object(
+    session: Session, store: ArchiveStore, data: bytes, *, mime_type: str, kind: str
+) -> StoredObject:
+    """Store bytes and record the object (once: the same bytes are one object)."""
+    key = store.put(data, mime_type=mime_type)
+    row = session.get(StoredObject, key)
+    if row is None:
+        row = StoredObject(sha256=key, size=len(data), mime_type=mime_type, kind=kind)
+        session.add(row)
+        session.flush()
+    elif row.destroyed_at is not None:
+        # Destroyed by disposition and captured again later: it is archived anew.
+        row.destroyed_at = None
+    return row
