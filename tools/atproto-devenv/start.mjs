@@ -225,15 +225,30 @@ let mode = null
 let appviewError = null
 const loopbackUrl = (port) => (port ? `http://${LOOPBACK}:${port}` : null)
 
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    origListen.call(srv, 0, LOOPBACK, () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
 async function startAppView() {
   process.env.DB_POSTGRES_URL = opts.pgUrl
   process.env.REDIS_HOST = opts.redisHost
+  // dev-env hard-codes the AppView publicUrl to https://bsky.public.url, which
+  // ends up in every image/thumbnail URL; point it at the real local AppView
+  // so its /img/ endpoint (served by the AppView itself) is reachable.
+  const appviewPort = opts.appviewPort ?? (await freePort())
   const params = {
     dbPostgresUrl: opts.pgUrl,
     dbPostgresSchema: opts.schema,
     plc: opts.plcPort ? { port: opts.plcPort } : {},
     pds: opts.pdsPort ? { port: opts.pdsPort } : {},
-    bsky: opts.appviewPort ? { port: opts.appviewPort } : {},
+    bsky: { port: appviewPort, publicUrl: `http://${LOOPBACK}:${appviewPort}` },
   }
   return devEnv.TestNetwork.create(params)
 }
@@ -366,6 +381,3 @@ const info = {
 }
 writeStdout(JSON.stringify(info) + '\n')
 log(`ready in ${info.startup_ms} ms:`, JSON.stringify(info))
-if (shuttingDown) {
-  // a signal arrived while starting; shutdown() is already running
-}

@@ -188,6 +188,12 @@ def main() -> int:
             r = record("appview_getPostThread_image", c.get(f"{appview}/xrpc/app.bsky.feed.getPostThread",
                                                             params={"uri": img_post["uri"], "depth": 0}))
             check(r.status_code == 200 and "embed" in r.json()["thread"]["post"], "AppView post with image embed")
+            thumb = r.json()["thread"]["post"]["embed"]["images"][0]["thumb"]
+            r = c.get(thumb)
+            observed["appview_thumb"] = {"request": thumb, "status": r.status_code,
+                                         "content-type": r.headers.get("content-type"), "len": len(r.content)}
+            check(r.status_code == 200 and r.headers.get("content-type", "").startswith("image/"),
+                  f"AppView thumbnail URL {thumb} -> {r.status_code} {r.headers.get('content-type')}")
         else:
             r = record("pds_getPostThread_no_appview", c.get(x("app.bsky.feed.getPostThread"), headers=alice["h"],
                                                             params={"uri": post["uri"]}))
@@ -209,6 +215,9 @@ def main() -> int:
             record("appview_getPostThread_after_delete", r)
             check(r.status_code == 400, f"AppView getPostThread after delete -> {r.status_code} {r.json()} "
                                         f"after {time.monotonic() - t0:.3f}s")
+            r = record("appview_getPosts_after_delete", c.get(
+                f"{appview}/xrpc/app.bsky.feed.getPosts", params={"uris": post["uri"]}))
+            check(r.status_code == 200 and r.json().get("posts") == [], f"AppView getPosts after delete -> {r.text}")
             r = record("appview_getPostThread_reply_to_deleted", c.get(
                 f"{appview}/xrpc/app.bsky.feed.getPostThread", params={"uri": reply["uri"], "depth": 1}))
             check(r.status_code == 200, f"AppView thread of reply to deleted post -> parent "
