@@ -191,6 +191,7 @@ class MastodonReplay:
     - DELETE /api/v1/statuses/:id answers the recorded deletion and from then on GET answers
       the recorded 404 `Record not found`;
     - an id never added answers the recorded 404 `Not Found`;
+    - the accounts of added statuses answer /accounts/:id and /accounts/lookup;
     - `context[id]`, `accounts[id]` (status, body) and `script[route]` (answers served first,
       in order: 429s, 5xx, malformed bodies) fill in what the recordings do not cover;
     - media paths (/system/...) answer a small JPEG; `token`, when set, is required.
@@ -220,6 +221,9 @@ class MastodonReplay:
         recording = load_recording(name)
         status_id = str(recording.body["id"])
         self.statuses[status_id] = recording
+        account = recording.body.get("account") or {}
+        if account.get("id"):
+            self.accounts.setdefault(str(account["id"]), (200, account))
         return status_id
 
     def add_history(self, name: str) -> None:
@@ -254,6 +258,12 @@ class MastodonReplay:
             if auth != f"Bearer {self.token}":
                 return Answer.json({"error": "The access token is invalid"}, 401)
         headers = self.missing.headers
+        if request.route == "/api/v1/accounts/lookup":
+            acct = request.query.removeprefix("acct=")
+            for code, body in self.accounts.values():
+                if isinstance(body, dict) and body.get("acct") == acct:
+                    return Answer(code, headers, self._rewrite(body))
+            return Answer(404, headers, self._rewrite({"error": "Record not found"}))
         account = self._ACCOUNT.match(request.route)
         if account and request.method == "GET":
             code, body = self.accounts.get(account.group(1), (404, {"error": "Record not found"}))
