@@ -305,7 +305,9 @@ class FeedCollector:
         feed_meta = parsed.get("feed") or {}
         name = entry.get("author") or feed_meta.get("author") or feed_meta.get("title")
         published = _struct_time(entry.get("published_parsed"))
-        updated = _struct_time(entry.get("updated_parsed"))
+        # dict.get: feedparser's own get() answers a missing `updated` with `published`,
+        # which would make every entry look edited at its publication time.
+        updated = _struct_time(dict.get(entry, "updated_parsed"))
         extra: dict[str, Any] = {"feed_title": feed_meta.get("title")}
         categories = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
         if categories:
@@ -325,7 +327,7 @@ class FeedCollector:
             language=(entry.get("content") or [{}])[0].get("language") or feed_meta.get("language"),
             created_at=published or updated,
             edited_at=updated if updated is not None and updated != published else None,
-            platform_version_id=entry.get("updated") or entry.get("published"),
+            platform_version_id=dict.get(entry, "updated") or entry.get("published"),
             media=_media(entry),
             links=summary.links if summary else [],
             hashtags=summary.hashtags if summary else [],
