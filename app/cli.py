@@ -52,6 +52,49 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.pipeline import build_capture_context
+    from app.worker import run_worker
+
+    database = migrated_database(settings)
+    context = build_capture_context(database, settings)
+    try:
+        run_worker(database, settings, context)
+    finally:
+        context.client.close()
+        database.dispose()
+    return 0
+
+
+def _tick(bar: Any) -> None:
+    bar.update(1)
+
+
+def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from app.collectors.service import count_due, run_due
+    from app.db import utcnow
+    from app.pipeline import build_capture_context
+
+    if not args.due:
+        return _fail("say which posts: --due captures every post whose poll is due")
+    database = migrated_database(settings)
+    context = build_capture_context(database, settings)
+    try:
+        total = count_due(database, utcnow())
+        with tqdm(total=total, unit="post", desc="capturing", disable=None) as bar:
+            summary = run_due(context, on_progress=lambda _report: _tick(bar))
+    finally:
+        context.client.close()
+        database.dispose()
+    outcomes = (
+        ", ".join(f"{k}: {v}" for k, v in sorted(summary.outcomes.items())) or "nothing was due"
+    )
+    _print(f"captured {summary.claimed} posts ({outcomes}; {summary.http_requests} HTTP requests)")
+    return 1 if summary.outcomes.get("failed") else 0
+
+
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     from app.audit.service import Actor
     from app.auth import service
@@ -121,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default POSTVAULT_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default POSTVAULT_PORT)")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the scheduler alone (several may share PostgreSQL)")
+    worker.set_defaults(handler=cmd_worker)
+
+    capture = sub.add_parser("capture", help="run one capture pass now, with a progress bar")
+    capture.add_argument("--due", action="store_true", help="capture every post whose poll is due")
+    capture.set_defaults(handler=cmd_capture)
 
     migrate = sub.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.set_defaults(handler=cmd_migrate)

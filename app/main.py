@@ -16,11 +16,15 @@ from app import __version__
 from app.accounts.router import router as accounts_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.collectors.router import router as captures_router
+from app.collectors.service import CaptureContext
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.pipeline import build_capture_context
 from app.posts.router import router as posts_router
+from app.worker import start_scheduler
 
 log = logging.getLogger("postvault")
 
@@ -42,11 +46,28 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or get_settings()
     db = database or Database(settings.database_url)
 
+    capture_context: list[CaptureContext] = []
+
+    def get_capture_context() -> CaptureContext:
+        # Built on first use: it opens an HTTP client and the archive store.
+        if not capture_context:
+            capture_context.append(build_capture_context(db, settings))
+        return capture_context[0]
+
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if database is None:
-            db.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.run_scheduler:
+            scheduler = start_scheduler(db, settings, app.state.capture_context())
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
+            if capture_context:
+                capture_context[0].client.close()
+            if database is None:
+                db.dispose()
 
     app = FastAPI(
         title="PostVault",
@@ -57,6 +78,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.capture_context = get_capture_context
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -96,6 +118,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             status_code=500,
         )
 
-    for router in (health_router, auth_router, accounts_router, posts_router, audit_router):
+    for router in (
+        health_router,
+        auth_router,
+        accounts_router,
+        posts_router,
+        captures_router,
+        audit_router,
+    ):
         app.include_router(router)
     return app

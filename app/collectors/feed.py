@@ -99,7 +99,11 @@ def _media(entry: Any) -> list[MediaRef]:
         seen.add(url)
         mime_type = mime if isinstance(mime, str) and mime else None
         kind = role or _ENCLOSURE_ROLES.get((mime_type or "").split("/")[0], "other")
-        dims = {k: int(v) for k, v in size.items() if isinstance(v, str | int) and str(v).isdigit()}
+        dims = {
+            k: int(v)
+            for k, v in size.items()
+            if isinstance(v, str | int) and str(v).isascii() and str(v).isdigit()
+        }
         refs.append(MediaRef(url=url, role=kind, mime_type=mime_type, **dims))
 
     for link in entry.get("links") or []:

@@ -238,7 +238,7 @@ class GuardedTransport(httpx.HTTPTransport):
             )
         response = super().handle_request(request)
         length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.policy.max_bytes:
+        if length.isascii() and length.isdigit() and int(length) > self.policy.max_bytes:
             response.close()
             raise ResponseTooLarge(shown, self.policy.max_bytes)
         stream = typing.cast(httpx.SyncByteStream, response.stream)
@@ -284,7 +284,7 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     """Read a streamed response's decoded body, aborting past `max_bytes`."""
     shown = describe_url(response.url)
     length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > max_bytes:
+    if length.isascii() and length.isdigit() and int(length) > max_bytes:
         raise ResponseTooLarge(shown, max_bytes)
     chunks: list[bytes] = []
     seen = 0

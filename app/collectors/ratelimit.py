@@ -117,7 +117,7 @@ def parse_retry_after(value: str, now: dt.datetime) -> dt.datetime | None:
 def remaining_from_headers(headers: Mapping[str, str]) -> int | None:
     for name in ("ratelimit-remaining", "x-ratelimit-remaining"):
         value = _header(headers, name)
-        if value is not None and value.strip().isdigit():
+        if value is not None and value.strip().isascii() and value.strip().isdigit():
             return int(value.strip())
     return None
 

@@ -58,6 +58,8 @@ class FlaggedPost(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     disposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the collector asked to be sent next time (ETag, Last-Modified of a feed).
+    fetch_state: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     account: Mapped[SocialAccount] = relationship()
     flagged_by: Mapped[User] = relationship()

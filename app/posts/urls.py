@@ -13,6 +13,7 @@ _BSKY_HOSTS = {"bsky.app", "www.bsky.app", "staging.bsky.app"}
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
 _HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*$")
 _DID = re.compile(r"^did:(plc|web):[a-zA-Z0-9._:%-]{1,2048}$")
+_DIGITS = re.compile(r"^[0-9]{1,30}$")
 _RKEY = re.compile(r"^[a-zA-Z0-9._:~-]{1,512}$")
 _MASTO_USER = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9.-]+(:\d{1,5})?$")
@@ -201,7 +202,11 @@ def parse_post_url(url: str) -> PostRef:
 
     if _HOST.match(netloc):
         # Mastodon: /@user/123, /@user@remote.example/123, /users/user/statuses/123
-        if len(segments) == 2 and segments[0].startswith("@") and segments[1].isdigit():
+        if (
+            len(segments) == 2
+            and segments[0].startswith("@")
+            and _DIGITS.match(segments[1]) is not None
+        ):
             who = segments[0][1:]
             author = normalise_mastodon_handle(who if "@" in who else f"{who}@{netloc}")
             return PostRef(
@@ -215,7 +220,7 @@ def parse_post_url(url: str) -> PostRef:
             len(segments) == 4
             and segments[0] == "users"
             and segments[2] == "statuses"
-            and segments[3].isdigit()
+            and _DIGITS.match(segments[3]) is not None
         ):
             author = normalise_mastodon_handle(f"{segments[1]}@{netloc}")
             return PostRef(

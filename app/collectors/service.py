@@ -1,0 +1,849 @@
+"""The capture path: claim due posts, collect them, keep every distinct version.
+
+Work is claimed in the database, not in a shared scheduler store: a short transaction sets a
+lease (owner, expiry) on due posts; HTTP happens with no transaction open; the finish is fenced
+on the lease owner, so a worker that lost its lease (killed, or too slow) writes nothing. Each
+poll has a unique (post, poll_slot) row, so a poll is written once however workers race.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.collectors.base import (
+    AccountGone,
+    CaptureTarget,
+    CollectedPost,
+    Collector,
+    CollectResult,
+    Deleted,
+    MediaRef,
+    NotVisible,
+    RateLimited,
+    TransientFailure,
+    Unchanged,
+)
+from app.collectors.models import CaptureAttempt
+from app.collectors.versioning import content_hash, describe_change, source_bytes
+from app.config import Settings
+from app.db import Database, utcnow
+from app.errors import Conflict
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind, VersionMedia
+from app.storage.base import ArchiveStore, sha256_hex
+from app.storage.service import put_object
+
+log = logging.getLogger("postvault.capture")
+
+# Capture right after flagging, then at about these offsets, then monthly while the post
+# exists: removal dates matter to retention.
+POLL_OFFSETS = (
+    dt.timedelta(0),
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=6),
+    dt.timedelta(days=1),
+    dt.timedelta(days=3),
+    dt.timedelta(days=7),
+    dt.timedelta(days=30),
+)
+MONTHLY = dt.timedelta(days=30)
+MEDIA_TYPES = ("image/*", "video/*", "audio/*")
+
+
+def poll_due_at(flagged_at: dt.datetime, polls_done: int) -> dt.datetime:
+    """When poll number `polls_done` (0-based) of a post flagged at `flagged_at` is due."""
+    if polls_done < len(POLL_OFFSETS):
+        return flagged_at + POLL_OFFSETS[polls_done]
+    return flagged_at + POLL_OFFSETS[-1] + MONTHLY * (polls_done - len(POLL_OFFSETS) + 1)
+
+
+def failure_backoff(failures: int) -> dt.timedelta:
+    """5 min, 10, 20 ... capped at 6 hours: a failing post is retried, never forgotten."""
+    delay: dt.timedelta = dt.timedelta(minutes=5) * (2 ** min(max(failures - 1, 0), 10))
+    return min(delay, dt.timedelta(hours=6))
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+NewVersionsHook = Callable[[Session, FlaggedPost, list[CapturedVersion], Actor], None]
+RemovedHook = Callable[[Session, FlaggedPost, Actor], None]
+AfterCommitHook = Callable[[list[int]], None]
+
+
+@dataclass
+class CaptureContext:
+    """Everything a capture needs, passed in: tests hand in loopback clients and stores."""
+
+    database: Database
+    settings: Settings
+    store: ArchiveStore
+    client: httpx.Client
+    collectors: Mapping[str, Collector]
+    worker: str = field(default_factory=default_worker_id)
+    on_new_versions: list[NewVersionsHook] = field(default_factory=list)
+    on_removed: list[RemovedHook] = field(default_factory=list)
+    after_commit: list[AfterCommitHook] = field(default_factory=list)
+    clock: Callable[[], dt.datetime] = utcnow
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.system(f"collector@{self.worker}")
+
+
+@dataclass(frozen=True)
+class CaptureReport:
+    post_id: int
+    outcome: (
+        str  # new_version | unchanged | removed | not_visible | rate_limited | failed | skipped
+    )
+    versions_added: list[int] = field(default_factory=list)  # version numbers
+    detail: str | None = None
+    http_requests: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+
+
+def claim_due(ctx: CaptureContext, *, limit: int) -> list[int]:
+    """Lease up to `limit` due posts to this worker; returns their ids."""
+    now = ctx.clock()
+    expires = now + dt.timedelta(seconds=ctx.settings.capture_lease_seconds)
+    with ctx.database.session() as session:
+        query = (
+            select(FlaggedPost.id)
+            .where(
+                FlaggedPost.next_poll_at <= now,
+                FlaggedPost.status != PostStatus.disposed,
+                or_(FlaggedPost.lease_expires_at.is_(None), FlaggedPost.lease_expires_at < now),
+            )
+            .order_by(FlaggedPost.next_poll_at, FlaggedPost.id)
+            .limit(limit)
+        )
+        if not ctx.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        candidates = list(session.scalars(query))
+        if not candidates:
+            return []
+        # The lease condition is repeated in the UPDATE, so even without SKIP LOCKED (SQLite)
+        # two claimers cannot both win a post.
+        session.execute(
+            update(FlaggedPost)
+            .where(
+                FlaggedPost.id.in_(candidates),
+                or_(FlaggedPost.lease_expires_at.is_(None), FlaggedPost.lease_expires_at < now),
+            )
+            .values(lease_owner=ctx.worker, lease_expires_at=expires)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = session.scalars(
+            select(FlaggedPost.id).where(
+                FlaggedPost.id.in_(candidates), FlaggedPost.lease_owner == ctx.worker
+            )
+        )
+        return list(claimed)
+
+
+def claim_one(ctx: CaptureContext, post_id: int) -> bool:
+    now = ctx.clock()
+    expires = now + dt.timedelta(seconds=ctx.settings.capture_lease_seconds)
+    with ctx.database.session() as session:
+        result = session.execute(
+            update(FlaggedPost)
+            .where(
+                FlaggedPost.id == post_id,
+                or_(FlaggedPost.lease_expires_at.is_(None), FlaggedPost.lease_expires_at < now),
+            )
+            .values(lease_owner=ctx.worker, lease_expires_at=expires)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _fenced_post(session: Session, ctx: CaptureContext, post_id: int) -> FlaggedPost | None:
+    """The post, locked, if this worker still holds its lease; None if the lease was lost."""
+    post = session.scalars(
+        select(FlaggedPost).where(FlaggedPost.id == post_id).with_for_update()
+    ).first()
+    if post is None or post.lease_owner != ctx.worker:
+        return None
+    return post
+
+
+def _release(post: FlaggedPost) -> None:
+    post.lease_owner = None
+    post.lease_expires_at = None
+
+
+# ---------------------------------------------------------------------------------------------
+# One capture
+
+
+def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
+    latest = session.scalars(
+        select(CapturedVersion)
+        .where(CapturedVersion.post_id == post.id, CapturedVersion.kind != VersionKind.removal)
+        .order_by(CapturedVersion.number.desc())
+        .limit(1)
+    ).first()
+    return CaptureTarget(
+        post_id=post.id,
+        platform=post.platform,
+        external_id=post.external_id,
+        url=post.url,
+        account_handle=post.account.handle,
+        account_platform_id=post.account.platform_account_id,
+        account_profile_url=post.account.profile_url,
+        access_token=post.account.access_token,
+        validators=dict(post.fetch_state or {}),
+        previous_platform_version_id=latest.platform_version_id if latest else None,
+        previous_edited_at=latest.platform_edited_at if latest else None,
+    )
+
+
+def _start_attempt(session: Session, ctx: CaptureContext, post_id: int, slot: str) -> bool:
+    """Record the start of this poll; False when the poll was already completed."""
+    existing = session.scalars(
+        select(CaptureAttempt).where(
+            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
+        )
+    ).first()
+    if existing is not None:
+        if existing.finished_at is not None:
+            return False
+        # A worker that died mid-poll left this; its lease expired and the claim is ours now.
+        existing.worker = ctx.worker
+        existing.started_at = ctx.clock()
+        return True
+    try:
+        with session.begin_nested():
+            session.add(
+                CaptureAttempt(
+                    post_id=post_id, poll_slot=slot, worker=ctx.worker, started_at=ctx.clock()
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _walk_media(post: CollectedPost) -> Iterator[MediaRef]:
+    """Every media reference of a capture: its own, quoted/reposted, link card, replies, avatar."""
+    yield from post.media
+    if post.link_card and post.link_card.thumb:
+        yield post.link_card.thumb
+    for embedded in (post.quote_of, post.repost_of):
+        if embedded is not None:
+            yield from embedded.media
+    for reply in post.replies:
+        yield from reply.media
+    if post.author.avatar_url:
+        yield MediaRef(url=post.author.avatar_url, role="avatar")
+
+
+@dataclass
+class _Downloaded:
+    data: dict[str, bytes] = field(default_factory=dict)  # sha256 -> bytes
+    types: dict[str, str] = field(default_factory=dict)  # sha256 -> mime type
+    by_url: dict[str, str] = field(default_factory=dict)  # source URL -> sha256
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+def _download_media(
+    ctx: CaptureContext, post: CollectedPost, known: Mapping[str, str]
+) -> _Downloaded:
+    """Fetch every media file once, capped and type-checked; URLs already archived for this
+    post (Bluesky blobs by CID, Mastodon's immutable media paths) are not fetched again."""
+    from app.collectors.http import get_limited
+
+    got = _Downloaded()
+    by_url: dict[str, tuple[str, str]] = {}
+    captures = [post, *post.history]
+    for capture in captures:
+        for ref in _walk_media(capture):
+            if ref.sha256:
+                continue
+            if ref.url in by_url:
+                ref.sha256, ref.mime_type = by_url[ref.url][0], ref.mime_type or by_url[ref.url][1]
+                continue
+            if ref.url in known:
+                ref.sha256 = known[ref.url]
+                got.by_url[ref.url] = known[ref.url]
+                continue
+            try:
+                fetched = get_limited(
+                    ctx.client,
+                    ref.url,
+                    max_bytes=ctx.settings.media_max_bytes,
+                    allowed_types=MEDIA_TYPES,
+                )
+                got.requests += 1
+            except Exception as exc:  # a media file that cannot be fetched must not lose the post
+                got.requests += 1
+                got.errors.append(f"{ref.url}: {exc}")
+                continue
+            if fetched.status != 200:
+                got.errors.append(f"{ref.url}: HTTP {fetched.status}")
+                continue
+            digest = sha256_hex(fetched.content)
+            mime = (fetched.content_type or ref.mime_type or "application/octet-stream").split(";")[
+                0
+            ]
+            ref.sha256, ref.size, ref.mime_type = digest, len(fetched.content), mime
+            got.data[digest] = fetched.content
+            got.types[digest] = mime
+            by_url[ref.url] = (digest, mime)
+            got.by_url[ref.url] = digest
+    if got.errors:
+        post.extra["media_errors"] = got.errors
+    return got
+
+
+def _known_media(session: Session, post_id: int) -> dict[str, str]:
+    rows = session.execute(
+        select(VersionMedia.source_url, VersionMedia.sha256)
+        .join(CapturedVersion, CapturedVersion.id == VersionMedia.version_id)
+        .where(CapturedVersion.post_id == post_id, VersionMedia.source_url.is_not(None))
+    )
+    return {url: sha for url, sha in rows if url}
+
+
+def capture_post(ctx: CaptureContext, post_id: int, *, slot: str | None = None) -> CaptureReport:
+    """Capture one post this worker has leased. `slot` names the poll (default: the post's
+    next scheduled poll); a manual capture passes its own."""
+    with ctx.database.session() as session:
+        post = _fenced_post(session, ctx, post_id)
+        if post is None:
+            return CaptureReport(post_id, "skipped", detail="lease lost before the capture started")
+        scheduled = slot is None
+        slot = slot or f"scheduled:{post.polls_done}"
+        if not _start_attempt(session, ctx, post_id, slot):
+            # Already done (a worker finished it and died before moving the schedule on).
+            _advance_schedule(post, ctx.clock(), scheduled=True)
+            _release(post)
+            return CaptureReport(post_id, "skipped", detail=f"poll {slot} was already captured")
+        target = _target(session, post)
+        known = _known_media(session, post_id)
+        collector = ctx.collectors.get(post.platform)
+    if collector is None:
+        return _finish_failure(
+            ctx, post_id, slot, scheduled, f"no collector for platform {target.platform}", 0
+        )
+
+    try:
+        result: CollectResult = collector.collect(target, ctx.client)
+    except Exception as exc:  # a collector bug must not stop the other posts
+        log.exception("collector %s crashed on post %s", target.platform, post_id)
+        result = TransientFailure(error=f"collector error: {type(exc).__name__}: {exc}")
+
+    media = _Downloaded()
+    if isinstance(result, CollectedPost):
+        media = _download_media(ctx, result, known)
+    return _finish(ctx, post_id, slot, scheduled, result, collector, media)
+
+
+def _advance_schedule(post: FlaggedPost, now: dt.datetime, *, scheduled: bool) -> None:
+    if scheduled:
+        post.polls_done += 1
+    due = poll_due_at(post.flagged_at, post.polls_done)
+    # A post flagged long ago and captured late is not polled in a burst to catch up.
+    post.next_poll_at = max(due, now + dt.timedelta(minutes=30)) if post.polls_done else due
+
+
+def _finish_failure(
+    ctx: CaptureContext, post_id: int, slot: str, scheduled: bool, error: str, requests: int
+) -> CaptureReport:
+    return _finish(
+        ctx,
+        post_id,
+        slot,
+        scheduled,
+        TransientFailure(error=error, http_requests=requests),
+        None,
+        _Downloaded(),
+    )
+
+
+def _close_attempt(
+    session: Session,
+    ctx: CaptureContext,
+    post_id: int,
+    slot: str,
+    outcome: str,
+    *,
+    keep_slot: bool,
+    error: str | None = None,
+    version_id: int | None = None,
+    requests: int = 0,
+) -> None:
+    attempt = session.scalars(
+        select(CaptureAttempt).where(
+            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
+        )
+    ).first()
+    if attempt is None:
+        return
+    attempt.finished_at = ctx.clock()
+    attempt.outcome = outcome
+    attempt.error = error
+    attempt.version_id = version_id
+    attempt.http_requests = requests
+    if not keep_slot:
+        # The poll did not happen (rate limit, failure): keep the attempt as history under its
+        # own name and leave the slot free for the retry.
+        n = session.scalar(
+            select(func.count())
+            .select_from(CaptureAttempt)
+            .where(CaptureAttempt.post_id == post_id)
+        )
+        attempt.poll_slot = f"{slot}/{outcome}/{n}"
+
+
+def _finish(
+    ctx: CaptureContext,
+    post_id: int,
+    slot: str,
+    scheduled: bool,
+    result: CollectResult,
+    collector: Collector | None,
+    media: _Downloaded,
+) -> CaptureReport:
+    now = ctx.clock()
+    requests = result.http_requests + media.requests
+    new_version_ids: list[int] = []
+    with ctx.database.session() as session:
+        post = _fenced_post(session, ctx, post_id)
+        if post is None:
+            return CaptureReport(
+                post_id, "skipped", detail="lease lost during the capture; another worker has it"
+            )
+
+        if isinstance(result, RateLimited):
+            post.next_poll_at = max(result.retry_at, now + dt.timedelta(seconds=5))
+            _close_attempt(
+                session,
+                ctx,
+                post_id,
+                slot,
+                "rate_limited",
+                keep_slot=False,
+                error=result.reason,
+                requests=requests,
+            )
+            _release(post)
+            return CaptureReport(
+                post_id,
+                "rate_limited",
+                detail=f"{result.host} until {result.retry_at.isoformat()}",
+                http_requests=requests,
+            )
+
+        if isinstance(result, TransientFailure):
+            post.failure_count += 1
+            post.last_error = result.error
+            post.last_error_at = now
+            if (
+                post.failure_count >= ctx.settings.capture_max_failures
+                and post.status != PostStatus.failing
+            ):
+                post.status = PostStatus.failing
+                record(
+                    session,
+                    actor=ctx.actor,
+                    action="capture.failing",
+                    object_type="post",
+                    object_id=post.id,
+                    details={"failures": post.failure_count, "last_error": result.error},
+                )
+            post.next_poll_at = now + failure_backoff(post.failure_count)
+            _close_attempt(
+                session,
+                ctx,
+                post_id,
+                slot,
+                "failed",
+                keep_slot=False,
+                error=result.error,
+                requests=requests,
+            )
+            _release(post)
+            return CaptureReport(post_id, "failed", detail=result.error, http_requests=requests)
+
+        # The platform answered: the poll counts.
+        post.failure_count = 0
+        post.last_error = None
+        post.last_seen_at = (
+            now if not isinstance(result, Deleted | AccountGone) else post.last_seen_at
+        )
+        outcome = "unchanged"
+        detail: str | None = None
+        version_id: int | None = None
+
+        if isinstance(result, CollectedPost):
+            assert collector is not None
+            added = _store_versions(session, ctx, post, result, collector, media)
+            if result.validators:
+                post.fetch_state = dict(result.validators)
+            post.last_captured_at = now
+            post.first_captured_at = post.first_captured_at or now
+            if post.removed_at is not None:
+                record(
+                    session,
+                    actor=ctx.actor,
+                    action="capture.reappeared",
+                    object_type="post",
+                    object_id=post.id,
+                    details={"removed_at": post.removed_at},
+                )
+                post.removed_at = None
+            count = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(CapturedVersion)
+                    .where(CapturedVersion.post_id == post.id)
+                )
+                or 0
+            )
+            post.status = PostStatus.edited if count > 1 else PostStatus.captured
+            if added:
+                outcome = "new_version"
+                new_version_ids = [v.id for v in added]
+                version_id = added[-1].id
+                for hook in ctx.on_new_versions:
+                    hook(session, post, added, ctx.actor)
+        elif isinstance(result, Unchanged):
+            post.last_captured_at = now
+            if post.status in (PostStatus.waiting, PostStatus.failing, PostStatus.unavailable):
+                post.status = PostStatus.captured
+        elif isinstance(result, Deleted | AccountGone):
+            outcome = "removed"
+            detail = result.reason
+            if post.removed_at is None:
+                removal = _store_removal(session, ctx, post, result, collector)
+                new_version_ids = [removal.id] if removal else []
+                version_id = removal.id if removal else None
+                post.removed_at = now
+                post.status = PostStatus.removed
+                record(
+                    session,
+                    actor=ctx.actor,
+                    action="capture.removed",
+                    object_type="post",
+                    object_id=post.id,
+                    details={"kind": result.kind, "reason": result.reason},
+                )
+                for removed_hook in ctx.on_removed:
+                    removed_hook(session, post, ctx.actor)
+        elif isinstance(result, NotVisible):
+            outcome = "not_visible"
+            detail = result.reason
+            post.last_error = result.reason
+            post.last_error_at = now
+            if post.status != PostStatus.unavailable:
+                post.status = PostStatus.unavailable
+                record(
+                    session,
+                    actor=ctx.actor,
+                    action="capture.not_visible",
+                    object_type="post",
+                    object_id=post.id,
+                    details={"reason": result.reason},
+                )
+
+        _close_attempt(
+            session,
+            ctx,
+            post_id,
+            slot,
+            outcome,
+            keep_slot=True,
+            error=detail,
+            version_id=version_id,
+            requests=requests,
+        )
+        _advance_schedule(post, now, scheduled=scheduled)
+        _release(post)
+        numbers = [
+            v.number
+            for v in session.scalars(
+                select(CapturedVersion).where(CapturedVersion.id.in_(new_version_ids))
+            )
+        ]
+    for after in ctx.after_commit:
+        if new_version_ids:
+            try:
+                after(new_version_ids)
+            except Exception:  # the versions are safely stored; a snapshot can be made later
+                log.exception("after-capture step failed for versions %s", new_version_ids)
+    return CaptureReport(post_id, outcome, sorted(numbers), detail, requests)
+
+
+def _history_key(capture: CollectedPost) -> dt.datetime | None:
+    return capture.edited_at or capture.created_at
+
+
+def _store_versions(
+    session: Session,
+    ctx: CaptureContext,
+    post: FlaggedPost,
+    result: CollectedPost,
+    collector: Collector,
+    media: _Downloaded,
+) -> list[CapturedVersion]:
+    existing = list(
+        session.scalars(
+            select(CapturedVersion)
+            .where(CapturedVersion.post_id == post.id)
+            .order_by(CapturedVersion.number)
+        )
+    )
+    latest_content = next((v for v in reversed(existing) if v.kind != VersionKind.removal), None)
+    current_hash = content_hash(result)
+    if (
+        latest_content is not None
+        and latest_content.content_hash == current_hash
+        and existing[-1].kind != VersionKind.removal
+    ):
+        return []
+
+    added: list[CapturedVersion] = []
+    # Mastodon serves its own edit history: keep each earlier state the archive does not hold.
+    seen_keys = {v.platform_edited_at or v.platform_created_at for v in existing}
+    current_key = _history_key(result)
+    for earlier in result.history:
+        key = _history_key(earlier)
+        if key is None or key in seen_keys or key == current_key:
+            continue
+        seen_keys.add(key)
+        added.append(
+            _add_version(
+                session, ctx, post, earlier, collector, media, VersionKind.history, existing + added
+            )
+        )
+    added.append(
+        _add_version(
+            session, ctx, post, result, collector, media, VersionKind.capture, existing + added
+        )
+    )
+    return added
+
+
+def _previous_capture(versions: list[CapturedVersion]) -> CollectedPost | None:
+    for version in reversed(versions):
+        if version.kind != VersionKind.removal and version.normalized is not None:
+            return CollectedPost.model_validate(version.normalized)
+    return None
+
+
+def _add_version(
+    session: Session,
+    ctx: CaptureContext,
+    post: FlaggedPost,
+    capture: CollectedPost,
+    collector: Collector,
+    media: _Downloaded,
+    kind: VersionKind,
+    before: list[CapturedVersion],
+) -> CapturedVersion:
+    source = source_bytes(capture.source)
+    version = CapturedVersion(
+        post_id=post.id,
+        number=(before[-1].number + 1) if before else 1,
+        kind=kind,
+        captured_at=ctx.clock(),
+        content_hash=content_hash(capture),
+        source_sha256=hashlib.sha256(source).hexdigest(),
+        source_json=source.decode("utf-8"),
+        normalized=capture.model_dump(mode="json", exclude={"history", "validators"}),
+        text=capture.text if not capture.title else f"{capture.title}\n\n{capture.text}",
+        author_handle=capture.author.handle,
+        author_name=capture.author.display_name,
+        platform_created_at=capture.created_at,
+        platform_edited_at=capture.edited_at,
+        platform_version_id=capture.platform_version_id,
+        replies_captured=capture.replies_captured,
+        collector=collector.platform,
+        collector_version=collector.version,
+        diff_from_previous=describe_change(_previous_capture(before), capture),
+    )
+    session.add(version)
+    session.flush()
+    position = 0
+    seen: set[tuple[str, str]] = set()
+    for ref in _walk_media(capture):
+        sha = ref.sha256 or media.by_url.get(ref.url)
+        if not sha or (sha, ref.role) in seen:
+            continue
+        seen.add((sha, ref.role))
+        data = media.data.get(sha)
+        if data is not None:
+            put_object(session, ctx.store, data, mime_type=media.types[sha], kind="media")
+        elif not ctx.store.exists(sha):
+            continue  # known from an earlier version but no longer stored: do not link a ghost
+        session.add(
+            VersionMedia(
+                version_id=version.id,
+                position=position,
+                sha256=sha,
+                role=ref.role,
+                source_url=ref.url,
+                alt_text=ref.alt_text,
+            )
+        )
+        position += 1
+    session.flush()
+    record(
+        session,
+        actor=ctx.actor,
+        action="capture.version_added",
+        object_type="post",
+        object_id=post.id,
+        details={
+            "version": version.number,
+            "kind": kind.value,
+            "content_hash": version.content_hash,
+            "source_sha256": version.source_sha256,
+            "collector": f"{collector.platform}/{collector.version}",
+            "media_files": len(seen),
+            "media_errors": capture.extra.get("media_errors", []),
+        },
+    )
+    return version
+
+
+def _store_removal(
+    session: Session,
+    ctx: CaptureContext,
+    post: FlaggedPost,
+    result: Deleted | AccountGone,
+    collector: Collector | None,
+) -> CapturedVersion | None:
+    existing = list(
+        session.scalars(
+            select(CapturedVersion)
+            .where(CapturedVersion.post_id == post.id)
+            .order_by(CapturedVersion.number)
+        )
+    )
+    source_doc: dict[str, Any] = {
+        "outcome": result.kind,
+        "reason": result.reason,
+        "responses": result.source,
+    }
+    source = source_bytes(source_doc)
+    last = _previous_capture(existing)
+    version = CapturedVersion(
+        post_id=post.id,
+        number=(existing[-1].number + 1) if existing else 1,
+        kind=VersionKind.removal,
+        captured_at=ctx.clock(),
+        content_hash=hashlib.sha256(source).hexdigest(),
+        source_sha256=hashlib.sha256(source).hexdigest(),
+        source_json=source.decode("utf-8"),
+        normalized={"kind": result.kind, "reason": result.reason},
+        text=None,
+        author_handle=last.author.handle if last else None,
+        author_name=last.author.display_name if last else None,
+        replies_captured=False,
+        collector=collector.platform if collector else post.platform,
+        collector_version=collector.version if collector else "",
+        diff_from_previous=f"the post is gone: {result.reason}",
+    )
+    session.add(version)
+    session.flush()
+    record(
+        session,
+        actor=ctx.actor,
+        action="capture.version_added",
+        object_type="post",
+        object_id=post.id,
+        details={
+            "version": version.number,
+            "kind": "removal",
+            "source_sha256": version.source_sha256,
+        },
+    )
+    return version
+
+
+# ---------------------------------------------------------------------------------------------
+# Passes and manual captures
+
+
+@dataclass
+class PassSummary:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    http_requests: int = 0
+
+    def add(self, report: CaptureReport) -> None:
+        self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1
+        self.http_requests += report.http_requests
+
+
+def run_due(
+    ctx: CaptureContext,
+    *,
+    max_posts: int | None = None,
+    on_progress: Callable[[CaptureReport], None] | None = None,
+) -> PassSummary:
+    """Claim and capture due posts in batches until none are due (or `max_posts` done)."""
+    summary = PassSummary()
+    while max_posts is None or summary.claimed < max_posts:
+        batch = ctx.settings.capture_batch_size
+        if max_posts is not None:
+            batch = min(batch, max_posts - summary.claimed)
+        ids = claim_due(ctx, limit=batch)
+        if not ids:
+            break
+        summary.claimed += len(ids)
+        for post_id in ids:
+            report = capture_post(ctx, post_id)
+            summary.add(report)
+            if on_progress is not None:
+                on_progress(report)
+    return summary
+
+
+def count_due(database: Database, now: dt.datetime) -> int:
+    with database.session() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(FlaggedPost)
+                .where(FlaggedPost.next_poll_at <= now, FlaggedPost.status != PostStatus.disposed)
+            )
+            or 0
+        )
+
+
+def capture_now(ctx: CaptureContext, post_id: int) -> CaptureReport:
+    """Capture a post at once, outside its schedule (the caller checked who may)."""
+    if not claim_one(ctx, post_id):
+        raise Conflict(f"post {post_id} is being captured right now; try again in a moment")
+    return capture_post(ctx, post_id, slot=f"manual:{ctx.clock().isoformat()}")
+
+
+def list_versions(session: Session, *, post: FlaggedPost) -> list[CapturedVersion]:
+    return list(
+        session.scalars(
+            select(CapturedVersion)
+            .where(CapturedVersion.post_id == post.id)
+            .order_by(CapturedVersion.number)
+        )
+    )
