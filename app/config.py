@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     )
     login_max_attempts: int = Field(default=5, gt=0)
 
+    # --- collectors (platform layer) ---
+    mastodon_plain_http_instances: str = Field(
+        default="",
+        description="Comma-separated Mastodon instance host[:port] reached over plain HTTP "
+        "(test and development instances; each must also be in POSTVAULT_FETCH_ALLOW_HOSTS).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
