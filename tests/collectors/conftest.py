@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from app.collectors.http import FetchPolicy, make_client
+
+MakeClient = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def make_fetch_client() -> Iterator[MakeClient]:
+    """A guarded client allow-listing the given "host:port" names (the loopback servers)."""
+    clients: list[httpx.Client] = []
+
+    def make(*allow: str, max_bytes: int = 1024 * 1024, timeout: float = 5.0) -> httpx.Client:
+        policy = FetchPolicy(allow_hosts=frozenset(allow), max_bytes=max_bytes, timeout=timeout)
+        client = make_client(policy)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def no_sleep(_seconds: float) -> None:
+    """Backoff sleeps are skipped in tests; the recorded delays are checked instead."""
