@@ -172,8 +172,9 @@ def rich_text(text: str, facets: Any) -> RichText:
         (span.start, span.value) for span in spans if span.kind == "link" and is_web_url(span.value)
     ]
     for match in _BARE_URL.finditer(text):
-        inside = any(span.start <= match.start() < span.end for span in spans)
-        if not inside:
+        # A bare URL that touches a facet is that facet's text (or a mangled part of it).
+        overlaps = any(match.start() < span.end and span.start < match.end() for span in spans)
+        if not overlaps:
             positioned.append((match.start(), match.group(0).rstrip(_TRAILING_PUNCTUATION)))
     positioned.sort(key=lambda item: item[0])
     tags = [span.value for span in spans if span.kind == "tag"] + find_hashtags(text)

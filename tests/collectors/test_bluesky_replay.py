@@ -198,9 +198,7 @@ def test_capture_edit_delete_from_recorded_pds(
     assert len(pds.requests(GET_REPO_STATUS)) == 1
 
 
-def test_known_did_skips_the_handle(
-    pds: XrpcReplay, appview: XrpcReplay, collect: Collect
-) -> None:
+def test_known_did_skips_the_handle(pds: XrpcReplay, appview: XrpcReplay, collect: Collect) -> None:
     clerk_network(pds, appview)
     post = as_post(collect(CLERK, CLERK_RKEY, did=CLERK_DID))
     assert post.platform_version_id == CID_V1
@@ -370,9 +368,7 @@ def test_rate_limited_pds(
     assert limiter.paused_until(appview.host) is None  # other hosts go on
 
 
-def test_rate_limit_reset_epoch(
-    pds: XrpcReplay, appview: XrpcReplay, collect: Collect
-) -> None:
+def test_rate_limit_reset_epoch(pds: XrpcReplay, appview: XrpcReplay, collect: Collect) -> None:
     clerk_network(pds, appview)
     recording = load("local_pds/14_createSession_429")
     reset = int(dt.datetime.now(dt.UTC).timestamp()) + 120
@@ -417,9 +413,7 @@ def _account_state_network(pds: XrpcReplay, prefix: str, state: str) -> tuple[st
     """Serve the recorded PLC document, getRecord and getRepoStatus answers of an account in
     `state`; returns (did, rkey) of its post."""
     recording = pds.add(f"account_states/{prefix}_{state}_getRecord" + _suffix(prefix, state))
-    query = dict(
-        item.split("=", 1) for item in recording["request"].split("?", 1)[1].split("&")
-    )
+    query = dict(item.split("=", 1) for item in recording["request"].split("?", 1)[1].split("&"))
     did = query["repo"].replace("%3A", ":")
     pds.add(f"account_states/{prefix}_{_plc_state(state)}_plc")
     pds.add(f"account_states/{prefix}_{state}_getRepoStatus")
