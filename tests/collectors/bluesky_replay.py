@@ -125,7 +125,7 @@ def record_from_thread(thread_recording: dict[str, Any]) -> dict[str, Any]:
 def did_document_for(did: str, handle: str) -> dict[str, Any]:
     """A DID document for an account of the AppView recordings (whose PLC answers were not
     recorded): the recorded PLC document of local_pds with this account's id and handle."""
-    document = load("local_pds/13_plc_did_doc")["body"]
+    document: dict[str, Any] = load("local_pds/13_plc_did_doc")["body"]
     document["id"] = did
     document["alsoKnownAs"] = [f"at://{handle}"]
     for method in document["verificationMethod"]:

@@ -14,7 +14,7 @@ from app.collectors.bluesky import did_document_url, parse_at_uri, pds_endpoint
 from app.collectors.bluesky_text import facet_spans, render_html, rich_text
 
 # Any code point but lone surrogates (JSON text from a PDS is valid UTF-8).
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 URLS = st.sampled_from(
     ["https://example.gov/notice", "http://a.test/x?y=1&z=<2>", 'https://ex.test/"quote"']
 )
