@@ -138,7 +138,11 @@ def test_an_atom_entry(blog: Blog, client: httpx.Client) -> None:
     assert media.role == "image"
     assert media.mime_type == "image/png"
     assert result.validators == {"etag": ETAG, "last_modified": LAST_MODIFIED}
-    assert result.extra["permalink_status"] == 200
+    assert result.source["permalink"] == {
+        "url": f"{blog.base}/posts/42",
+        "status": 200,
+        "error": None,
+    }
     assert result.extra["feed_title"] == "Dept. of Public Works blog"
     assert result.source["entry"]["id"] == "tag:dpw.example.gov,2026:post-42"
     assert result.http_requests == 2
