@@ -9,7 +9,8 @@ The account's feed URL is `target.account_profile_url` (its handle is the same U
 Outcomes:
 - permalink 404/410 → Deleted, whether or not the feed still lists the entry;
 - feed 304 (and the permalink still there) → Unchanged;
-- entry in the feed → CollectedPost from the feed (the permalink's status is kept in `extra`);
+- entry in the feed → CollectedPost from the feed (the permalink's answer is kept in
+  `source["permalink"]`);
 - entry no longer in the feed but its permalink still answers → Unchanged: blogs drop old
   entries from their feeds, which is not a removal, and there is no new text to compare;
 - feed not well-formed XML, or not a feed at all → TransientFailure (never a deletion decided
@@ -237,9 +238,14 @@ class FeedCollector:
         if response.headers.get("last-modified"):
             validators["last_modified"] = response.headers["last-modified"]
         post = self._post(entry, parsed, target, feed_url)
-        post.extra["permalink_status"] = status if status is not None else problem
         post.validators = validators
+        # In `source`, not `extra`: a passing network error must not look like a new version.
         post.source = {
+            "permalink": {
+                "url": entry_link(entry) or permalink,
+                "status": status,
+                "error": problem,
+            },
             "feed": {
                 "url": str(response.url),
                 "encoding": parsed.get("encoding"),
@@ -305,7 +311,9 @@ class FeedCollector:
         feed_meta = parsed.get("feed") or {}
         name = entry.get("author") or feed_meta.get("author") or feed_meta.get("title")
         published = _struct_time(entry.get("published_parsed"))
-        updated = _struct_time(entry.get("updated_parsed"))
+        # dict.get: feedparser's own get() answers a missing `updated` with `published`,
+        # which would make every entry look edited at its publication time.
+        updated = _struct_time(dict.get(entry, "updated_parsed"))
         extra: dict[str, Any] = {"feed_title": feed_meta.get("title")}
         categories = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
         if categories:
@@ -325,7 +333,7 @@ class FeedCollector:
             language=(entry.get("content") or [{}])[0].get("language") or feed_meta.get("language"),
             created_at=published or updated,
             edited_at=updated if updated is not None and updated != published else None,
-            platform_version_id=entry.get("updated") or entry.get("published"),
+            platform_version_id=dict.get(entry, "updated") or entry.get("published"),
             media=_media(entry),
             links=summary.links if summary else [],
             hashtags=summary.hashtags if summary else [],
