@@ -26,6 +26,8 @@ from app.collectors.base import (
 )
 from app.collectors.bluesky import BlueskyCollector
 from app.collectors.ratelimit import HostLimiter
+from app.collectors.registry import collector_for
+from app.config import Settings
 from tests.collectors.bluesky_replay import (
     GET_RECORD,
     GET_REPO_STATUS,
@@ -486,3 +488,23 @@ def test_malformed_answers_become_outcomes(
     result = collect(CLERK, CLERK_RKEY)
     assert isinstance(result, TransientFailure), result
     assert "no record value" in result.error
+
+
+def test_registered_with_the_settings_urls() -> None:
+    settings = Settings(
+        bluesky_resolver_url="https://resolver.test/",
+        bluesky_plc_url="https://plc.test",
+        bluesky_appview_url="https://appview.test",
+        fetch_max_bytes=4321,
+    )
+    limiter = HostLimiter()
+    collector = collector_for("bluesky", settings, limiter=limiter)
+    assert isinstance(collector, BlueskyCollector)
+    assert (collector.resolver_url, collector.plc_url, collector.appview_url) == (
+        "https://resolver.test",
+        "https://plc.test",
+        "https://appview.test",
+    )
+    assert collector.max_bytes == 4321
+    assert collector.limiter is limiter
+    assert collector.version.startswith("bluesky/")
