@@ -9,7 +9,8 @@ The account's feed URL is `target.account_profile_url` (its handle is the same U
 Outcomes:
 - permalink 404/410 → Deleted, whether or not the feed still lists the entry;
 - feed 304 (and the permalink still there) → Unchanged;
-- entry in the feed → CollectedPost from the feed (the permalink's status is kept in `extra`);
+- entry in the feed → CollectedPost from the feed (the permalink's answer is kept in
+  `source["permalink"]`);
 - entry no longer in the feed but its permalink still answers → Unchanged: blogs drop old
   entries from their feeds, which is not a removal, and there is no new text to compare;
 - feed not well-formed XML, or not a feed at all → TransientFailure (never a deletion decided
@@ -241,9 +242,14 @@ class FeedCollector:
         if response.headers.get("last-modified"):
             validators["last_modified"] = response.headers["last-modified"]
         post = self._post(entry, parsed, target, feed_url)
-        post.extra["permalink_status"] = status if status is not None else problem
         post.validators = validators
+        # In `source`, not `extra`: a passing network error must not look like a new version.
         post.source = {
+            "permalink": {
+                "url": entry_link(entry) or permalink,
+                "status": status,
+                "error": problem,
+            },
             "feed": {
                 "url": str(response.url),
                 "encoding": parsed.get("encoding"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.collectors.base import Collector
+from app.collectors.bluesky import BlueskyCollector
 from app.collectors.feed import FeedCollector
 from app.collectors.mastodon import MastodonCollector
 from app.collectors.ratelimit import HostLimiter, shared_limiter
@@ -18,6 +19,16 @@ class UnknownPlatform(ValueError):
             f"no collector for platform '{platform}' (known: {', '.join(sorted(COLLECTORS))})"
         )
         self.platform = platform
+
+
+def _bluesky(settings: Settings, limiter: HostLimiter) -> Collector:
+    return BlueskyCollector(
+        resolver_url=settings.bluesky_resolver_url,
+        plc_url=settings.bluesky_plc_url,
+        appview_url=settings.bluesky_appview_url,
+        limiter=limiter,
+        max_bytes=settings.fetch_max_bytes,
+    )
 
 
 def _mastodon(settings: Settings, limiter: HostLimiter) -> Collector:
@@ -42,8 +53,8 @@ def _youtube(settings: Settings, limiter: HostLimiter) -> Collector:
     )
 
 
-# "bluesky" joins this table with app/collectors/bluesky.py.
 COLLECTORS: dict[str, Callable[[Settings, HostLimiter], Collector]] = {
+    "bluesky": _bluesky,
     "mastodon": _mastodon,
     "feed": _feed,
     "youtube": _youtube,

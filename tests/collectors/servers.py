@@ -137,6 +137,12 @@ class LoopbackServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 @contextmanager
 def serve(app: App) -> Iterator[LoopbackServer]:

@@ -138,7 +138,11 @@ def test_an_atom_entry(blog: Blog, client: httpx.Client) -> None:
     assert media.role == "image"
     assert media.mime_type == "image/png"
     assert result.validators == {"etag": ETAG, "last_modified": LAST_MODIFIED}
-    assert result.extra["permalink_status"] == 200
+    assert result.source["permalink"] == {
+        "url": f"{blog.base}/posts/42",
+        "status": 200,
+        "error": None,
+    }
     assert result.extra["feed_title"] == "Dept. of Public Works blog"
     assert result.source["entry"]["id"] == "tag:dpw.example.gov,2026:post-42"
     assert result.http_requests == 2
@@ -272,3 +276,25 @@ def test_a_feed_on_a_private_address_is_refused(make_fetch_client: MakeClient) -
     result = collector().collect(target, make_fetch_client())
     assert isinstance(result, TransientFailure)
     assert "loopback" in result.error
+
+
+def test_a_feed_redirecting_into_the_network_is_refused(
+    blog: Blog, make_fetch_client: MakeClient
+) -> None:
+    with LoopbackServer(lambda _r: Answer(200, [], b"internal")) as inside:
+        original = blog.app
+
+        def app(request: Request) -> Answer:
+            if request.route == "/moved-feed":
+                return Answer(302, [("Location", f"{inside.base_url}/admin")])
+            return original(request)
+
+        blog.server.app = app
+        client = make_fetch_client(blog.server.host)  # the blog only, not `inside`
+        result = collector().collect(
+            blog.target(f"{blog.base}/posts/42", account_profile_url=f"{blog.base}/moved-feed"),
+            client,
+        )
+        assert isinstance(result, TransientFailure), result
+        assert "refused to fetch" in result.error
+        assert inside.requests == []

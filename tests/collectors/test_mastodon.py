@@ -437,3 +437,19 @@ def test_external_ids() -> None:
         split_external_id("no-slash")
     with pytest.raises(ValueError, match="instance"):
         split_external_id("host/../../etc")
+
+
+def test_a_status_over_the_size_cap_is_a_clear_failure(
+    replay: MastodonReplay, client: httpx.Client
+) -> None:
+    status_id = replay.add_status(MEDIA_STATUS)
+    small = MastodonCollector(
+        limiter=HostLimiter(),
+        plain_http_instances=frozenset({replay.server.host}),
+        max_bytes=2000,  # the recorded status is about 4 KB
+        sleep=no_sleep,
+    )
+    result = small.collect(target(replay, status_id), client)
+    assert isinstance(result, TransientFailure), result
+    assert "larger than the limit of 2000 bytes" in result.error
+    assert result.http_requests == 1

@@ -1,0 +1,923 @@
+"""Bluesky (AT Protocol): the authoritative record from the author's PDS, context from the
+AppView.
+
+`target.external_id` is `at://<handle or DID>/<collection>/<rkey>`, the collection being
+`app.bsky.feed.post` (or `app.bsky.feed.repost`, when someone flags the at:// URI of a
+repost record). Requests:
+
+1. `com.atproto.identity.resolveHandle` on the resolver, unless the URI names a DID or the
+   account's DID is known (`target.account_platform_id`): handles change, DIDs do not.
+2. The DID document: `GET {plc}/{did}` for did:plc, `https://<host>/.well-known/did.json`
+   for did:web. Its `#atproto_pds` service is the author's PDS.
+3. `com.atproto.repo.getRecord` on that PDS: the record itself, whose `cid` is the version
+   (an edit with putRecord gives a new cid). Media are named by
+   `com.atproto.sync.getBlob?did=&cid=` URLs on the same PDS.
+4. `app.bsky.feed.getPostThread` on the AppView: replies (records received), the author's
+   display name and avatar, and the quoted post. The AppView is an index, not the source:
+   when it cannot be reached the record is still captured, with `replies_captured=False`
+   and the reason in `extra["appview_error"]`. For a repost, `app.bsky.feed.getPosts`
+   gives the reposted post instead.
+
+What a missing record means is asked of the PDS, not guessed: getRecord answers
+`400 RecordNotFound` for a deleted post, but for a deactivated, taken-down or deleted
+account it answers `400 "Could not find repo"` or (with no AppView behind the PDS)
+`502 UpstreamFailure`, and `com.atproto.sync.getRepoStatus` then says `active: false`
+with a status, or `400 RepoNotFound` once the account is deleted. A handle that no longer
+resolves (`400 HandleNotFound`) also means the account is gone, or renamed before its DID
+was ever recorded. These are outcomes (Deleted, AccountGone), never exceptions.
+
+Replies' images are named by the AppView's image URLs (resolving every replier's PDS would
+cost two requests per replier); the flagged post's own media come from its PDS.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import unquote, urlencode
+
+import httpx
+
+from app.collectors.base import (
+    AccountGone,
+    Author,
+    CaptureTarget,
+    CollectedPost,
+    CollectResult,
+    Deleted,
+    EmbeddedPost,
+    LinkCard,
+    MediaRef,
+    Reply,
+    TransientFailure,
+)
+from app.collectors.bluesky_text import is_web_url, rich_text
+from app.collectors.common import Abort, error_message, parse_time, run_collect
+from app.collectors.http import FetchRefused, ResponseTooLarge, describe_url
+from app.collectors.ratelimit import (
+    HostLimiter,
+    HostPaused,
+    RequestStats,
+    TransientHTTPError,
+    default_backoff,
+    request_with_retries,
+    shared_limiter,
+)
+
+POST_COLLECTION = "app.bsky.feed.post"
+REPOST_COLLECTION = "app.bsky.feed.repost"
+_COLLECTIONS = (POST_COLLECTION, REPOST_COLLECTION)
+_DID = re.compile(r"^did:(plc|web):[a-zA-Z0-9._:%-]{1,2048}$")
+_HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*$")
+_RKEY = re.compile(r"^[a-zA-Z0-9._:~-]{1,512}$")
+# getRepoStatus statuses that mean the account's posts are not available any more; the
+# others (throttled, desynchronized) are passing states of a live account.
+_GONE_STATUSES = {"deactivated", "takendown", "suspended", "deleted"}
+# What the AppView may fail with while the record itself was captured.
+_APPVIEW_FAILURES = (
+    HostPaused,
+    TransientHTTPError,
+    FetchRefused,
+    ResponseTooLarge,
+    httpx.HTTPError,
+)
+
+
+@dataclass(frozen=True)
+class AtUri:
+    authority: str  # a handle or a DID
+    collection: str
+    rkey: str
+
+    def with_authority(self, authority: str) -> str:
+        return f"at://{authority}/{self.collection}/{self.rkey}"
+
+
+def parse_at_uri(value: str) -> AtUri:
+    """`at://<handle or DID>/<collection>/<rkey>`, or ValueError saying what is wrong."""
+    text = value.strip()
+    if not text.startswith("at://"):
+        raise ValueError(f"'{value}' is not an at:// URI")
+    parts = text[len("at://") :].split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(
+            f"'{value}' is not an at:// URI of the form at://<repo>/<collection>/<rkey>"
+        )
+    authority, collection, rkey = parts
+    if not (_DID.match(authority) or _HANDLE.match(authority.lower())):
+        raise ValueError(f"'{authority}' in '{value}' is neither a handle nor a DID")
+    if not _RKEY.match(rkey) or rkey in (".", ".."):
+        raise ValueError(f"'{rkey}' in '{value}' is not a record key")
+    if _DID.match(authority) is None:
+        authority = authority.lower()
+    return AtUri(authority, collection, rkey)
+
+
+def did_document_url(did: str, plc_url: str) -> str:
+    """Where the DID document of `did` is served."""
+    if did.startswith("did:plc:"):
+        return f"{plc_url.rstrip('/')}/{did}"
+    if did.startswith("did:web:"):
+        # did:web:example.com%3A8443 is https://example.com:8443/.well-known/did.json;
+        # atproto accepts only the bare host form (no path segments).
+        host = unquote(did[len("did:web:") :])
+        name, _, port = host.partition(":")
+        if not _HANDLE.match(name.lower()) or (port and not port.isdigit()):
+            raise ValueError(f"'{did}' is not a did:web atproto accepts (a host name only)")
+        return f"https://{host}/.well-known/did.json"
+    raise ValueError(f"'{did}' uses a DID method atproto does not accept")
+
+
+def pds_endpoint(document: Any) -> str | None:
+    """The `#atproto_pds` service endpoint of a DID document, when it is a web URL."""
+    if not isinstance(document, dict):
+        return None
+    services = document.get("service")
+    if not isinstance(services, list):
+        return None
+    did = document.get("id")
+    for service in services:
+        if not isinstance(service, dict):
+            continue
+        service_id = service.get("id")
+        if service_id == "#atproto_pds" or (
+            isinstance(did, str) and service_id == f"{did}#atproto_pds"
+        ):
+            endpoint = service.get("serviceEndpoint")
+            if isinstance(endpoint, str) and is_web_url(endpoint):
+                return endpoint.rstrip("/")
+    return None
+
+
+def handle_from_document(document: Any) -> str | None:
+    """The handle the DID document claims (`alsoKnownAs: ["at://<handle>"]`)."""
+    if not isinstance(document, dict):
+        return None
+    for alias in document.get("alsoKnownAs") or []:
+        if isinstance(alias, str) and alias.startswith("at://"):
+            handle = alias[len("at://") :].lower()
+            if _HANDLE.match(handle):
+                return handle
+    return None
+
+
+def post_web_url(author: str, rkey: str) -> str:
+    return f"https://bsky.app/profile/{author}/post/{rkey}"
+
+
+def _rkey_of(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
+def _authority_of(uri: str) -> str:
+    return uri[len("at://") :].split("/", 1)[0] if uri.startswith("at://") else uri
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class Identity:
+    did: str
+    pds: str
+    handle: str | None  # as the DID document claims it
+    cached: bool = False
+
+
+class _IdentityCache:
+    """Handle → DID and DID → (PDS, handle), for a short while: a capture pass meets the
+    same few accounts many times, and identities change rarely (a stale entry is dropped
+    and re-resolved when the PDS does not answer as expected)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._dids: dict[str, tuple[str, float]] = {}
+        self._identities: dict[str, tuple[Identity, float]] = {}
+
+    def did(self, handle: str) -> str | None:
+        with self._lock:
+            entry = self._dids.get(handle)
+            if entry is None or entry[1] <= self._clock():
+                return None
+            return entry[0]
+
+    def identity(self, did: str) -> Identity | None:
+        with self._lock:
+            entry = self._identities.get(did)
+            if entry is None or entry[1] <= self._clock():
+                return None
+            return entry[0]
+
+    def remember(self, identity: Identity, handle: str | None) -> None:
+        if self._ttl <= 0:
+            return
+        expires = self._clock() + self._ttl
+        with self._lock:
+            self._identities[identity.did] = (identity, expires)
+            if handle is not None:
+                self._dids[handle] = (identity.did, expires)
+
+    def forget(self, did: str, handle: str | None) -> None:
+        with self._lock:
+            self._identities.pop(did, None)
+            if handle is not None:
+                self._dids.pop(handle, None)
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+def _error_text(body: Any) -> str:
+    if isinstance(body, dict):
+        return " ".join(str(body.get(key) or "") for key in ("error", "message")).strip()
+    return str(body)[:200]
+
+
+class BlueskyCollector:
+    platform = "bluesky"
+    version = "bluesky/1"
+
+    def __init__(
+        self,
+        *,
+        resolver_url: str,
+        plc_url: str,
+        appview_url: str,
+        limiter: HostLimiter = shared_limiter,
+        max_bytes: int = 50 * 1024 * 1024,
+        attempts: int = 3,
+        backoff: Callable[[int], float] = default_backoff,
+        sleep: Callable[[float], None] = time.sleep,
+        thread_depth: int = 10,
+        identity_ttl_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolver_url = resolver_url.rstrip("/")
+        self.plc_url = plc_url.rstrip("/")
+        self.appview_url = appview_url.rstrip("/")
+        self.limiter = limiter
+        self.max_bytes = max_bytes
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.thread_depth = thread_depth
+        self._identities = _IdentityCache(identity_ttl_seconds, clock)
+
+    def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
+        return run_collect(lambda stats: self._collect(target, client, stats))
+
+    # --- requests ---------------------------------------------------------------------
+
+    def _get(
+        self,
+        client: httpx.Client,
+        url: str,
+        stats: RequestStats,
+        source: dict[str, Any],
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """GET with the shared limiter and retries; every answer is kept in `source` under
+        the request that produced it."""
+        key = f"GET {url}" + (f"?{urlencode(params)}" if params else "")
+        try:
+            response = request_with_retries(
+                client,
+                self.limiter,
+                "GET",
+                url,
+                attempts=self.attempts,
+                backoff=self.backoff,
+                sleep=self.sleep,
+                headers={"Accept": "application/json"},
+                params=params,
+                max_bytes=self.max_bytes,
+                stats=stats,
+            )
+        except (HostPaused, TransientHTTPError) as exc:
+            source[key] = {"error": str(exc)}
+            raise
+        source[key] = {"status": response.status_code, "body": _body(response)}
+        return response
+
+    def _xrpc(self, base: str, nsid: str) -> str:
+        return f"{base}/xrpc/{nsid}"
+
+    # --- identity ---------------------------------------------------------------------
+
+    def _resolve_handle(
+        self, client: httpx.Client, handle: str, stats: RequestStats, source: dict[str, Any]
+    ) -> str:
+        response = self._get(
+            client,
+            self._xrpc(self.resolver_url, "com.atproto.identity.resolveHandle"),
+            stats,
+            source,
+            {"handle": handle},
+        )
+        body = _body(response)
+        if response.status_code == 200 and isinstance(body, dict):
+            did = _str(body.get("did"))
+            if did is not None and _DID.match(did):
+                return did
+            raise Abort(TransientFailure(error=f"resolveHandle for {handle} gave no usable DID"))
+        if response.status_code == 400:
+            self._gone(
+                f"the handle {handle} no longer resolves to an account "
+                f"({_error_text(body) or 'HTTP 400'}): the account was deactivated or deleted, "
+                "or its handle changed before PostVault recorded its DID",
+                source,
+            )
+        raise Abort(
+            TransientFailure(
+                error=f"resolveHandle for {handle} answered HTTP {response.status_code}: "
+                f"{_error_text(body)}"
+            )
+        )
+
+    def _gone(self, reason: str, source: dict[str, Any]) -> NoReturn:
+        raise Abort(AccountGone(reason=reason, source=dict(source)))
+
+    def _identity(
+        self,
+        client: httpx.Client,
+        target: CaptureTarget,
+        uri: AtUri,
+        stats: RequestStats,
+        source: dict[str, Any],
+        *,
+        fresh: bool,
+    ) -> Identity:
+        handle: str | None = None
+        if uri.authority.startswith("did:"):
+            did = uri.authority
+        elif target.account_platform_id and _DID.match(target.account_platform_id):
+            did = target.account_platform_id
+        else:
+            handle = uri.authority
+            cached_did = None if fresh else self._identities.did(handle)
+            did = cached_did or self._resolve_handle(client, handle, stats, source)
+        if not fresh:
+            cached = self._identities.identity(did)
+            if cached is not None:
+                return Identity(cached.did, cached.pds, cached.handle, cached=True)
+        try:
+            document_url = did_document_url(did, self.plc_url)
+        except ValueError as exc:
+            raise Abort(TransientFailure(error=str(exc))) from exc
+        response = self._get(client, document_url, stats, source)
+        body = _body(response)
+        if response.status_code in (404, 410):
+            self._gone(
+                f"the DID {did} has no DID document any more (HTTP {response.status_code} "
+                f"from {describe_url(document_url)}): the identity was deleted or tombstoned",
+                source,
+            )
+        if response.status_code != 200:
+            raise Abort(
+                TransientFailure(
+                    error=f"the DID document of {did} answered HTTP {response.status_code}"
+                )
+            )
+        pds = pds_endpoint(body)
+        if pds is None:
+            self._gone(
+                f"the DID document of {did} names no #atproto_pds service: the account has "
+                "no PDS hosting it",
+                source,
+            )
+        identity = Identity(did, pds, handle_from_document(body))
+        self._identities.remember(identity, handle)
+        return identity
+
+    # --- the capture ------------------------------------------------------------------
+
+    def _collect(
+        self, target: CaptureTarget, client: httpx.Client, stats: RequestStats
+    ) -> CollectResult:
+        try:
+            uri = parse_at_uri(target.external_id)
+        except ValueError as exc:
+            return TransientFailure(error=str(exc))
+        if uri.collection not in _COLLECTIONS:
+            return TransientFailure(
+                error=f"{target.external_id} is a {uri.collection} record; PostVault captures "
+                f"{' and '.join(_COLLECTIONS)} records"
+            )
+        source: dict[str, Any] = {}
+        identity = self._identity(client, target, uri, stats, source, fresh=False)
+        answer = self._try_get_record(client, identity, uri, stats, source)
+        if identity.cached and not (isinstance(answer, httpx.Response) and answer.is_success):
+            # The cached PDS may be stale (the account moved): resolve again, once.
+            handle = None if uri.authority.startswith("did:") else uri.authority
+            self._identities.forget(identity.did, handle)
+            identity = self._identity(client, target, uri, stats, source, fresh=True)
+            answer = self._try_get_record(client, identity, uri, stats, source)
+        if isinstance(answer, TransientHTTPError):
+            # A PDS answers 502 for an account it no longer serves when it has no AppView
+            # to forward the request to; the repository status tells that apart.
+            gone = self._repo_gone(client, identity, stats, source)
+            if gone is not None:
+                return gone
+            raise answer
+        response = answer
+        if response.status_code != 200:
+            return self._record_missing(client, identity, uri, response, stats, source)
+        body = _body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("value"), dict):
+            return TransientFailure(
+                error=f"getRecord for {uri.with_authority(identity.did)} gave no record value"
+            )
+        if uri.collection == REPOST_COLLECTION:
+            return self._repost(client, target, identity, uri, body, stats, source)
+        return self._post(client, target, identity, uri, body, stats, source)
+
+    def _try_get_record(
+        self,
+        client: httpx.Client,
+        identity: Identity,
+        uri: AtUri,
+        stats: RequestStats,
+        source: dict[str, Any],
+    ) -> httpx.Response | TransientHTTPError:
+        try:
+            return self._get(
+                client,
+                self._xrpc(identity.pds, "com.atproto.repo.getRecord"),
+                stats,
+                source,
+                {"repo": identity.did, "collection": uri.collection, "rkey": uri.rkey},
+            )
+        except TransientHTTPError as exc:
+            return exc
+
+    def _repo_gone(
+        self,
+        client: httpx.Client,
+        identity: Identity,
+        stats: RequestStats,
+        source: dict[str, Any],
+    ) -> AccountGone | None:
+        """Ask the PDS whether the account itself is gone; None when it is active or the
+        question cannot be answered now."""
+        try:
+            response = self._get(
+                client,
+                self._xrpc(identity.pds, "com.atproto.sync.getRepoStatus"),
+                stats,
+                source,
+                {"did": identity.did},
+            )
+        except (HostPaused, TransientHTTPError):
+            return None
+        body = _body(response)
+        if response.status_code == 200 and isinstance(body, dict) and body.get("active") is False:
+            status = _str(body.get("status")) or "inactive"
+            if status not in _GONE_STATUSES:
+                return None
+            return AccountGone(
+                reason=f"the account {identity.did} is {status} on its PDS "
+                f"(com.atproto.sync.getRepoStatus: active=false, status={status})",
+                source=dict(source),
+            )
+        if response.status_code in (400, 404) and (
+            error_message(body) == "RepoNotFound"
+            or "could not find repo" in _error_text(body).lower()
+        ):
+            return AccountGone(
+                reason=f"the account {identity.did} was deleted: its PDS has no repository "
+                f"for it any more ({_error_text(body)})",
+                source=dict(source),
+            )
+        return None
+
+    def _record_missing(
+        self,
+        client: httpx.Client,
+        identity: Identity,
+        uri: AtUri,
+        response: httpx.Response,
+        stats: RequestStats,
+        source: dict[str, Any],
+    ) -> CollectResult:
+        body = _body(response)
+        # The account's state decides first: a deleted account's records briefly answer
+        # RecordNotFound too, and "the post was deleted" would then be the wrong reason.
+        gone = self._repo_gone(client, identity, stats, source)
+        if gone is not None:
+            return gone
+        error = error_message(body)
+        text = _error_text(body)
+        if response.status_code == 400 and error == "RecordNotFound":
+            return Deleted(
+                reason=f"the PDS has no record {uri.with_authority(identity.did)} any more "
+                f"(RecordNotFound): the post was deleted",
+                source=dict(source),
+            )
+        if response.status_code == 400 and (
+            error in ("RepoNotFound", "RepoDeactivated", "RepoTakendown", "RepoSuspended")
+            or "could not find repo" in text.lower()
+        ):
+            return AccountGone(
+                reason=f"the PDS does not serve the account {identity.did} any more ({text})",
+                source=dict(source),
+            )
+        return TransientFailure(
+            error=f"getRecord for {uri.with_authority(identity.did)} answered HTTP "
+            f"{response.status_code}: {text}"
+        )
+
+    # --- records to the normalised form ----------------------------------------------
+
+    def _blob_url(self, identity: Identity, blob: Any) -> str | None:
+        blob = _dict(blob)
+        cid = _str(_dict(blob.get("ref")).get("$link")) or _str(blob.get("cid"))  # legacy blobs
+        if cid is None:
+            return None
+        query = urlencode({"did": identity.did, "cid": cid})
+        return f"{self._xrpc(identity.pds, 'com.atproto.sync.getBlob')}?{query}"
+
+    def _record_media(
+        self, identity: Identity, embed: dict[str, Any]
+    ) -> tuple[list[MediaRef], LinkCard | None]:
+        """Media and link card named by a record's own embed (blobs on the author's PDS)."""
+        kind = embed.get("$type")
+        if kind == "app.bsky.embed.recordWithMedia":
+            return self._record_media(identity, _dict(embed.get("media")))
+        media: list[MediaRef] = []
+        if kind == "app.bsky.embed.images":
+            for image in _list(embed.get("images")):
+                image = _dict(image)
+                blob = _dict(image.get("image"))
+                url = self._blob_url(identity, blob)
+                if url is None:
+                    continue
+                ratio = _dict(image.get("aspectRatio"))
+                media.append(
+                    MediaRef(
+                        url=url,
+                        role="image",
+                        mime_type=_str(blob.get("mimeType")),
+                        alt_text=_str(image.get("alt")),
+                        width=_int(ratio.get("width")),
+                        height=_int(ratio.get("height")),
+                    )
+                )
+            return media, None
+        if kind == "app.bsky.embed.video":
+            blob = _dict(embed.get("video"))
+            url = self._blob_url(identity, blob)
+            if url is not None:
+                ratio = _dict(embed.get("aspectRatio"))
+                media.append(
+                    MediaRef(
+                        url=url,
+                        role="video",
+                        mime_type=_str(blob.get("mimeType")),
+                        alt_text=_str(embed.get("alt")),
+                        width=_int(ratio.get("width")),
+                        height=_int(ratio.get("height")),
+                    )
+                )
+            return media, None
+        if kind == "app.bsky.embed.external":
+            external = _dict(embed.get("external"))
+            link = _str(external.get("uri"))
+            if link is None:
+                return media, None
+            thumb_blob = _dict(external.get("thumb"))
+            thumb_url = self._blob_url(identity, thumb_blob) if thumb_blob else None
+            card = LinkCard(
+                url=link,
+                title=_str(external.get("title")),
+                description=_str(external.get("description")),
+                thumb=MediaRef(
+                    url=thumb_url, role="link_thumb", mime_type=_str(thumb_blob.get("mimeType"))
+                )
+                if thumb_url
+                else None,
+            )
+            return media, card
+        return media, None
+
+    def _post(
+        self,
+        client: httpx.Client,
+        target: CaptureTarget,
+        identity: Identity,
+        uri: AtUri,
+        record_body: dict[str, Any],
+        stats: RequestStats,
+        source: dict[str, Any],
+    ) -> CollectedPost:
+        value: dict[str, Any] = record_body["value"]
+        at_uri = _str(record_body.get("uri")) or uri.with_authority(identity.did)
+        text = _text(value.get("text"))
+        rich = rich_text(text, value.get("facets"))
+        embed = _dict(value.get("embed"))
+        media, link_card = self._record_media(identity, embed)
+        extra: dict[str, Any] = {"did": identity.did, "pds": identity.pds, "rkey": uri.rkey}
+        langs = [lang for lang in _list(value.get("langs")) if isinstance(lang, str)]
+        if langs:
+            extra["langs"] = langs
+        if rich.mentions:
+            extra["mentions"] = rich.mentions
+        self_labels = [
+            label.get("val")
+            for label in _list(_dict(value.get("labels")).get("values"))
+            if isinstance(label, dict)
+        ]
+        if self_labels:
+            extra["self_labels"] = self_labels
+
+        thread, appview_error = self._thread(client, at_uri, stats, source)
+        replies: list[Reply] = []
+        thread_post: dict[str, Any] = {}
+        if thread is not None:
+            thread_post = _dict(thread.get("post"))
+            skipped: list[str] = []
+            _walk_replies(_list(thread.get("replies")), None, replies, skipped)
+            replies.sort(key=lambda reply: (reply.created_at is None, reply.created_at, reply.id))
+            if skipped:
+                extra["replies_not_shown"] = skipped
+        else:
+            extra["appview_error"] = appview_error
+
+        quote_of = self._quote(embed, thread_post)
+        if quote_of is not None and quote_of[1]:
+            extra["quote_state"] = quote_of[1]
+        author = self._author(target, identity, _dict(thread_post.get("author")))
+        reply_to = _str(_dict(_dict(value.get("reply")).get("parent")).get("uri"))
+        return CollectedPost(
+            platform=self.platform,
+            post_id=uri.with_authority(identity.did),
+            url=target.url,
+            author=author,
+            text=text,
+            html=rich.html,
+            language=langs[0] if langs else None,
+            created_at=parse_time(value.get("createdAt")),
+            platform_version_id=_str(record_body.get("cid")),
+            visibility="public",
+            media=media,
+            link_card=link_card,
+            reply_to=reply_to,
+            quote_of=quote_of[0] if quote_of is not None else None,
+            links=rich.links,
+            hashtags=rich.hashtags,
+            replies=replies,
+            replies_captured=thread is not None,
+            extra=extra,
+            source=source,
+        )
+
+    def _repost(
+        self,
+        client: httpx.Client,
+        target: CaptureTarget,
+        identity: Identity,
+        uri: AtUri,
+        record_body: dict[str, Any],
+        stats: RequestStats,
+        source: dict[str, Any],
+    ) -> CollectedPost:
+        value: dict[str, Any] = record_body["value"]
+        subject_uri = _str(_dict(value.get("subject")).get("uri")) or ""
+        extra: dict[str, Any] = {"did": identity.did, "pds": identity.pds, "rkey": uri.rkey}
+        subject: dict[str, Any] | None = None
+        try:
+            response = self._get(
+                client,
+                self._xrpc(self.appview_url, "app.bsky.feed.getPosts"),
+                stats,
+                source,
+                {"uris": subject_uri},
+            )
+            posts = _list(_dict(_body(response)).get("posts"))
+            if response.status_code == 200 and posts and isinstance(posts[0], dict):
+                subject = posts[0]
+            elif response.status_code == 200:
+                extra["repost_state"] = "the reposted post is not found (deleted or hidden)"
+            else:
+                extra["appview_error"] = f"getPosts answered HTTP {response.status_code}"
+        except _APPVIEW_FAILURES as exc:
+            extra["appview_error"] = str(exc)
+        repost_of = (
+            _embedded_from_view(subject, subject.get("record"), subject.get("embed"))
+            if subject is not None
+            else _bare_embedded(subject_uri)
+        )
+        return CollectedPost(
+            platform=self.platform,
+            post_id=uri.with_authority(identity.did),
+            url=target.url,
+            author=self._author(target, identity, {}),
+            created_at=parse_time(value.get("createdAt")),
+            platform_version_id=_str(record_body.get("cid")),
+            visibility="public",
+            repost_of=repost_of,
+            extra=extra,
+            source=source,
+        )
+
+    def _thread(
+        self, client: httpx.Client, at_uri: str, stats: RequestStats, source: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The AppView's thread view of the post, or None and why it is missing."""
+        try:
+            response = self._get(
+                client,
+                self._xrpc(self.appview_url, "app.bsky.feed.getPostThread"),
+                stats,
+                source,
+                {"uri": at_uri, "depth": str(self.thread_depth), "parentHeight": "0"},
+            )
+        except _APPVIEW_FAILURES as exc:
+            return None, f"the AppView could not be reached: {exc}"
+        body = _body(response)
+        thread = _dict(_dict(body).get("thread"))
+        if response.status_code == 200 and isinstance(thread.get("post"), dict):
+            return thread, ""
+        if response.status_code == 200:
+            return None, f"the AppView shows the thread as {thread.get('$type') or 'unknown'}"
+        return None, (
+            f"the AppView answered HTTP {response.status_code} ({_error_text(body)}); it may "
+            "not have indexed the post yet"
+        )
+
+    def _author(self, target: CaptureTarget, identity: Identity, view: dict[str, Any]) -> Author:
+        if view.get("did") == identity.did:
+            return _author_from_view(view)
+        handle = identity.handle or target.account_handle
+        return Author(
+            handle=handle,
+            platform_id=identity.did,
+            profile_url=f"https://bsky.app/profile/{handle}",
+        )
+
+    def _quote(
+        self, embed: dict[str, Any], thread_post: dict[str, Any]
+    ) -> tuple[EmbeddedPost, str] | None:
+        """The quoted post: the AppView's view of it when there is one, else its URI."""
+        kind = embed.get("$type")
+        if kind == "app.bsky.embed.record":
+            quoted_uri = _str(_dict(embed.get("record")).get("uri"))
+        elif kind == "app.bsky.embed.recordWithMedia":
+            quoted_uri = _str(_dict(_dict(embed.get("record")).get("record")).get("uri"))
+        else:
+            return None
+        if quoted_uri is None:
+            return None
+        view = _dict(thread_post.get("embed"))
+        if view.get("$type") == "app.bsky.embed.recordWithMedia#view":
+            view = _dict(view.get("record"))
+        quoted = _dict(view.get("record"))
+        quoted_kind = quoted.get("$type")
+        if quoted_kind == "app.bsky.embed.record#viewRecord" and quoted.get("uri") == quoted_uri:
+            return _embedded_from_view(
+                quoted, quoted.get("value"), _first(quoted.get("embeds"))
+            ), ""
+        if quoted_kind == "app.bsky.embed.record#viewNotFound":
+            state = "the quoted post is not found (deleted)"
+        elif quoted_kind == "app.bsky.embed.record#viewBlocked":
+            state = "the quoted post is hidden by a block"
+        elif quoted_kind == "app.bsky.embed.record#viewDetached":
+            state = "the quoted post's author detached it from this quote"
+        elif not thread_post:
+            state = "the quoted post's context was not captured (AppView unavailable)"
+        else:
+            state = f"the AppView shows the quoted record as {quoted_kind or 'nothing'}"
+        return _bare_embedded(quoted_uri), state
+
+
+def _first(value: Any) -> Any:
+    items = _list(value)
+    return items[0] if items else None
+
+
+def _author_from_view(view: dict[str, Any]) -> Author:
+    handle = _str(view.get("handle")) or _str(view.get("did")) or ""
+    return Author(
+        handle=handle,
+        display_name=_str(view.get("displayName")),
+        platform_id=_str(view.get("did")),
+        profile_url=f"https://bsky.app/profile/{handle}" if handle else None,
+        avatar_url=_str(view.get("avatar")),
+    )
+
+
+def _view_media(view: Any) -> list[MediaRef]:
+    """Media named by an AppView embed view (its own image URLs)."""
+    view = _dict(view)
+    kind = view.get("$type")
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        return _view_media(view.get("media"))
+    media: list[MediaRef] = []
+    if kind == "app.bsky.embed.images#view":
+        for image in _list(view.get("images")):
+            image = _dict(image)
+            url = _str(image.get("fullsize")) or _str(image.get("thumb"))
+            if url is None:
+                continue
+            ratio = _dict(image.get("aspectRatio"))
+            media.append(
+                MediaRef(
+                    url=url,
+                    role="image",
+                    alt_text=_str(image.get("alt")),
+                    width=_int(ratio.get("width")),
+                    height=_int(ratio.get("height")),
+                )
+            )
+    elif kind == "app.bsky.embed.video#view":
+        # The video itself is an HLS playlist, not one file; its poster frame is kept.
+        thumbnail = _str(view.get("thumbnail"))
+        if thumbnail is not None:
+            media.append(MediaRef(url=thumbnail, role="thumbnail", alt_text=_str(view.get("alt"))))
+    return media
+
+
+def _embedded_from_view(view: dict[str, Any], record: Any, embed_view: Any) -> EmbeddedPost:
+    record = _dict(record)
+    uri = _str(view.get("uri")) or ""
+    author = _author_from_view(_dict(view.get("author")))
+    text = _text(record.get("text"))
+    return EmbeddedPost(
+        url=post_web_url(author.handle or _authority_of(uri), _rkey_of(uri)),
+        uri=uri or None,
+        author=author,
+        text=text,
+        html=rich_text(text, record.get("facets")).html,
+        created_at=parse_time(record.get("createdAt")),
+        media=_view_media(embed_view),
+    )
+
+
+def _bare_embedded(uri: str) -> EmbeddedPost:
+    authority = _authority_of(uri)
+    return EmbeddedPost(
+        url=post_web_url(authority, _rkey_of(uri)),
+        uri=uri or None,
+        author=Author(
+            handle=authority,
+            platform_id=authority if authority.startswith("did:") else None,
+            profile_url=f"https://bsky.app/profile/{authority}",
+        ),
+    )
+
+
+def _walk_replies(
+    nodes: list[Any], parent_uri: str | None, out: list[Reply], skipped: list[str]
+) -> None:
+    """Flatten the AppView's reply tree; `in_reply_to_id` threads it again (None for a
+    direct reply to the flagged post)."""
+    for node in nodes:
+        node = _dict(node)
+        post = node.get("post")
+        if not isinstance(post, dict) or not _str(post.get("uri")):
+            # notFoundPost / blockedPost: say that a reply exists but is not shown.
+            skipped.append(_str(node.get("uri")) or str(node.get("$type") or "unknown"))
+            continue
+        uri: str = post["uri"]
+        record = _dict(post.get("record"))
+        author = _author_from_view(_dict(post.get("author")))
+        text = _text(record.get("text"))
+        out.append(
+            Reply(
+                id=uri,
+                url=post_web_url(author.handle or _authority_of(uri), _rkey_of(uri)),
+                author=author,
+                text=text,
+                html=rich_text(text, record.get("facets")).html,
+                created_at=parse_time(record.get("createdAt")),
+                in_reply_to_id=parent_uri,
+                media=_view_media(post.get("embed")),
+            )
+        )
+        _walk_replies(_list(node.get("replies")), uri, out, skipped)
