@@ -497,6 +497,7 @@ def _finish(
         if isinstance(result, CollectedPost):
             assert collector is not None
             added = _store_versions(session, ctx, post, result, collector, media)
+            _learn_account_id(session, ctx, post, result)
             if result.validators:
                 post.fetch_state = dict(result.validators)
             post.last_captured_at = now
@@ -591,6 +592,24 @@ def _finish(
             except Exception:  # the versions are safely stored; a snapshot can be made later
                 log.exception("after-capture step failed for versions %s", new_version_ids)
     return CaptureReport(post_id, outcome, sorted(numbers), detail, requests)
+
+
+def _learn_account_id(
+    session: Session, ctx: CaptureContext, post: FlaggedPost, result: CollectedPost
+) -> None:
+    """Keep the platform's stable id of the account (a Bluesky DID survives handle changes)."""
+    account = post.account
+    found = result.author.platform_id
+    if found and account.platform_account_id is None and result.repost_of is None:
+        account.platform_account_id = found
+        record(
+            session,
+            actor=ctx.actor,
+            action="account.identified",
+            object_type="social_account",
+            object_id=account.id,
+            details={"platform_account_id": found},
+        )
 
 
 def _history_key(capture: CollectedPost) -> dt.datetime | None:

@@ -6,6 +6,13 @@ import httpx
 import pytest
 
 from app.collectors.http import FetchPolicy, make_client
+from tests.collectors.atproto_network import (
+    AtprotoClient,
+    AtprotoNetwork,
+    NetworkUnavailable,
+    start_network,
+    unavailable,
+)
 
 MakeClient = Callable[..., httpx.Client]
 
@@ -28,3 +35,23 @@ def make_fetch_client() -> Iterator[MakeClient]:
 
 def no_sleep(_seconds: float) -> None:
     """Backoff sleeps are skipped in tests; the recorded delays are checked instead."""
+
+
+@pytest.fixture(scope="session")
+def atproto_network() -> Iterator[AtprotoNetwork]:
+    """A real PDS, PLC and AppView on loopback (tools/atproto-devenv), once per session."""
+    try:
+        network_context = start_network(appview=True)
+        network = network_context.__enter__()
+    except NetworkUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        yield network
+    finally:
+        network_context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def atp(atproto_network: AtprotoNetwork) -> Iterator[AtprotoClient]:
+    with httpx.Client(timeout=30) as http:
+        yield AtprotoClient(atproto_network, http)

@@ -7,7 +7,6 @@ loudly under CI and skip loudly elsewhere (see atproto_network.unavailable).
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,35 +25,13 @@ from tests.collectors.atproto_network import (
     Account,
     AtprotoClient,
     AtprotoNetwork,
-    NetworkUnavailable,
     Ref,
-    start_network,
     tiny_png,
-    unavailable,
     wait_until,
 )
 from tests.collectors.conftest import MakeClient, no_sleep
 
 pytestmark = pytest.mark.atproto
-
-
-@pytest.fixture(scope="session")
-def atproto_network() -> Iterator[AtprotoNetwork]:
-    try:
-        network_context = start_network(appview=True)
-        network = network_context.__enter__()
-    except NetworkUnavailable as exc:
-        unavailable(str(exc))
-    try:
-        yield network
-    finally:
-        network_context.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def atp(atproto_network: AtprotoNetwork) -> Iterator[AtprotoClient]:
-    with httpx.Client(timeout=30) as http:
-        yield AtprotoClient(atproto_network, http)
 
 
 @pytest.fixture
