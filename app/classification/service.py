@@ -673,13 +673,21 @@ def revoke_override(
     before = effective_label(session, post_id)
     override_.revoked_at = utcnow()
     session.flush()
-    latest = _latest_version(session, post_id)
-    if latest is not None:
-        _retire_current(session, latest.id)
-        rules_row = _latest_rules_row(session, latest.id)
+    governed = session.scalars(
+        select(Classification.version_id)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(
+            CapturedVersion.post_id == post_id,
+            Classification.is_current.is_(True),
+            Classification.source == "override",
+        )
+    ).all()
+    for version_id in set(governed):
+        _retire_current(session, version_id)
+        rules_row = _latest_rules_row(session, version_id)
         if rules_row is not None:
             rules_row.is_current = True
-        session.flush()
+    session.flush()
     record(
         session,
         actor=actor,
