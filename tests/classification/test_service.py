@@ -18,6 +18,7 @@ from app.audit.service import Actor
 from app.classification import service
 from app.classification.models import Classification, ContentFingerprint, ContentFingerprintBand
 from app.classification.service import LinkChecker
+from app.collectors.base import CollectedPost
 from app.db import Database
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from tests.classification.archive import add_capture
@@ -75,7 +76,7 @@ def _post_with(
     session: Session, owner_id: int, text: str, *, platform: str = "mastodon"
 ) -> CapturedVersion:
     from app.auth.models import User
-    from app.collectors.base import Author, CollectedPost
+    from app.collectors.base import Author
 
     owner = session.get(User, owner_id)
     assert owner is not None
@@ -143,8 +144,8 @@ def test_override_outranks_rules_and_survives_reclassification(
         service.ON_LABEL_CHANGED.remove(hook)
 
 
-def _content(version: CapturedVersion) -> service.CollectedPost:
-    return service.CollectedPost.model_validate(version.normalized)
+def _content(version: CapturedVersion) -> CollectedPost:
+    return CollectedPost.model_validate(version.normalized)
 
 
 def test_override_rejects_bad_input(db: Database, make_person: MakePerson) -> None:
