@@ -131,6 +131,8 @@ _BARE_LINK = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _MENTION = re.compile(r"(?<!\w)@[\w.-]+(?:@[\w.-]+)?")
 _WHITESPACE = re.compile(r"\s+")
+# Punctuation, symbols, emoji, underscores and whitespace runs become one space.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _strip_links_tags(text: str) -> str:
@@ -145,8 +147,7 @@ def normalise_text(text: str) -> str:
     (and emoji) removed, Unicode compatibility forms folded."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _strip_links_tags(text)
-    text = "".join(" " if unicodedata.category(c)[0] in "PSC" else c for c in text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return _NOT_WORD.sub(" ", text).strip()
 
 
 def content_text(post: CollectedPost) -> str:

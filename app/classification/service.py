@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -152,10 +152,11 @@ def _store_fingerprint(
     )
     session.add(fp)
     session.flush()
-    session.add_all(
-        ContentFingerprintBand(band_key=key, fingerprint_id=fp.id) for key in set(print_.band_keys)
-    )
-    session.flush()
+    if print_.band_keys:
+        session.execute(
+            insert(ContentFingerprintBand),
+            [{"band_key": key, "fingerprint_id": fp.id} for key in sorted(set(print_.band_keys))],
+        )
 
 
 def forget_version(session: Session, *, version_id: int) -> None:
