@@ -45,10 +45,12 @@ def classification_history(
     post_id: int, _officer: OfficerUser, session: SessionDep
 ) -> list[ClassificationOut]:
     """Every decision stored for the post's versions, oldest first."""
-    return [
-        ClassificationOut.model_validate(row)
-        for row in service.classification_history(session, post_id=post_id)
-    ]
+    out = []
+    for row, number in service.classification_history(session, post_id=post_id):
+        item = ClassificationOut.model_validate(row)
+        item.version_number = number
+        out.append(item)
+    return out
 
 
 @router.get("/api/v1/classification/review", response_model=ReviewPage)

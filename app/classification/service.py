@@ -890,15 +890,14 @@ def reclassify_all(
     return summary
 
 
-def classification_history(session: Session, *, post_id: int) -> list[Classification]:
-    """Every decision ever stored for a post's versions, oldest first (for the record)."""
+def classification_history(session: Session, *, post_id: int) -> list[tuple[Classification, int]]:
+    """Every decision stored for a post's versions with the version number, oldest first."""
     if session.get(FlaggedPost, post_id) is None:
         raise NotFound(f"no post {post_id}")
-    return list(
-        session.scalars(
-            select(Classification)
-            .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-            .where(CapturedVersion.post_id == post_id)
-            .order_by(Classification.id)
-        )
+    rows = session.execute(
+        select(Classification, CapturedVersion.number)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(CapturedVersion.post_id == post_id)
+        .order_by(Classification.id)
     )
+    return [(row, number) for row, number in rows]

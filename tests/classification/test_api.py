@@ -131,7 +131,7 @@ def test_override_is_audited_and_survives_reclassification(
     assert classification_of(client, officer, post_id)["source"] == "override"
 
     history = client.get(f"{url}/history", headers=officer.headers).json()
-    assert [h["source"] for h in history] == ["rules", "override"]
+    assert [(h["source"], h["version_number"]) for h in history] == [("rules", 1), ("override", 1)]
 
     revoked = client.delete(url, params={"reason": "decided by the board"}, headers=officer.headers)
     assert revoked.status_code == 200, revoked.text
