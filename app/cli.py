@@ -150,7 +150,9 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
-    registers: list[Callable[[Any], None]] = []
+    from app.classification import cli as classification_cli
+
+    registers: list[Callable[[Any], None]] = [classification_cli.register]
     return registers
 
 

@@ -3,7 +3,12 @@
 from app.accounts.models import SocialAccount
 from app.audit.models import AuditChainHead, AuditEvent
 from app.auth.models import ApiToken, User
-from app.classification.models import Classification, ClassificationOverride
+from app.classification.models import (
+    Classification,
+    ClassificationOverride,
+    ContentFingerprint,
+    ContentFingerprintBand,
+)
 from app.collectors.models import CaptureAttempt
 from app.db import Base
 from app.open_records.models import (
@@ -33,6 +38,8 @@ __all__ = [
     "CapturedVersion",
     "Classification",
     "ClassificationOverride",
+    "ContentFingerprint",
+    "ContentFingerprintBand",
     "DispositionBatch",
     "DispositionItem",
     "FixityCheck",

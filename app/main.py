@@ -16,6 +16,8 @@ from app import __version__
 from app.accounts.router import router as accounts_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
+from app.classification.router import router as classification_router
 from app.collectors.router import router as captures_router
 from app.collectors.service import CaptureContext
 from app.config import Settings, get_settings
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.db = db
     app.state.capture_context = get_capture_context
+    # Validated at start-up: a mistake in the file stops the app with one line naming it.
+    app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         posts_router,
         captures_router,
         audit_router,
+        classification_router,
     ):
         app.include_router(router)
     return app

@@ -130,6 +130,9 @@ def test_capture_edit_reply_delete(
     detail = api.get(f"/api/v1/posts/{post_id}", headers=ann.headers).json()
     assert detail["status"] == "removed"
     assert detail["removed_at"] is not None
+    # Every captured version was classified as part of the capture.
+    assert detail["classification"]["label"] == "record"
+    assert detail["classification"]["version_number"] == 3
     assert [v["kind"] for v in detail["versions"]] == ["capture", "capture", "capture", "removal"]
     # A later poll of a removed post adds nothing more.
     assert capture(api, ann, post_id)["outcome"] == "removed"

@@ -1,0 +1,903 @@
+"""Classification in the database: decide, store, verify primaries, override, re-run.
+
+Each captured version has its own decision rows (`Classification`); the newest row of a version
+is current. The *effective label of a post* is the label of its active officer override when
+there is one, otherwise the most retentive current label among its versions (record, then
+secondary copy, then transitory): an edit that turned a copy into a record keeps the post a
+record. An override is also written as a current `Classification` row (source "override") on
+the post's latest version, so the post page shows it; the rules' own decisions under an override
+are kept, not current, as history.
+
+Whenever the effective label of a post changes, every callable in `ON_LABEL_CHANGED` is called
+with (session, post_id, actor): the retention assignment is recomputed there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.classification.config import ClassifierConfig
+from app.classification.models import (
+    Classification,
+    ClassificationOverride,
+    ContentFingerprint,
+    ContentFingerprintBand,
+    Label,
+)
+from app.classification.rules import (
+    CLASSIFIER_VERSION,
+    FINGERPRINT_ALGORITHM,
+    Decision,
+    Fingerprint,
+    IndexedCapture,
+    PostContext,
+    RuleId,
+    classify,
+    fingerprint,
+)
+from app.classification.schemas import ReviewItem
+from app.collectors.base import CollectedPost
+from app.db import utcnow
+from app.errors import Conflict, Invalid, NotFound
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
+
+LabelChangedHook = Callable[[Session, int, Actor], None]
+# Called with (session, post_id, actor) after a post's effective label changed; the lead
+# registers the retention assignment here.
+ON_LABEL_CHANGED: list[LabelChangedHook] = []
+
+# Returns True when the URL answers (the primary copy is still published).
+LinkChecker = Callable[[str], bool]
+
+_LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
+
+
+# --- the cross-post index in the database ---------------------------------------------------
+
+
+def _indexed(fp: ContentFingerprint) -> IndexedCapture:
+    return IndexedCapture(
+        version_id=fp.version_id,
+        post_id=fp.post_id,
+        platform=fp.platform,
+        account_handle=fp.account_handle,
+        url=fp.url,
+        normalized_text=fp.normalized_text,
+    )
+
+
+class DbCrossPostIndex:
+    """`CrossPostIndex` over content_fingerprints: indexed lookups, never a scan."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def exact_matches(
+        self,
+        exact_hash: str,
+        *,
+        exclude_post_id: int | None,
+        before_version_id: int | None,
+        limit: int,
+    ) -> Sequence[IndexedCapture]:
+        query = select(ContentFingerprint).where(ContentFingerprint.exact_hash == exact_hash)
+        if exclude_post_id is not None:
+            query = query.where(ContentFingerprint.post_id != exclude_post_id)
+        if before_version_id is not None:
+            query = query.where(ContentFingerprint.version_id < before_version_id)
+        rows = self.session.scalars(query.order_by(ContentFingerprint.version_id).limit(limit))
+        return [_indexed(fp) for fp in rows]
+
+    def near_candidates(
+        self,
+        keys: Sequence[str],
+        *,
+        exclude_post_id: int | None,
+        before_version_id: int | None,
+        limit: int,
+    ) -> Sequence[IndexedCapture]:
+        if not keys:
+            return []
+        shared = func.count().label("shared")
+        query = (
+            select(ContentFingerprint, shared)
+            .join(
+                ContentFingerprintBand,
+                ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
+            )
+            .where(ContentFingerprintBand.band_key.in_(list(keys)))
+            .group_by(ContentFingerprint.id)
+        )
+        if exclude_post_id is not None:
+            query = query.where(ContentFingerprint.post_id != exclude_post_id)
+        if before_version_id is not None:
+            query = query.where(ContentFingerprint.version_id < before_version_id)
+        rows = self.session.execute(
+            query.order_by(shared.desc(), ContentFingerprint.version_id).limit(limit)
+        )
+        return [_indexed(fp) for fp, _n in rows]
+
+
+def _store_fingerprint(
+    session: Session, *, version: CapturedVersion, post: FlaggedPost, print_: Fingerprint
+) -> None:
+    existing = session.scalar(
+        select(ContentFingerprint).where(ContentFingerprint.version_id == version.id)
+    )
+    if existing is not None and existing.algorithm == FINGERPRINT_ALGORITHM:
+        return
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    fp = ContentFingerprint(
+        version_id=version.id,
+        post_id=post.id,
+        account_id=post.account_id,
+        platform=post.platform,
+        account_handle=post.account.handle,
+        url=post.url,
+        algorithm=FINGERPRINT_ALGORITHM,
+        exact_hash=print_.exact_hash,
+        normalized_text=print_.normalized_text,
+        created_at=utcnow(),
+    )
+    session.add(fp)
+    session.flush()
+    if print_.band_keys:
+        session.execute(
+            insert(ContentFingerprintBand),
+            [{"band_key": key, "fingerprint_id": fp.id} for key in sorted(set(print_.band_keys))],
+        )
+
+
+def forget_version(session: Session, *, version_id: int) -> None:
+    """Remove a version's cross-post index rows: disposition calls this for each destroyed
+    version, so no trace of its text stays in the index."""
+    ids = select(ContentFingerprint.id).where(ContentFingerprint.version_id == version_id)
+    session.execute(
+        delete(ContentFingerprintBand).where(ContentFingerprintBand.fingerprint_id.in_(ids))
+    )
+    session.execute(delete(ContentFingerprint).where(ContentFingerprint.version_id == version_id))
+    session.flush()
+
+
+# --- labels ---------------------------------------------------------------------------------
+
+
+def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
+    return session.scalar(
+        select(ClassificationOverride)
+        .where(
+            ClassificationOverride.post_id == post_id, ClassificationOverride.revoked_at.is_(None)
+        )
+        .order_by(ClassificationOverride.id.desc())
+        .limit(1)
+    )
+
+
+def effective_label(session: Session, post_id: int) -> Label | None:
+    """The post's label for retention: the active override, else the most retentive current
+    label of its versions; None before its first classification."""
+    override_ = active_override(session, post_id)
+    if override_ is not None:
+        return Label(override_.label)
+    labels = session.scalars(
+        select(Classification.label)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(CapturedVersion.post_id == post_id, Classification.is_current.is_(True))
+    ).all()
+    if not labels:
+        return None
+    return max((Label(v) for v in labels), key=lambda label: _LABEL_RANK[label])
+
+
+def _notify(session: Session, post_id: int, actor: Actor, before: Label | None) -> bool:
+    after = effective_label(session, post_id)
+    if after == before:
+        return False
+    for hook in ON_LABEL_CHANGED:
+        hook(session, post_id, actor)
+    return True
+
+
+def _latest_version(session: Session, post_id: int) -> CapturedVersion | None:
+    return session.scalar(
+        select(CapturedVersion)
+        .where(CapturedVersion.post_id == post_id)
+        .order_by(CapturedVersion.number.desc())
+        .limit(1)
+    )
+
+
+def _latest_rules_row(session: Session, version_id: int) -> Classification | None:
+    return session.scalar(
+        select(Classification)
+        .where(Classification.version_id == version_id, Classification.source == "rules")
+        .order_by(Classification.id.desc())
+        .limit(1)
+    )
+
+
+def _retire_current(session: Session, version_id: int) -> None:
+    session.execute(
+        update(Classification)
+        .where(Classification.version_id == version_id, Classification.is_current.is_(True))
+        .values(is_current=False)
+    )
+
+
+def _override_row(
+    session: Session,
+    *,
+    version: CapturedVersion,
+    override_: ClassificationOverride,
+    config_hash: str,
+) -> Classification:
+    officer = session.get(User, override_.officer_id)
+    who = f"{officer.name} <{officer.email}>" if officer else f"user {override_.officer_id}"
+    row = Classification(
+        version_id=version.id,
+        label=override_.label,
+        rule_id=RuleId.officer_override,
+        reasons=[
+            f"Records officer {who} set the label to {override_.label} on "
+            f"{override_.created_at:%Y-%m-%d %H:%M} UTC: {override_.reason}",
+            "An officer's decision outranks the rules until it is revoked; the rules' own "
+            "decisions are kept in the history.",
+        ],
+        primary_ref=None,
+        primary_version_id=None,
+        confidence=1.0,
+        needs_review=False,
+        review_details={"override_id": override_.id},
+        source="override",
+        classifier_version=CLASSIFIER_VERSION,
+        config_hash=config_hash,
+        is_current=True,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+def _decision_of(row: Classification) -> Decision:
+    return Decision(
+        label=Label(row.label),
+        rule_id=row.rule_id,
+        reasons=tuple(row.reasons),
+        primary_ref=row.primary_ref,
+        primary_version_id=row.primary_version_id,
+        confidence=row.confidence,
+        needs_review=row.needs_review,
+        review_details=row.review_details,
+    )
+
+
+def _store(
+    session: Session,
+    *,
+    version: CapturedVersion,
+    decision: Decision,
+    config_hash: str,
+    actor: Actor,
+    previous: Classification | None,
+) -> Classification:
+    """Write a rules decision for a version; under an active override the override row stays
+    (or becomes) the current one of the post's latest version."""
+    override_ = active_override(session, version.post_id)
+    latest = _latest_version(session, version.post_id)
+    override_governs = override_ is not None and latest is not None and latest.id == version.id
+    if not override_governs:
+        _retire_current(session, version.id)
+    row = Classification(
+        version_id=version.id,
+        label=decision.label.value,
+        rule_id=decision.rule_id,
+        reasons=list(decision.reasons),
+        primary_ref=decision.primary_ref,
+        primary_version_id=decision.primary_version_id,
+        confidence=decision.confidence,
+        needs_review=decision.needs_review,
+        review_details=decision.review_details,
+        source="rules",
+        classifier_version=CLASSIFIER_VERSION,
+        config_hash=config_hash,
+        is_current=not override_governs,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    if override_governs and override_ is not None:
+        has_override_row = session.scalar(
+            select(func.count())
+            .select_from(Classification)
+            .where(
+                Classification.version_id == version.id,
+                Classification.is_current.is_(True),
+                Classification.source == "override",
+            )
+        )
+        if not has_override_row:
+            _retire_current(session, version.id)
+            _override_row(session, version=version, override_=override_, config_hash=config_hash)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="classification.decided",
+        object_type="version",
+        object_id=version.id,
+        details={
+            "post_id": version.post_id,
+            "version_number": version.number,
+            "classification_id": row.id,
+            "label": row.label,
+            "rule_id": row.rule_id,
+            "primary_ref": row.primary_ref,
+            "primary_version_id": row.primary_version_id,
+            "confidence": row.confidence,
+            "needs_review": row.needs_review,
+            "classifier_version": CLASSIFIER_VERSION,
+            "config_hash": config_hash,
+            "previous_label": previous.label if previous else None,
+            "previous_rule_id": previous.rule_id if previous else None,
+            "override_in_force": override_ is not None,
+        },
+    )
+    return row
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+
+def _primary_problem(
+    session: Session,
+    decision: Decision,
+    *,
+    link_checker: LinkChecker | None,
+    previous: Classification | None,
+) -> tuple[str | None, int | None]:
+    """Why the primary copy of a secondary copy cannot be verified (None when it can), and
+    the archived version that holds the primary when PostVault has it."""
+    if decision.primary_version_id is not None:
+        primary = session.get(CapturedVersion, decision.primary_version_id)
+        if (
+            primary is None
+            or primary.normalized is None
+            or primary.post.status == PostStatus.disposed
+        ):
+            return (
+                f"the primary capture (archived version {decision.primary_version_id}) is no "
+                "longer in the archive",
+                None,
+            )
+        return None, primary.id
+    url = decision.primary_ref
+    if not url:
+        return "no primary copy was named", None
+    archived = session.scalar(select(FlaggedPost).where(FlaggedPost.url == url).limit(1))
+    if archived is not None and archived.status != PostStatus.disposed:
+        latest = _latest_version(session, archived.id)
+        if latest is not None and latest.normalized is not None:
+            return None, latest.id
+    if link_checker is not None:
+        checked_on = f"{utcnow():%Y-%m-%d}"
+        try:
+            alive = link_checker(url)
+        except Exception as exc:  # any failure of the check leaves the primary unverified
+            return f"the primary copy at {url} could not be checked on {checked_on} ({exc})", None
+        if not alive:
+            archived_note = "" if archived is None else " and its archived capture is gone"
+            return (
+                f"the primary copy at {url} could not be reached on {checked_on} (the link is "
+                f"dead){archived_note}, and PostVault has not archived it",
+                None,
+            )
+        return None, None
+    if (
+        previous is not None
+        and previous.rule_id == RuleId.primary_unverified
+        and previous.primary_ref == url
+        and previous.review_details
+        and previous.review_details.get("primary_problem")
+    ):
+        # A dead link found earlier stands until a new check finds it alive.
+        return str(previous.review_details["primary_problem"]) + " (not re-checked since)", None
+    return None, None
+
+
+def _downgrade(decision: Decision, problem: str) -> Decision:
+    return Decision(
+        label=Label.record,
+        rule_id=RuleId.primary_unverified,
+        reasons=(
+            *decision.reasons,
+            f"However, the primary copy cannot be verified: {problem}. A secondary copy is only "
+            "a copy while the primary is kept, so this post is kept as a record.",
+        ),
+        primary_ref=decision.primary_ref,
+        primary_version_id=None,
+        confidence=0.9,
+        needs_review=False,
+        review_details={"primary_problem": problem, "was_rule_id": decision.rule_id},
+    )
+
+
+def _verified(
+    session: Session,
+    decision: Decision,
+    *,
+    link_checker: LinkChecker | None,
+    previous: Classification | None,
+) -> Decision:
+    if decision.label is not Label.secondary_copy:
+        return decision
+    problem, primary_version = _primary_problem(
+        session, decision, link_checker=link_checker, previous=previous
+    )
+    if problem is not None:
+        return _downgrade(decision, problem)
+    if primary_version is not None and decision.primary_version_id is None:
+        return Decision(
+            decision.label,
+            decision.rule_id,
+            (
+                *decision.reasons,
+                f"PostVault holds the primary copy as archived version {primary_version}.",
+            ),
+            decision.primary_ref,
+            primary_version,
+            decision.confidence,
+            decision.needs_review,
+            decision.review_details,
+        )
+    return decision
+
+
+def _carried_forward(session: Session, version: CapturedVersion) -> Decision:
+    earlier = session.scalar(
+        select(Classification)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(
+            CapturedVersion.post_id == version.post_id,
+            CapturedVersion.number < version.number,
+            Classification.source == "rules",
+        )
+        .order_by(CapturedVersion.number.desc(), Classification.id.desc())
+        .limit(1)
+    )
+    what = (
+        f"Version {version.number} records that the post was removed (it has no content of its own)"
+    )
+    if earlier is None:
+        return Decision(
+            Label.record,
+            RuleId.carried_forward,
+            (f"{what}, and no earlier version was classified: it is kept as a record.",),
+            confidence=0.9,
+        )
+    number = session.scalar(
+        select(CapturedVersion.number).where(CapturedVersion.id == earlier.version_id)
+    )
+    return Decision(
+        Label(earlier.label),
+        RuleId.carried_forward,
+        (f"{what}; the decision for version {number} stands:", *earlier.reasons),
+        earlier.primary_ref,
+        earlier.primary_version_id,
+        earlier.confidence,
+        False,
+        {"carried_from_classification_id": earlier.id},
+    )
+
+
+def _decide(
+    session: Session,
+    version: CapturedVersion,
+    config: ClassifierConfig,
+    *,
+    link_checker: LinkChecker | None,
+    previous: Classification | None,
+) -> Decision:
+    post = version.post
+    if version.normalized is None:
+        if post.status == PostStatus.disposed:
+            raise Conflict(f"version {version.id} was disposed; there is nothing to classify")
+        return _carried_forward(session, version)
+    try:
+        content = CollectedPost.model_validate(version.normalized)
+    except ValidationError:
+        return _carried_forward(session, version)
+    print_ = fingerprint(content)
+    _store_fingerprint(session, version=version, post=post, print_=print_)
+    ctx = PostContext(
+        platform=post.platform,
+        account_handle=post.account.handle,
+        post_id=post.id,
+        version_id=version.id,
+        url=post.url,
+    )
+    decision = classify(content, ctx, config, DbCrossPostIndex(session), print_)
+    return _verified(session, decision, link_checker=link_checker, previous=previous)
+
+
+def classify_version(
+    session: Session,
+    *,
+    version_id: int,
+    config: ClassifierConfig,
+    actor: Actor,
+    link_checker: LinkChecker | None = None,
+) -> Classification:
+    """Classify one captured version (the capture pipeline calls this for every new version)
+    and store the decision. An active override stays the post's label."""
+    version = session.get(CapturedVersion, version_id)
+    if version is None:
+        raise NotFound(f"no captured version {version_id}")
+    before = effective_label(session, version.post_id)
+    previous = _latest_rules_row(session, version.id)
+    decision = _decide(session, version, config, link_checker=link_checker, previous=previous)
+    row = _store(
+        session,
+        version=version,
+        decision=decision,
+        config_hash=config.config_hash,
+        actor=actor,
+        previous=previous,
+    )
+    _notify(session, version.post_id, actor, before)
+    return row
+
+
+def verify_primaries(
+    session: Session,
+    *,
+    actor: Actor,
+    link_checker: LinkChecker | None = None,
+    post_ids: Sequence[int] | None = None,
+) -> list[Classification]:
+    """Re-check the primary copy of every current secondary copy; one that cannot be verified
+    (its archived primary is gone, or - with a link checker - its link is dead) becomes a
+    record that says why. Without a link checker only the archive is consulted."""
+    query = select(Classification).where(
+        Classification.is_current.is_(True),
+        Classification.source == "rules",
+        Classification.label == Label.secondary_copy.value,
+    )
+    if post_ids is not None:
+        query = query.join(CapturedVersion, CapturedVersion.id == Classification.version_id).where(
+            CapturedVersion.post_id.in_(list(post_ids))
+        )
+    changed: list[Classification] = []
+    for row in list(session.scalars(query.order_by(Classification.id))):
+        decision = _decision_of(row)
+        problem, _ = _primary_problem(session, decision, link_checker=link_checker, previous=row)
+        if problem is None:
+            continue
+        version = session.get(CapturedVersion, row.version_id)
+        assert version is not None  # a classification always has its version (foreign key)
+        before = effective_label(session, version.post_id)
+        new_row = _store(
+            session,
+            version=version,
+            decision=_downgrade(decision, problem),
+            config_hash=row.config_hash,
+            actor=actor,
+            previous=row,
+        )
+        _notify(session, version.post_id, actor, before)
+        changed.append(new_row)
+    return changed
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def override(
+    session: Session, *, post_id: int, label: str, reason: str, officer: User
+) -> ClassificationOverride:
+    """A records officer's label for a post: audited, and kept through every re-classification
+    until revoked. A new override replaces the previous one."""
+    try:
+        wanted = Label(label)
+    except ValueError:
+        raise Invalid(
+            f"unknown label {label!r}: use one of {', '.join(v.value for v in Label)}"
+        ) from None
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("a reason is required for an override")
+    post = session.get(FlaggedPost, post_id)
+    if post is None:
+        raise NotFound(f"no post {post_id}")
+    if post.status == PostStatus.disposed:
+        raise Conflict(f"post {post_id} was disposed; only its stub remains")
+    actor = Actor.of(officer)
+    before = effective_label(session, post_id)
+    previous = active_override(session, post_id)
+    now = utcnow()
+    if previous is not None:
+        previous.revoked_at = now
+    new = ClassificationOverride(
+        post_id=post_id, label=wanted.value, reason=reason, officer_id=officer.id, created_at=now
+    )
+    session.add(new)
+    session.flush()
+    latest = _latest_version(session, post_id)
+    if latest is not None:
+        rules_row = _latest_rules_row(session, latest.id)
+        _retire_current(session, latest.id)
+        _override_row(
+            session,
+            version=latest,
+            override_=new,
+            config_hash=rules_row.config_hash if rules_row else "",
+        )
+        session.flush()
+    record(
+        session,
+        actor=actor,
+        action="classification.overridden",
+        object_type="post",
+        object_id=post_id,
+        details={
+            "override_id": new.id,
+            "label": new.label,
+            "reason": reason,
+            "previous_label": before.value if before else None,
+            "replaces_override_id": previous.id if previous else None,
+        },
+    )
+    _notify(session, post_id, actor, before)
+    return new
+
+
+def revoke_override(
+    session: Session, *, post_id: int, reason: str, officer: User
+) -> ClassificationOverride:
+    """End the active override: the rules' latest decision becomes current again."""
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("a reason is required to revoke an override")
+    override_ = active_override(session, post_id)
+    if override_ is None:
+        raise NotFound(f"post {post_id} has no active override")
+    actor = Actor.of(officer)
+    before = effective_label(session, post_id)
+    override_.revoked_at = utcnow()
+    session.flush()
+    governed = session.scalars(
+        select(Classification.version_id)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(
+            CapturedVersion.post_id == post_id,
+            Classification.is_current.is_(True),
+            Classification.source == "override",
+        )
+    ).all()
+    for version_id in set(governed):
+        _retire_current(session, version_id)
+        rules_row = _latest_rules_row(session, version_id)
+        if rules_row is not None:
+            rules_row.is_current = True
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="classification.override_revoked",
+        object_type="post",
+        object_id=post_id,
+        details={"override_id": override_.id, "label": override_.label, "reason": reason},
+    )
+    _notify(session, post_id, actor, before)
+    return override_
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+def review_queue(
+    session: Session, *, limit: int = 50, offset: int = 0
+) -> tuple[list[ReviewItem], int]:
+    """Near-duplicate proposals and low-confidence decisions on the latest version of posts
+    without an override, oldest first."""
+    latest = (
+        select(CapturedVersion.post_id, func.max(CapturedVersion.number).label("number"))
+        .group_by(CapturedVersion.post_id)
+        .subquery()
+    )
+    query = (
+        select(Classification, CapturedVersion, FlaggedPost)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .join(
+            latest,
+            (latest.c.post_id == CapturedVersion.post_id)
+            & (latest.c.number == CapturedVersion.number),
+        )
+        .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
+        .where(
+            Classification.is_current.is_(True),
+            Classification.source == "rules",
+            Classification.needs_review.is_(True),
+            FlaggedPost.status != PostStatus.disposed,
+        )
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Classification.id).limit(limit).offset(offset))
+    items = [
+        ReviewItem(
+            classification_id=c.id,
+            post_id=p.id,
+            post_url=p.url,
+            platform=p.platform,
+            version_id=v.id,
+            version_number=v.number,
+            label=c.label,
+            rule_id=c.rule_id,
+            reasons=list(c.reasons),
+            confidence=c.confidence,
+            primary_ref=c.primary_ref,
+            review_details=c.review_details,
+            created_at=c.created_at,
+        )
+        for c, v, p in rows
+    ]
+    return items, total
+
+
+# --- re-classification ----------------------------------------------------------------------
+
+
+@dataclass
+class ReclassifySummary:
+    versions: int = 0
+    rewritten: int = 0  # versions given a new decision row
+    unchanged: int = 0
+    under_override: int = 0  # decided again, but an officer's label stays in force
+    skipped: int = 0  # disposed: nothing left to classify
+    posts_relabelled: int = 0  # posts whose effective label changed
+    label_changes: Counter[str] = field(default_factory=Counter)  # "record -> secondary_copy"
+    rule_changes: Counter[str] = field(default_factory=Counter)  # "default_record -> ..."
+    by_rule: Counter[str] = field(default_factory=Counter)  # every version's rule after the run
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "versions": self.versions,
+            "rewritten": self.rewritten,
+            "unchanged": self.unchanged,
+            "under_override": self.under_override,
+            "skipped": self.skipped,
+            "posts_relabelled": self.posts_relabelled,
+            "label_changes": dict(self.label_changes),
+            "rule_changes": dict(self.rule_changes),
+            "by_rule": dict(self.by_rule),
+        }
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.versions} versions classified: {self.rewritten} changed, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped (disposed); "
+            f"{self.under_override} under an officer's override (kept); "
+            f"{self.posts_relabelled} posts changed label"
+        ]
+        out += [f"  label {k}: {n}" for k, n in sorted(self.label_changes.items())]
+        out += [f"  rule {k}: {n}" for k, n in sorted(self.rule_changes.items())]
+        out += [f"  now {k}: {n}" for k, n in sorted(self.by_rule.items())]
+        return out
+
+
+def versions_to_classify(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CapturedVersion)) or 0
+
+
+def _same(row: Classification | None, decision: Decision) -> bool:
+    return (
+        row is not None
+        and row.label == decision.label.value
+        and row.rule_id == decision.rule_id
+        and list(row.reasons) == list(decision.reasons)
+        and row.primary_ref == decision.primary_ref
+        and row.primary_version_id == decision.primary_version_id
+        and row.needs_review == decision.needs_review
+    )
+
+
+def reclassify_all(
+    session: Session,
+    *,
+    config: ClassifierConfig,
+    actor: Actor | None = None,
+    progress: Callable[[int], None] | None = None,
+    link_checker: LinkChecker | None = None,
+    batch_size: int = 500,
+) -> ReclassifySummary:
+    """Run the rules again over every version (after a configuration change). A version gets
+    a new decision row only when the decision differs; overrides are never undone. Audits
+    each new decision and one summary event."""
+    actor = actor or Actor.system("classifier")
+    summary = ReclassifySummary()
+    labels_before: dict[int, Label | None] = {}
+    last_id = 0
+    while True:
+        versions = list(
+            session.scalars(
+                select(CapturedVersion)
+                .where(CapturedVersion.id > last_id)
+                .order_by(CapturedVersion.id)
+                .limit(batch_size)
+            )
+        )
+        if not versions:
+            break
+        for version in versions:
+            last_id = version.id
+            summary.versions += 1
+            post_id = version.post_id
+            if version.post.status == PostStatus.disposed:
+                summary.skipped += 1
+                if progress:
+                    progress(1)
+                continue
+            if post_id not in labels_before:
+                labels_before[post_id] = effective_label(session, post_id)
+            previous = _latest_rules_row(session, version.id)
+            decision = _decide(
+                session, version, config, link_checker=link_checker, previous=previous
+            )
+            summary.by_rule[decision.rule_id] += 1
+            if active_override(session, post_id) is not None:
+                summary.under_override += 1
+            if _same(previous, decision):
+                summary.unchanged += 1
+            else:
+                summary.rewritten += 1
+                old_label = previous.label if previous else "none"
+                old_rule = previous.rule_id if previous else "none"
+                if old_label != decision.label.value:
+                    summary.label_changes[f"{old_label} -> {decision.label.value}"] += 1
+                if old_rule != decision.rule_id:
+                    summary.rule_changes[f"{old_rule} -> {decision.rule_id}"] += 1
+                _store(
+                    session,
+                    version=version,
+                    decision=decision,
+                    config_hash=config.config_hash,
+                    actor=actor,
+                    previous=previous,
+                )
+            if progress:
+                progress(1)
+        session.flush()
+    for post_id, before in labels_before.items():
+        if _notify(session, post_id, actor, before):
+            summary.posts_relabelled += 1
+    record(
+        session,
+        actor=actor,
+        action="classification.reclassified",
+        object_type="classifier",
+        object_id=CLASSIFIER_VERSION,
+        details={"config_hash": config.config_hash, **summary.as_dict()},
+    )
+    return summary
+
+
+def classification_history(session: Session, *, post_id: int) -> list[tuple[Classification, int]]:
+    """Every decision stored for a post's versions with the version number, oldest first."""
+    if session.get(FlaggedPost, post_id) is None:
+        raise NotFound(f"no post {post_id}")
+    rows = session.execute(
+        select(Classification, CapturedVersion.number)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(CapturedVersion.post_id == post_id)
+        .order_by(Classification.id)
+    )
+    return [(row, number) for row, number in rows]

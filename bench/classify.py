@@ -1,0 +1,215 @@
+"""Decisions per second of the classifier, the cross-post check included.
+
+    /work/venv/bin/python -m bench.classify [--n 100000] [--db-n 3000]
+
+1. Pure rules with the in-memory index over `--n` synthetic captures (each is classified
+   against everything before it, then added to the index, as the archive grows).
+2. The database path on SQLite (`classify_version`: load, fingerprint rows, indexed lookups,
+   decision row, audit event) over a smaller `--db-n`, because every decision is a handful of
+   writes; the query plans printed show the lookups use indexes, never a scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app.accounts.models import SocialAccount
+from app.audit.service import Actor
+from app.auth.models import User
+from app.classification.config import ClassifierConfig, parse_classifier_config
+from app.classification.rules import (
+    IndexedCapture,
+    InMemoryCrossPostIndex,
+    PostContext,
+    classify,
+    fingerprint,
+)
+from app.classification.service import classify_version
+from app.collectors.base import Author, CollectedPost, EmbeddedPost, LinkCard
+from app.db import Database
+from app.migrate import upgrade_to_head
+from app.posts.models import CapturedVersion, FlaggedPost
+
+CONFIG: ClassifierConfig = parse_classifier_config(
+    {
+        "official_accounts": {
+            "bluesky": ["city.bsky.social"],
+            "mastodon": ["city@mastodon.example"],
+        },
+        "publication_domains": ["city.example"],
+    },
+    source="bench",
+)
+WORDS = (
+    "road closure main street weekend crews repave detour park library hours council meeting "
+    "budget hearing snow emergency parking leaf collection recycling water main break bus route "
+    "permit zoning trees volunteers cleanup playground police fire station vote agenda public "
+    "comment notice residents district river bridge sidewalk repair tax assessment election"
+).split()
+
+
+def synthetic(n: int, seed: int = 7) -> list[tuple[CollectedPost, PostContext]]:
+    """A mix like a city archive: own posts, boosts, link posts, cross-posts, near copies."""
+    rng = random.Random(seed)
+    out: list[tuple[CollectedPost, PostContext]] = []
+    texts: list[str] = []
+    for i in range(n):
+        platform = rng.choice(["bluesky", "mastodon", "mastodon", "feed", "youtube"])
+        handle = f"emp{rng.randrange(500)}"
+        roll = rng.random()
+        post = CollectedPost(
+            platform=platform,
+            post_id=str(i),
+            url=f"https://{platform}.example/{handle}/{i}",
+            author=Author(handle=handle),
+        )
+        if roll < 0.10 and platform in ("bluesky", "mastodon"):
+            official = "city.bsky.social" if platform == "bluesky" else "city@mastodon.example"
+            post.repost_of = EmbeddedPost(
+                url=f"https://{platform}.example/city/{i}", author=Author(handle=official)
+            )
+        elif roll < 0.20:
+            post.text = "New notice: https://city.example/notices/" + str(i)
+            post.links = ["https://city.example/notices/" + str(i)]
+            post.link_card = LinkCard(url=post.links[0])
+        elif roll < 0.30 and texts:
+            post.text = rng.choice(texts).upper() + " #crosspost https://t.example/x"
+        elif roll < 0.35 and texts:
+            words = rng.choice(texts).split()
+            words[rng.randrange(len(words))] = rng.choice(WORDS)
+            post.text = " ".join(words)
+        else:
+            post.text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40)))
+            texts.append(post.text)
+        if platform == "youtube":
+            post.title = "Video " + str(i)
+        out.append(
+            (
+                post,
+                PostContext(platform=platform, account_handle=handle, post_id=i, version_id=i + 1),
+            )
+        )
+    return out
+
+
+def bench_memory(n: int) -> None:
+    data = synthetic(n)
+    index = InMemoryCrossPostIndex()
+    rules: Counter[str] = Counter()
+    started = time.perf_counter()
+    for post, ctx in data:
+        print_ = fingerprint(post)
+        decision = classify(post, ctx, CONFIG, index, print_)
+        rules[decision.rule_id] += 1
+        assert ctx.post_id is not None
+        assert ctx.version_id is not None
+        index.add(
+            IndexedCapture(
+                ctx.version_id,
+                ctx.post_id,
+                ctx.platform,
+                ctx.account_handle,
+                post.url,
+                print_.normalized_text,
+            ),
+            print_,
+        )
+    elapsed = time.perf_counter() - started
+    print(
+        f"pure rules + in-memory index: {n} decisions in {elapsed:.1f} s = {n / elapsed:,.0f} decisions/s"
+    )
+    print("  rules: " + ", ".join(f"{k} {v}" for k, v in rules.most_common()))
+
+
+def bench_database(n: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        upgrade_to_head(url)
+        db = Database(url)
+        data = synthetic(n, seed=11)
+        with db.session() as session:
+            user = User(email="bench@city.example", name="Bench", role="employee")
+            session.add(user)
+            session.flush()
+            accounts: dict[tuple[str, str], int] = {}
+            version_ids = []
+            for post, ctx in data:
+                key = (ctx.platform, ctx.account_handle)
+                if key not in accounts:
+                    account = SocialAccount(
+                        owner_id=user.id, platform=key[0], handle=key[1], profile_url="https://x"
+                    )
+                    session.add(account)
+                    session.flush()
+                    accounts[key] = account.id
+                flagged = FlaggedPost(
+                    account_id=accounts[key],
+                    flagged_by_id=user.id,
+                    url=post.url,
+                    platform=post.platform,
+                    external_id=post.post_id,
+                )
+                session.add(flagged)
+                session.flush()
+                normalized = post.model_dump(mode="json")
+                version = CapturedVersion(
+                    post_id=flagged.id,
+                    number=1,
+                    content_hash=hashlib.sha256(post.url.encode()).hexdigest(),
+                    source_sha256="0" * 64,
+                    normalized=normalized,
+                    text=post.text,
+                    collector=post.platform,
+                    collector_version="bench",
+                )
+                session.add(version)
+                session.flush()
+                version_ids.append(version.id)
+        actor = Actor.system("bench")
+        started = time.perf_counter()
+        with db.session() as session:
+            for version_id in version_ids:
+                classify_version(session, version_id=version_id, config=CONFIG, actor=actor)
+        elapsed = time.perf_counter() - started
+        print(
+            f"database path (SQLite, classify_version incl. fingerprint rows, decision row and "
+            f"audit event): {n} decisions in {elapsed:.1f} s = {n / elapsed:,.0f} decisions/s"
+        )
+        with db.engine.connect() as conn:
+            for label, sql in (
+                (
+                    "exact-hash lookup",
+                    "SELECT * FROM content_fingerprints WHERE exact_hash = 'x' AND post_id != 1 AND version_id < 9 ORDER BY version_id LIMIT 20",
+                ),
+                (
+                    "band lookup",
+                    "SELECT f.id, count(*) FROM content_fingerprints f JOIN content_fingerprint_bands b ON b.fingerprint_id = f.id WHERE b.band_key IN ('00:a','01:b') GROUP BY f.id",
+                ),
+            ):
+                plan = " | ".join(
+                    str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))
+                )
+                print(f"  {label} plan: {plan}")
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=100_000, help="captures for the pure rules")
+    parser.add_argument("--db-n", type=int, default=3_000, help="captures for the SQLite path")
+    args = parser.parse_args()
+    bench_memory(args.n)
+    if args.db_n:
+        bench_database(args.db_n)
+
+
+if __name__ == "__main__":
+    main()
