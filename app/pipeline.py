@@ -7,13 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from sqlalchemy.orm import Session
 
+from app.audit.service import Actor
+from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
+from app.classification.service import classify_version
 from app.collectors.base import Collector
 from app.collectors.http import make_client, policy_from_settings
 from app.collectors.registry import COLLECTORS, collector_for
 from app.collectors.service import CaptureContext, default_worker_id
 from app.config import Settings
 from app.db import Database
+from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
 
@@ -27,14 +32,27 @@ def build_capture_context(
     collectors: Mapping[str, Collector] | None = None,
     worker: str | None = None,
 ) -> CaptureContext:
-    client = client or make_client(policy_from_settings(settings))
+    classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
+
+    def classify_new_versions(
+        session: Session, _post: FlaggedPost, versions: list[CapturedVersion], actor: Actor
+    ) -> None:
+        # In the capture's transaction, from what the archive holds; dead publication links
+        # are checked by the verify-primaries job, never while a capture holds the database.
+        for version in versions:
+            if version.kind != VersionKind.removal:
+                classify_version(
+                    session, version_id=version.id, config=classifier_config, actor=actor
+                )
+
+    if collectors is None:
+        collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
     return CaptureContext(
         database=database,
         settings=settings,
         store=store or store_from_settings(settings),
-        client=client,
-        collectors=collectors
-        if collectors is not None
-        else {p: collector_for(p, settings) for p in COLLECTORS},
+        client=client or make_client(policy_from_settings(settings)),
+        collectors=collectors,
         worker=worker or settings.worker_id or default_worker_id(),
+        on_new_versions=[classify_new_versions],
     )
