@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     )
     login_max_attempts: int = Field(default=5, gt=0)
 
+    # --- web ---
+    session_max_age_hours: int = Field(
+        default=168, gt=0, description="A web sign-in lasts this long (default one week)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
