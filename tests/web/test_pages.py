@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 import subprocess
 import sys
@@ -13,67 +11,26 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.accounts import service as accounts_service
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.classification.models import Classification
 from app.config import Settings
 from app.db import Database, utcnow
 from app.open_records.models import RecordsRequest
-from app.posts import service as posts_service
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
-from app.snapshots.models import Snapshot
-from app.storage.models import StoredObject
 from app.web.diff import Piece, word_diff
 from app.web.service import business_days_between, first_url, request_mark
-from tests.conftest import MakePerson, Person
-from tests.web.support import PASSWORD, give_password, page_csrf, sign_in
-
-POST_URL = "https://bsky.app/profile/ann.bsky.social/post/3l6oveex3ii2l"
-
-
-def _employee_with_post(db: Database, make_person: MakePerson) -> tuple[Person, int]:
-    person = make_person()
-    give_password(db, person.user)
-    with db.session() as session:
-        user = session.get(User, person.user.id)
-        assert user is not None
-        accounts_service.register_account(
-            session, owner=user, platform="bluesky", handle="ann.bsky.social"
-        )
-        post, _ = posts_service.flag_post(session, user=user, url=POST_URL, note="pool hours")
-        post_id = post.id
-    return person, post_id
-
-
-def _add_version(db: Database, post_id: int, number: int, text: str, *, pdf: bool) -> None:
-    with db.session() as session:
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        version = CapturedVersion(
-            post_id=post_id,
-            number=number,
-            kind="capture",
-            captured_at=utcnow(),
-            content_hash=digest,
-            source_sha256=digest,
-            source_json=json.dumps({"text": text}),
-            normalized={"text": text},
-            text=text,
-            collector="bluesky",
-            collector_version="1",
-        )
-        session.add(version)
-        session.flush()
-        if pdf:
-            pdf_hash = hashlib.sha256(f"pdf {post_id} {number}".encode()).hexdigest()
-            session.add(
-                StoredObject(sha256=pdf_hash, size=10, mime_type="application/pdf", kind="snapshot")
-            )
-            session.flush()
-            session.add(
-                Snapshot(version_id=version.id, sha256=pdf_hash, size=10, renderer_version="1")
-            )
+from tests.conftest import MakePerson
+from tests.web.support import (
+    PASSWORD,
+    POST_URL,
+    add_version,
+    employee_with_post,
+    give_password,
+    page_csrf,
+    sign_in,
+)
 
 
 def test_register_flag_and_see_a_post(
@@ -135,8 +92,8 @@ def test_register_flag_and_see_a_post(
 def test_removing_an_account_and_the_reason_when_it_cannot_be(
     client: TestClient, db: Database, make_person: MakePerson
 ) -> None:
-    person, post_id = _employee_with_post(db, make_person)
-    _add_version(db, post_id, 1, "Pool opens at 9", pdf=False)
+    person, post_id = employee_with_post(db, make_person)
+    add_version(db, post_id, 1, "Pool opens at 9", pdf=False)
     sign_in(client, person.user.email)
     page = client.get("/accounts")
     account_id = int(re.search(r'action="/accounts/(\d+)/remove"', page.text).group(1))  # type: ignore[union-attr]
@@ -168,9 +125,9 @@ def test_removing_an_account_and_the_reason_when_it_cannot_be(
 def test_post_page_shows_versions_pdf_links_and_an_escaped_diff(
     client: TestClient, db: Database, make_person: MakePerson
 ) -> None:
-    person, post_id = _employee_with_post(db, make_person)
-    _add_version(db, post_id, 1, "Pool opens at 9 <b>today</b>", pdf=True)
-    _add_version(db, post_id, 2, "Pool opens at 10 <script>alert(1)</script> today", pdf=False)
+    person, post_id = employee_with_post(db, make_person)
+    add_version(db, post_id, 1, "Pool opens at 9 <b>today</b>", pdf=True)
+    add_version(db, post_id, 2, "Pool opens at 10 <script>alert(1)</script> today", pdf=False)
     with db.session() as session:
         post = session.get(FlaggedPost, post_id)
         assert post is not None
@@ -193,7 +150,7 @@ def test_post_page_shows_versions_pdf_links_and_an_escaped_diff(
 def test_failing_and_unavailable_posts_show_their_reason(
     client: TestClient, db: Database, make_person: MakePerson
 ) -> None:
-    person, post_id = _employee_with_post(db, make_person)
+    person, post_id = employee_with_post(db, make_person)
     with db.session() as session:
         post = session.get(FlaggedPost, post_id)
         assert post is not None
@@ -283,10 +240,10 @@ def test_business_days_and_request_marks(settings: Settings) -> None:
 def test_officer_dashboard_lists_what_needs_attention(
     client: TestClient, db: Database, make_person: MakePerson
 ) -> None:
-    employee, post_id = _employee_with_post(db, make_person)
+    employee, post_id = employee_with_post(db, make_person)
     officer = make_person("records_officer")
     give_password(db, officer.user)
-    _add_version(db, post_id, 1, "Council meets Tuesday", pdf=False)
+    add_version(db, post_id, 1, "Council meets Tuesday", pdf=False)
     today = utcnow().date()
     with db.session() as session:
         post = session.get(FlaggedPost, post_id)
