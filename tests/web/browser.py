@@ -23,7 +23,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect
 
-CHROMIUM = "/usr/bin/chromium"
+# scripts/install-browser reads the same variable.
+CHROMIUM = os.environ.get("POSTVAULT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -19,7 +19,7 @@ def live_server(settings: Settings, db: Database) -> Iterator[LiveServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
