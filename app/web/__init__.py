@@ -13,12 +13,11 @@ from app.config import Settings
 from app.db import Database
 from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
+from app.web.router import router
 from app.web.security import SessionCodec, load_secret_key
 
 
 def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
-    from app.web.router import router
-
     codec = SessionCodec(
         load_secret_key(settings), max_age_seconds=settings.session_max_age_hours * 3600
     )
