@@ -108,7 +108,44 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
             )
             token = service.issue_token(session, user=user, actor=actor, label="cli")
         _print(f"created {user.role} {user.email} (id {user.id})")
+        _print(
+            f"to sign in on the web pages, give them a password: "
+            f"postvault users set-password {user.email}"
+        )
         _print(f"API token (shown once): {token}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _read_new_password() -> str:
+    """From a terminal: asked twice without echo. From a pipe: the first line."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Same password again: ") != first:
+            raise ValueError("the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+def cmd_users_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    try:
+        password = _read_new_password()
+    except ValueError as exc:
+        return _fail(str(exc))
+    except EOFError:
+        return _fail("no password given on standard input")
+    db = migrated_database(settings)
+    try:
+        with db.session() as session:
+            user = service.get_user_by_email(session, args.email)
+            service.set_password(session, user=user, password=password, actor=Actor.system("cli"))
+        _print(f"password set for {user.email}; they can sign in on the web pages")
     finally:
         db.dispose()
     return 0
@@ -190,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     token = users.add_parser("token", help="issue another API token for a user")
     token.add_argument("email")
     token.set_defaults(handler=cmd_users_token)
+    set_password = users.add_parser(
+        "set-password",
+        help="set a user's web sign-in password, read from standard input "
+        "(asked twice without echo on a terminal; the first line of a pipe)",
+    )
+    set_password.add_argument("email")
+    set_password.set_defaults(handler=cmd_users_set_password)
 
     # Each domain adds its own commands beside its code (app/<domain>/cli.py: register()).
     for register in _domain_commands():

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         "(test and development instances; each must also be in POSTVAULT_FETCH_ALLOW_HOSTS).",
     )
 
+    # --- web ---
+    session_max_age_hours: int = Field(
+        default=168, gt=0, description="A web sign-in lasts this long (default one week)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -2,7 +2,7 @@
 
 from app.accounts.models import SocialAccount
 from app.audit.models import AuditChainHead, AuditEvent
-from app.auth.models import ApiToken, User
+from app.auth.models import ApiToken, LoginAttempt, User
 from app.classification.models import (
     Classification,
     ClassificationOverride,
@@ -46,6 +46,7 @@ __all__ = [
     "FlaggedPost",
     "HeldPost",
     "Hold",
+    "LoginAttempt",
     "RecordsRequest",
     "Redaction",
     "RequestItem",

@@ -29,3 +29,7 @@ class Invalid(DomainError):
 
 class Unauthorized(DomainError):
     status_code = 401
+
+
+class TooManyRequests(DomainError):
+    status_code = 429

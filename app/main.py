@@ -9,8 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.accounts.router import router as accounts_router
@@ -26,6 +27,10 @@ from app.errors import DomainError
 from app.health import router as health_router
 from app.pipeline import build_capture_context
 from app.posts.router import router as posts_router
+from app.web import install_web
+from app.web.deps import SignInRequired, login_url
+from app.web.middleware import is_page_path
+from app.web.rendering import error_page, see_other
 from app.worker import start_scheduler
 
 log = logging.getLogger("postvault")
@@ -84,12 +89,40 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
 
+    # Web pages get every error as an HTML page with one sentence; the API gets JSON.
+    def _page(request: Request) -> bool:
+        return is_page_path(request.url.path)
+
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if _page(request):
+            return error_page(request, exc.status_code, exc.message[:1].upper() + exc.message[1:])
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return see_other(login_url(exc.next_path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _page(request):
+            message = {
+                404: "There is no page at this address.",
+                405: "This address does not take that kind of request.",
+            }.get(exc.status_code, str(exc.detail))
+            return error_page(request, exc.status_code, message)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _page(request):
+            return error_page(
+                request,
+                422,
+                f"Part of this address or form is not valid: {_validation_message(exc)}.",
+            )
         errors: list[dict[str, Any]] = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")}
             for e in exc.errors()
@@ -97,30 +130,30 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         return JSONResponse({"detail": _validation_message(exc), "errors": errors}, status_code=422)
 
     @app.exception_handler(IntegrityError)
-    async def _conflict(_request: Request, _exc: IntegrityError) -> JSONResponse:
+    async def _conflict(request: Request, _exc: IntegrityError) -> Response:
         # A concurrent change won a uniqueness race; nothing of this request was saved.
-        return JSONResponse(
-            {
-                "detail": "a conflicting change was saved at the same moment; nothing was changed, try again"
-            },
-            status_code=409,
+        message = (
+            "a conflicting change was saved at the same moment; nothing was changed, try again"
         )
+        if _page(request):
+            return error_page(request, 409, message[:1].upper() + message[1:] + ".")
+        return JSONResponse({"detail": message}, status_code=409)
 
     @app.exception_handler(OperationalError)
-    async def _unavailable(request: Request, _exc: OperationalError) -> JSONResponse:
+    async def _unavailable(request: Request, _exc: OperationalError) -> Response:
         log.exception("database unavailable on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"detail": "the database is busy or unreachable; nothing was changed, try again"},
-            status_code=503,
-        )
+        message = "the database is busy or unreachable; nothing was changed, try again"
+        if _page(request):
+            return error_page(request, 503, message[:1].upper() + message[1:] + ".")
+        return JSONResponse({"detail": message}, status_code=503)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"detail": "PostVault hit an unexpected error; it is logged and nothing was changed"},
-            status_code=500,
-        )
+        message = "PostVault hit an unexpected error; it is logged and nothing was changed"
+        if _page(request):
+            return error_page(request, 500, message + ".")
+        return JSONResponse({"detail": message}, status_code=500)
 
     for router in (
         health_router,
@@ -132,4 +165,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         classification_router,
     ):
         app.include_router(router)
+    install_web(app, settings, db)
     return app

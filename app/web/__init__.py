@@ -1,0 +1,26 @@
+"""Server-rendered pages for employees, records officers and admins (Jinja2, no JS needed).
+
+`install_web(app, settings, database)` adds the session middleware, the stylesheet and icons
+under /static and the pages' router; `app.main.create_app` calls it.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.config import Settings
+from app.db import Database
+from app.web.middleware import WebSessionMiddleware
+from app.web.rendering import WEB_DIR
+from app.web.router import router
+from app.web.security import SessionCodec, load_secret_key
+
+
+def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
+    codec = SessionCodec(
+        load_secret_key(settings), max_age_seconds=settings.session_max_age_hours * 3600
+    )
+    app.add_middleware(WebSessionMiddleware, codec=codec, database=database)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(router)

@@ -1,0 +1,510 @@
+"""The web pages. Thin like the API routes: read the form, call one service function, and
+show a domain error as a sentence next to the field it is about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from app.accounts import service as accounts_service
+from app.accounts.models import Platform
+from app.audit.service import Actor
+from app.auth import service as auth_service
+from app.auth.models import Role, User
+from app.db import SessionDep
+from app.errors import DomainError, Invalid, NotFound
+from app.posts import service as posts_service
+from app.posts.models import PostStatus
+from app.posts.schemas import NOTE_MAX_LENGTH
+from app.web import service
+from app.web.deps import AdminPageUser, OfficerPageUser, PageUser, check_csrf, safe_next
+from app.web.rendering import render, see_other
+from app.web.security import WebSession
+
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+
+PAGE_SIZE = 50
+STATUSES = [s.value for s in PostStatus]
+
+DONE = {
+    "registered": "The account is registered. You can now flag its posts.",
+    "already-registered": "That account was already registered to you.",
+    "removed": "The account is removed.",
+    "flagged": "The post is flagged. PostVault will capture it in a moment.",
+    "already-flagged": "That post was already flagged; here it is.",
+    "user-created": "The user is created.",
+    "password-set": "The password is set.",
+}
+
+
+def sentence(message: str) -> str:
+    """A service message as a sentence for people using pages, not the API."""
+    message = message.replace("(POST /api/v1/accounts)", "on the My accounts page")
+    message = message.replace("say which with account_id", "choose which under Account")
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _done(done: str | None) -> str | None:
+    return DONE.get(done or "")
+
+
+@router.get("/")
+def home(user: PageUser) -> Response:
+    return see_other("/officer" if user.is_officer else "/flag")
+
+
+# --- sign-in ----------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, next_path: str | None = Query(None, alias="next")) -> Response:
+    if getattr(request.state, "web_user_id", None) is not None:
+        return see_other(safe_next(next_path))
+    signed_out = request.query_params.get("signed_out") == "1"
+    return render(
+        request,
+        "login.html",
+        user=None,
+        next_path=safe_next(next_path),
+        email="",
+        error=None,
+        signed_out=signed_out,
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    email: str = Form(""),
+    password: str = Form(""),
+    next_path: str = Form("/", alias="next"),
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        user = auth_service.sign_in(
+            session,
+            email=email,
+            password=password,
+            ip=request.client.host if request.client else "unknown",
+            max_attempts=settings.login_max_attempts,
+        )
+    except DomainError as exc:
+        # No rollback: the failed attempt must be saved to count towards the limit.
+        return render(
+            request,
+            "login.html",
+            user=None,
+            status_code=exc.status_code,
+            next_path=safe_next(next_path),
+            email=email,
+            error=sentence(exc.message),
+            signed_out=False,
+        )
+    request.state.web_session = WebSession.signed_in(
+        user.id, auth_service.password_fingerprint(user.password_hash)
+    )
+    return see_other(safe_next(next_path))
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    request.state.web_session = WebSession.anonymous()
+    return see_other("/login?signed_out=1")
+
+
+# --- My accounts --------------------------------------------------------------------------
+
+
+def _accounts_page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    status_code: int = 200,
+    done: str | None = None,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    remove_error: tuple[int, str] | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "accounts.html",
+        user=user,
+        status_code=status_code,
+        accounts=service.my_accounts(session, owner=user),
+        platforms=[p.value for p in Platform],
+        done=_done(done),
+        form=form or {"platform": "", "account": ""},
+        error=error,
+        remove_error=remove_error,
+    )
+
+
+@router.get("/accounts")
+def accounts_page(
+    request: Request, user: PageUser, session: SessionDep, done: str | None = None
+) -> Response:
+    return _accounts_page(request, session, user, done=done)
+
+
+@router.post("/accounts")
+def register_account(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    platform: str = Form(""),
+    account: str = Form(""),
+) -> Response:
+    form = {"platform": platform, "account": account}
+    try:
+        if not account.strip():
+            raise Invalid("type your handle, or paste the link to your profile")
+        if platform:
+            _row, created = accounts_service.register_account(
+                session, owner=user, platform=platform, handle=account
+            )
+        else:
+            _row, created = accounts_service.register_account(
+                session, owner=user, profile_url=account
+            )
+    except DomainError as exc:
+        session.rollback()
+        return _accounts_page(
+            request,
+            session,
+            user,
+            status_code=exc.status_code,
+            form=form,
+            error=sentence(exc.message),
+        )
+    return see_other(f"/accounts?done={'registered' if created else 'already-registered'}")
+
+
+@router.post("/accounts/{account_id}/remove")
+def remove_account(
+    request: Request, account_id: int, user: PageUser, session: SessionDep
+) -> Response:
+    try:
+        accounts_service.remove_account(session, viewer=user, account_id=account_id)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        session.rollback()
+        return _accounts_page(
+            request,
+            session,
+            user,
+            status_code=exc.status_code,
+            remove_error=(account_id, sentence(exc.message)),
+        )
+    return see_other("/accounts?done=removed")
+
+
+# --- Flag a post --------------------------------------------------------------------------
+
+
+def _flag_page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    form: dict[str, str],
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    base = str(request.base_url).rstrip("/")
+    return render(
+        request,
+        "flag.html",
+        user=user,
+        status_code=status_code,
+        form=form,
+        errors=errors or {},
+        accounts=service.my_accounts(session, owner=user),
+        note_max=NOTE_MAX_LENGTH,
+        bookmarklet=(
+            "javascript:(function(){window.open('"
+            + base
+            + "/flag?url='+encodeURIComponent(location.href),'_blank','noopener');})();"
+        ),
+    )
+
+
+@router.get("/flag")
+def flag_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    url: str | None = None,
+    text: str | None = None,
+    title: str | None = None,
+) -> Response:
+    """The form, filled in from a bookmarklet (`url`) or a phone's share sheet (`url`,
+    `text`, `title`: the link may be in any of them). Flagging itself is always a POST."""
+    shared = service.first_url(url, text, title)
+    return _flag_page(request, session, user, form={"url": shared, "note": "", "account_id": ""})
+
+
+@router.post("/flag")
+def flag_post(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    url: str = Form(""),
+    note: str = Form(""),
+    account_id: str = Form(""),
+) -> Response:
+    form = {"url": url, "note": note, "account_id": account_id}
+    if len(note) > NOTE_MAX_LENGTH:
+        return _flag_page(
+            request,
+            session,
+            user,
+            form=form,
+            status_code=422,
+            errors={"note": f"A note has at most {NOTE_MAX_LENGTH} characters."},
+        )
+    if account_id and not account_id.isdigit():
+        return _flag_page(
+            request,
+            session,
+            user,
+            form=form,
+            status_code=422,
+            errors={"account_id": "Choose one of your accounts from the list."},
+        )
+    try:
+        post, created = posts_service.flag_post(
+            session,
+            user=user,
+            url=url,
+            note=note,
+            account_id=int(account_id) if account_id else None,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _flag_page(
+            request,
+            session,
+            user,
+            form=form,
+            status_code=exc.status_code,
+            errors={"url": sentence(exc.message)},
+        )
+    return see_other(f"/posts/{post.id}?done={'flagged' if created else 'already-flagged'}")
+
+
+@router.get("/manifest.webmanifest")
+def manifest() -> Response:
+    """Installed on a phone, PostVault appears in the share sheet; sharing a post opens
+    /flag with the post's link filled in (the Web Share Target API)."""
+    body: dict[str, Any] = {
+        "name": "PostVault",
+        "short_name": "PostVault",
+        "description": "Flag your posts about city business so they are kept as public records.",
+        "start_url": "/flag",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1d3557",
+        "icons": [
+            {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+            {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            {
+                "src": "/static/icon-512.png",
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+        "share_target": {
+            "action": "/flag",
+            "method": "GET",
+            "params": {"title": "title", "text": "text", "url": "url"},
+        },
+    }
+    return JSONResponse(body, media_type="application/manifest+json")
+
+
+# --- My posts -----------------------------------------------------------------------------
+
+
+def _status_filter(status: str | None) -> str | None:
+    return status if status in STATUSES else None
+
+
+@router.get("/posts")
+def posts_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    status: str | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    chosen = _status_filter(status)
+    posts, total = service.my_posts(
+        session, owner=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "posts.html",
+        user=user,
+        posts=posts,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        status=chosen,
+        statuses=STATUSES,
+        heading="My posts",
+        base_path="/posts",
+    )
+
+
+@router.get("/posts/{post_id}")
+def post_page(
+    request: Request, post_id: int, user: PageUser, session: SessionDep, done: str | None = None
+) -> Response:
+    view = service.post_page(session, viewer=user, post_id=post_id)
+    return render(request, "post.html", user=user, view=view, done=_done(done))
+
+
+# --- Records officers ---------------------------------------------------------------------
+
+
+@router.get("/officer")
+def dashboard_page(request: Request, user: OfficerPageUser, session: SessionDep) -> Response:
+    board = service.dashboard(session, settings=request.app.state.settings)
+    return render(request, "dashboard.html", user=user, board=board)
+
+
+@router.get("/officer/posts")
+def officer_posts_page(
+    request: Request,
+    user: OfficerPageUser,
+    session: SessionDep,
+    status: str | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    chosen = _status_filter(status)
+    posts, total = service.all_posts(
+        session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "posts.html",
+        user=user,
+        posts=posts,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        status=chosen,
+        statuses=STATUSES,
+        heading="All flagged posts",
+        base_path="/officer/posts",
+    )
+
+
+# --- Admin: users -------------------------------------------------------------------------
+
+
+def _users_page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    status_code: int = 200,
+    done: str | None = None,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    password_error: tuple[int, str] | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "users.html",
+        user=user,
+        status_code=status_code,
+        users=auth_service.list_users(session),
+        roles=[r.value for r in Role],
+        done=_done(done),
+        form=form or {"email": "", "name": "", "role": Role.employee.value},
+        errors=errors or {},
+        password_error=password_error,
+    )
+
+
+@router.get("/admin/users")
+def users_page(
+    request: Request, user: AdminPageUser, session: SessionDep, done: str | None = None
+) -> Response:
+    return _users_page(request, session, user, done=done)
+
+
+def _field_of(message: str) -> str:
+    lowered = message.lower()
+    for name in ("password", "email", "role", "name"):
+        if name in lowered:
+            return name
+    return "email"
+
+
+@router.post("/admin/users")
+def create_user(
+    request: Request,
+    user: AdminPageUser,
+    session: SessionDep,
+    email: str = Form(""),
+    name: str = Form(""),
+    role: str = Form(Role.employee.value),
+    password: str = Form(""),
+) -> Response:
+    form = {"email": email, "name": name, "role": role}
+    try:
+        service.create_user_with_password(
+            session, actor=Actor.of(user), email=email, name=name, role=role, password=password
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _users_page(
+            request,
+            session,
+            user,
+            status_code=exc.status_code,
+            form=form,
+            errors={_field_of(exc.message): sentence(exc.message)},
+        )
+    return see_other("/admin/users?done=user-created")
+
+
+@router.post("/admin/users/{user_id}/password")
+def reset_password(
+    request: Request,
+    user_id: int,
+    user: AdminPageUser,
+    session: SessionDep,
+    password: str = Form(""),
+) -> Response:
+    target = session.get(User, user_id)
+    if target is None:
+        raise NotFound(f"no user {user_id}")
+    try:
+        auth_service.set_password(session, user=target, password=password, actor=Actor.of(user))
+    except DomainError as exc:
+        session.rollback()
+        return _users_page(
+            request,
+            session,
+            user,
+            status_code=exc.status_code,
+            password_error=(user_id, sentence(exc.message)),
+        )
+    if target.id == user.id:
+        # A new password ends the old sessions, this one included: start a fresh one.
+        request.state.web_session = WebSession.signed_in(
+            user.id, auth_service.password_fingerprint(user.password_hash)
+        )
+    return see_other("/admin/users?done=password-set")
