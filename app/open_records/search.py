@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import FromClause
 
 from app.accounts.models import SocialAccount
 from app.auth.models import User
@@ -109,6 +110,20 @@ _SNIPPET_TOKENS = 24
 _FIELD_CAPS = {"body": 100_000, "author": 2_000, "replies": 400_000, "media": 50_000}
 
 MAX_TERMS = 32
+
+# PostgreSQL's english stop words (tsearch_data/english.stop). PostgreSQL leaves them out
+# of every query; on SQLite they are left out of unquoted words too, so both backends answer
+# alike and no query walks the index entries of "the" in every post. Quoted phrases keep them.
+STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which
+    who whom this that these those am is are was were be been being have has had having do
+    does did doing a an the and but if or because as until while of at by for with about
+    against between into through during before after above below to from up down in out on
+    off over under again further then once here there when where why how all any both each
+    few more most other some such no nor not only own same so than too very s t can will just
+    don should now""".split()
+)
 
 
 # --- query language ---------------------------------------------------------------------
@@ -218,6 +233,21 @@ def parse_query(text: str) -> ParsedQuery:
 def _fts5_string(term: Term) -> str:
     # Inside an FTS5 string everything is literal except the quote, which is doubled.
     return '"' + " ".join(term.words).replace('"', '""') + '"'
+
+
+def _is_stop_word(term: Term) -> bool:
+    return len(term.words) == 1 and term.words[0].lower() in STOP_WORDS
+
+
+def without_stop_words(parsed: ParsedQuery) -> ParsedQuery:
+    """The query less its single stop words, unless nothing would be left to match."""
+    groups = tuple(
+        kept for g in parsed.groups if (kept := tuple(t for t in g if not _is_stop_word(t)))
+    )
+    if not groups:
+        return parsed
+    excluded = tuple(t for t in parsed.excluded if not _is_stop_word(t))
+    return ParsedQuery(groups, excluded)
 
 
 def fts5_expression(parsed: ParsedQuery) -> str:
@@ -523,36 +553,52 @@ def _hit(row: Any, rank: float, snippet: str | None, *, escaped: bool = False) -
 
 
 def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
-    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(parsed)))
+    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(without_stop_words(parsed))))
     filters = _filters(query)
-    joined = search_index_fts.join(
-        search_index, search_index.c.version_id == search_index_fts.c.rowid
-    )
+    source: FromClause = search_index_fts
     if filters:
-        count = select(func.count()).select_from(joined).where(match, *filters)
-    else:
-        count = select(func.count()).select_from(search_index_fts).where(match)
-    total = session.execute(count).scalar_one()
-    if total == 0 or query.offset >= total:
-        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
-
-    bm25 = func.bm25(_FTS_TABLE, *_BM25_WEIGHTS).label("bm25")
-    page = session.execute(
-        select(*_HIT_COLUMNS, bm25)
-        .select_from(joined)
+        source = search_index_fts.join(
+            search_index, search_index.c.version_id == search_index_fts.c.rowid
+        )
+    # One pass over the matches gives both the ranked page and the total (a window count;
+    # bm25 is computed below it, as FTS5 cannot evaluate it inside a window step).
+    matches = (
+        select(
+            search_index_fts.c.rowid.label("version_id"),
+            func.bm25(_FTS_TABLE, *_BM25_WEIGHTS).label("bm25"),
+        )
+        .select_from(source)
         .where(match, *filters)
-        .order_by(bm25, search_index.c.version_id)
+        .subquery("matches")
+    )
+    page = session.execute(
+        select(matches.c.version_id, matches.c.bm25, func.count().over().label("total"))
+        .order_by(matches.c.bm25, matches.c.version_id)
         .limit(query.limit)
         .offset(query.offset)
     ).all()
-    # snippet() only for the page, not for every match the ranking looked at.
+    if page:
+        total = int(page[0].total)
+    elif query.offset == 0:
+        total = 0
+    else:  # a page past the end: count alone
+        count = select(func.count()).select_from(source).where(match, *filters)
+        total = session.execute(count).scalar_one()
+    if not page:
+        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
+
     ids = [row.version_id for row in page]
+    details = {
+        row.version_id: row
+        for row in session.execute(select(*_HIT_COLUMNS).where(search_index.c.version_id.in_(ids)))
+    }
+    # snippet() only for the page, not for every match the ranking looked at.
     snippet = func.snippet(_FTS_TABLE, -1, _MARK_START, _MARK_END, _ELLIPSIS, _SNIPPET_TOKENS)
     rows = session.execute(
         select(search_index_fts.c.rowid, snippet).where(match, search_index_fts.c.rowid.in_(ids))
     )
     snippets: dict[int, str] = dict(rows.all())
-    hits = [_hit(row, -row.bm25, snippets.get(row.version_id)) for row in page]
+    hits = [_hit(details[row.version_id], -row.bm25, snippets.get(row.version_id)) for row in page]
     return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
 
 
