@@ -16,7 +16,9 @@ class SearchQuery(BaseModel):
     """A full-text search over archived versions, with filters; also a request's saved search.
 
     `q` takes plain words (all must match), "quoted phrases", OR between two terms, and -word
-    or -"phrase" to exclude. Dates are whole UTC days, both ends included.
+    or -"phrase" to exclude; words are matched by stem ("closures" finds "closure"), without
+    accents, and English stop words ("the", "of") are ignored outside phrases. Dates are whole
+    UTC days, both ends included.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -477,6 +477,18 @@ def test_phrases_or_and_exclusion(archive: Archive, employee: Person) -> None:
     assert archive.post_ids("pool or beach") == set()
 
 
+def test_stop_words_are_left_out_of_unquoted_words(archive: Archive, employee: Person) -> None:
+    """Both backends ignore "the", "of" ... between words; a quoted phrase keeps them."""
+    account = archive.account(employee)
+    closed, _ = archive.post(account, collected("Pool closed for repairs"))
+    phrase, _ = archive.post(account, collected("Closure of the pool on Friday"))
+    assert archive.post_ids("the pool") == {closed, phrase}
+    assert archive.post_ids("pool -the") == {closed, phrase}
+    # PostgreSQL keeps the stop words' positions inside a phrase, not the words themselves.
+    assert archive.post_ids('"closure of the pool"') == {phrase}
+    assert archive.post_ids('"closure pool"') == set()
+
+
 def test_query_syntax_in_user_input_is_inert(archive: Archive, employee: Person) -> None:
     """Characters that mean something to FTS5 or tsquery are just separators."""
     post_id, _ = archive.post(archive.account(employee), collected("Road work on NEAR street"))
