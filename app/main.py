@@ -25,6 +25,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context
 from app.posts.router import router as posts_router
 from app.web import install_web
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         captures_router,
         audit_router,
         classification_router,
+        open_records_router,
     ):
         app.include_router(router)
     install_web(app, settings, db)

@@ -18,6 +18,7 @@ from app.collectors.registry import COLLECTORS, collector_for
 from app.collectors.service import CaptureContext, default_worker_id
 from app.config import Settings
 from app.db import Database
+from app.open_records.search import index_version
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
@@ -34,7 +35,7 @@ def build_capture_context(
 ) -> CaptureContext:
     classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
 
-    def classify_new_versions(
+    def classify_and_index(
         session: Session, _post: FlaggedPost, versions: list[CapturedVersion], actor: Actor
     ) -> None:
         # In the capture's transaction, from what the archive holds; dead publication links
@@ -44,6 +45,7 @@ def build_capture_context(
                 classify_version(
                     session, version_id=version.id, config=classifier_config, actor=actor
                 )
+                index_version(session, version.id)
 
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
@@ -54,5 +56,5 @@ def build_capture_context(
         client=client or make_client(policy_from_settings(settings)),
         collectors=collectors,
         worker=worker or settings.worker_id or default_worker_id(),
-        on_new_versions=[classify_new_versions],
+        on_new_versions=[classify_and_index],
     )

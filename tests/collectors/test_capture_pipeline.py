@@ -130,7 +130,10 @@ def test_capture_edit_reply_delete(
     detail = api.get(f"/api/v1/posts/{post_id}", headers=ann.headers).json()
     assert detail["status"] == "removed"
     assert detail["removed_at"] is not None
-    # Every captured version was classified as part of the capture.
+    # Every captured version was indexed for search and classified as part of the capture.
+    officer = make_person("records_officer")
+    hits = api.get("/api/v1/search", params={"q": "splash pad"}, headers=officer.headers).json()
+    assert {h["post_id"] for h in hits["hits"]} == {post_id}
     assert detail["classification"]["label"] == "record"
     assert detail["classification"]["version_number"] == 3
     assert [v["kind"] for v in detail["versions"]] == ["capture", "capture", "capture", "removal"]

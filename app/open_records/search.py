@@ -1,0 +1,651 @@
+"""Full-text search over every archived version, for records officers.
+
+One index row per archived version lives in `search_index` (migration search_0002): the
+searchable text (the post's text, its author, the replies and their authors, media
+descriptions) plus the columns that never change once a version is captured (owner, account,
+platform, posted date, URL, author), denormalised so the common filters need no join. Filters
+on state that changes after capture (classification, removal, holds, later edits) are
+answered from the live tables at query time, so the index never goes stale.
+
+SQLite: the FTS5 table `search_index_fts` (porter over unicode61 without diacritics) uses
+`search_index` as its external content; ranking is bm25 with column weights, snippets come
+from FTS5's snippet(). PostgreSQL: a weighted tsvector under a GIN index, ranked with
+ts_rank_cd (cover density: close words rank higher) and highlighted with ts_headline.
+
+The user's query is parsed here into words, phrases, OR and exclusions, and compiled to each
+backend's syntax with every term quoted (FTS5) or passed as a bound parameter through
+phraseto_tsquery (PostgreSQL): no user input reaches MATCH or to_tsquery syntax raw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import FromClause
+
+from app.accounts.models import SocialAccount
+from app.auth.models import User
+from app.classification.models import Classification, ClassificationOverride
+from app.db import UTCDateTime
+from app.errors import Forbidden, Invalid
+from app.open_records.schemas import SearchHit, SearchPage, SearchQuery
+from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
+from app.retention.models import HeldPost, Hold
+
+# The index tables are not ORM models: their columns differ per backend and the migration
+# owns their DDL. These Core descriptions are only for building queries.
+_index_metadata = MetaData()
+
+search_index = Table(
+    "search_index",
+    _index_metadata,
+    Column("version_id", Integer, primary_key=True),
+    Column("post_id", Integer, nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("captured_at", UTCDateTime, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("author_handle", String(512)),
+    Column("author_name", String(512)),
+    Column("body", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("replies", Text, nullable=False),
+    Column("media", Text, nullable=False),
+    Column("document", TSVECTOR),  # PostgreSQL only
+)
+
+search_index_fts = Table(  # SQLite only
+    "search_index_fts",
+    _index_metadata,
+    Column("rowid", Integer),
+    Column("body", Text),
+    Column("author", Text),
+    Column("replies", Text),
+    Column("media", Text),
+)
+
+PG_CONFIG = "postvault_search"
+_PG_CONFIG_SQL: ColumnElement[str] = literal_column(f"'{PG_CONFIG}'")
+_FTS_TABLE: ColumnElement[str] = literal_column("search_index_fts")
+
+# Private-use characters mark matches inside snippets, so the snippet can be HTML-escaped
+# whole and only then get its <mark> tags; they are stripped from indexed text.
+_MARK_START = "\ue000"
+_MARK_END = "\ue001"
+_ELLIPSIS = "…"
+
+# Column weights: the post's own words count most, replies least.
+_BM25_WEIGHTS = (1.0, 0.7, 0.3, 0.6)  # body, author, replies, media
+_SNIPPET_TOKENS = 24
+
+# A tsvector holds at most 1 MB; text beyond these lengths (a thread of thousands of
+# replies) is not searchable on PostgreSQL, and the cap is applied on SQLite too so both
+# backends answer alike.
+_FIELD_CAPS = {"body": 100_000, "author": 2_000, "replies": 400_000, "media": 50_000}
+
+MAX_TERMS = 32
+
+# PostgreSQL's english stop words (tsearch_data/english.stop). PostgreSQL leaves them out
+# of every query; on SQLite they are left out of unquoted words too, so both backends answer
+# alike and no query walks the index entries of "the" in every post. Quoted phrases keep them.
+STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which
+    who whom this that these those am is are was were be been being have has had having do
+    does did doing a an the and but if or because as until while of at by for with about
+    against between into through during before after above below to from up down in out on
+    off over under again further then once here there when where why how all any both each
+    few more most other some such no nor not only own same so than too very s t can will just
+    don should now""".split()
+)
+
+
+# --- query language ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, or a quoted phrase (several words in order)."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """All groups must match (AND); a group matches when any of its terms does (OR)."""
+
+    groups: tuple[tuple[Term, ...], ...]
+    excluded: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "term" | "or"
+    term: Term | None = None
+    negated: bool = False
+
+
+def _searchable(word: str) -> bool:
+    # The tokenizers split on punctuation: a "word" of only punctuation finds nothing.
+    return any(ch.isalnum() for ch in word)
+
+
+def _term(text: str) -> Term | None:
+    words = tuple(w for w in text.split() if _searchable(w))
+    return Term(words) if words else None
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        negated = False
+        if ch == "-" and i + 1 < n and not text[i + 1].isspace():
+            negated = True
+            i += 1
+            ch = text[i]
+        if ch == '"':
+            close = text.find('"', i + 1)
+            if close < 0:
+                raise Invalid('the query has a quoted phrase without its closing "')
+            term = _term(text[i + 1 : close])
+            i = close + 1
+        else:
+            start = i
+            while i < n and not text[i].isspace() and text[i] != '"':
+                i += 1
+            word = text[start:i]
+            if word == "OR" and not negated:
+                tokens.append(_Token("or"))
+                continue
+            term = _term(word)
+        if term is not None:
+            tokens.append(_Token("term", term, negated))
+    return tokens
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Words (all must match), "phrases", `a OR b`, `-word`, `-"phrase"`; Invalid otherwise."""
+    if not text.strip():
+        raise Invalid("the search query is empty: give at least one word")
+    tokens = _tokens(text)
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
+    pending_or = False
+    for position, token in enumerate(tokens):
+        if token.kind == "or":
+            previous_is_term = position > 0 and tokens[position - 1].kind == "term"
+            if not groups or not previous_is_term or tokens[position - 1].negated:
+                raise Invalid("OR must stand between two search terms, as in: pool OR beach")
+            pending_or = True
+            continue
+        assert token.term is not None
+        if token.negated:
+            if pending_or:
+                raise Invalid("an excluded term (-word) cannot be one side of an OR")
+            excluded.append(token.term)
+        elif pending_or:
+            groups[-1].append(token.term)
+            pending_or = False
+        else:
+            groups.append([token.term])
+    if pending_or:
+        raise Invalid("OR must stand between two search terms, as in: pool OR beach")
+    if not groups:
+        raise Invalid(
+            "the query has no words to search for (exclusions alone, or only punctuation)"
+        )
+    if sum(len(g) for g in groups) + len(excluded) > MAX_TERMS:
+        raise Invalid(f"the query has more than {MAX_TERMS} terms")
+    return ParsedQuery(tuple(tuple(g) for g in groups), tuple(excluded))
+
+
+def _fts5_string(term: Term) -> str:
+    # Inside an FTS5 string everything is literal except the quote, which is doubled.
+    return '"' + " ".join(term.words).replace('"', '""') + '"'
+
+
+def _is_stop_word(term: Term) -> bool:
+    return len(term.words) == 1 and term.words[0].lower() in STOP_WORDS
+
+
+def without_stop_words(parsed: ParsedQuery) -> ParsedQuery:
+    """The query less its single stop words, unless nothing would be left to match."""
+    groups = tuple(
+        kept for g in parsed.groups if (kept := tuple(t for t in g if not _is_stop_word(t)))
+    )
+    if not groups:
+        return parsed
+    excluded = tuple(t for t in parsed.excluded if not _is_stop_word(t))
+    return ParsedQuery(groups, excluded)
+
+
+def fts5_expression(parsed: ParsedQuery) -> str:
+    """The FTS5 MATCH expression: every term a quoted string, structure added by us."""
+    parts = []
+    for group in parsed.groups:
+        alternatives = [_fts5_string(t) for t in group]
+        parts.append(
+            alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
+        )
+    expression = " AND ".join(parts)
+    if len(parsed.groups) > 1 and all(len(g) == 1 for g in parsed.groups):
+        # bm25 knows nothing of proximity: the words as one phrase are added as an
+        # alternative that changes no match (the phrase implies every word) but scores, so
+        # "pool closure" together ranks above the two words apart.
+        phrase = Term(tuple(w for g in parsed.groups for w in g[0].words))
+        expression = f"({expression}) OR {_fts5_string(phrase)}"
+    for term in parsed.excluded:
+        expression = f"({expression}) NOT {_fts5_string(term)}"
+    return expression
+
+
+def _pg_term(term: Term) -> ColumnElement[Any]:
+    return func.phraseto_tsquery(_PG_CONFIG_SQL, " ".join(term.words))
+
+
+def _pg_tsquery(parsed: ParsedQuery) -> ColumnElement[Any]:
+    combined: ColumnElement[Any] | None = None
+    for group in parsed.groups:
+        alternative = _pg_term(group[0])
+        for term in group[1:]:
+            alternative = func.tsquery_or(alternative, _pg_term(term))
+        combined = alternative if combined is None else func.tsquery_and(combined, alternative)
+    assert combined is not None
+    for term in parsed.excluded:
+        combined = func.tsquery_and(combined, func.tsquery_not(_pg_term(term)))
+    return combined
+
+
+# --- the index ------------------------------------------------------------------------
+
+
+def _clean(text: str | None) -> str:
+    if not text:
+        return ""
+    return text.replace(_MARK_START, "").replace(_MARK_END, "").replace("\x00", "")
+
+
+def _joined(parts: Iterable[str | None], cap: int) -> str:
+    seen: list[str] = []
+    for part in parts:
+        cleaned = _clean(part).strip()
+        if cleaned and cleaned not in seen:
+            seen.append(cleaned)
+    return "\n".join(seen)[:cap]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _alt_texts(media: Any) -> list[str | None]:
+    return [_dict(m).get("alt_text") for m in _list(media)]
+
+
+def _document(version: CapturedVersion, media_alt_texts: Sequence[str | None]) -> dict[str, str]:
+    """The searchable text of a version, read tolerantly from its CollectedPost JSON: archived
+    JSON from any collector version must index, never fail the capture."""
+    data = _dict(version.normalized)
+    author = _dict(data.get("author"))
+    card = _dict(data.get("link_card"))
+    embedded = [_dict(data.get("quote_of")), _dict(data.get("repost_of"))]
+    replies = [_dict(r) for r in _list(data.get("replies"))]
+    body = _joined(
+        [
+            data.get("title"),
+            version.text if version.text is not None else data.get("text"),
+            card.get("title"),
+            card.get("description"),
+            *[e.get("text") for e in embedded],
+        ],
+        _FIELD_CAPS["body"],
+    )
+    author_text = _joined(
+        [
+            version.author_handle or author.get("handle"),
+            version.author_name or author.get("display_name"),
+        ],
+        _FIELD_CAPS["author"],
+    )
+    reply_lines = []
+    for reply in replies:
+        who = _dict(reply.get("author"))
+        line = " ".join(
+            _clean(p) for p in (who.get("display_name"), who.get("handle"), reply.get("text")) if p
+        )
+        reply_lines.append(line)
+    media = _joined(
+        [
+            *_alt_texts(data.get("media")),
+            *[a for e in embedded for a in _alt_texts(e.get("media"))],
+            *[a for r in replies for a in _alt_texts(r.get("media"))],
+            *media_alt_texts,
+        ],
+        _FIELD_CAPS["media"],
+    )
+    return {
+        "body": body,
+        "author": author_text,
+        "replies": "\n".join(line for line in reply_lines if line)[: _FIELD_CAPS["replies"]],
+        "media": media,
+    }
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def index_version(session: Session, version_id: int) -> None:
+    """(Re)index one archived version, in the caller's transaction.
+
+    Call it for every new version, after flush, in the capture's transaction. Removal
+    versions (nothing to search) and disposed versions (content gone) leave no index row.
+    """
+    version = session.get(CapturedVersion, version_id)
+    if version is None:
+        raise ValueError(f"no captured version {version_id}")
+    session.execute(delete(search_index).where(search_index.c.version_id == version_id))
+    if version.kind == VersionKind.removal or (version.normalized is None and version.text is None):
+        return
+    post = session.get(FlaggedPost, version.post_id)
+    assert post is not None  # a foreign key
+    account = session.get(SocialAccount, post.account_id)
+    assert account is not None  # a foreign key
+    alt_texts = session.scalars(
+        select(VersionMedia.alt_text)
+        .where(VersionMedia.version_id == version_id)
+        .order_by(VersionMedia.position)
+    ).all()
+    document = _document(version, alt_texts)
+    values: dict[str, Any] = {
+        "version_id": version.id,
+        "post_id": post.id,
+        "version_number": version.number,
+        "owner_id": account.owner_id,
+        "account_id": account.id,
+        "platform": post.platform,
+        "created_at": version.platform_created_at or version.captured_at,
+        "captured_at": version.captured_at,
+        "url": post.url,
+        "author_handle": version.author_handle,
+        "author_name": version.author_name,
+        **document,
+    }
+    statement = insert(search_index).values(**values)
+    if _is_postgres(session):
+        statement = statement.values(document=_pg_document(document))
+    session.execute(statement)
+
+
+def _pg_document(document: dict[str, str]) -> ColumnElement[Any]:
+    def weighted(field: str, weight: str) -> ColumnElement[Any]:
+        vector = func.to_tsvector(_PG_CONFIG_SQL, document[field])
+        return func.setweight(vector, literal_column(f"'{weight}'"))
+
+    return (
+        weighted("body", "A")
+        .op("||")(weighted("author", "B"))
+        .op("||")(weighted("media", "B"))
+        .op("||")(weighted("replies", "C"))
+    )
+
+
+def remove_post_from_index(session: Session, post_id: int) -> int:
+    """Drop every index row of a post (disposition destroys the search copy with the rest),
+    in the caller's transaction; returns how many versions left the index."""
+    result = session.execute(delete(search_index).where(search_index.c.post_id == post_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- searching ------------------------------------------------------------------------
+
+
+def _effective_label() -> ColumnElement[Any]:
+    """A records officer's active override outranks the rules' current classification."""
+    override = (
+        select(ClassificationOverride.label)
+        .where(
+            ClassificationOverride.post_id == search_index.c.post_id,
+            ClassificationOverride.revoked_at.is_(None),
+        )
+        .order_by(ClassificationOverride.created_at.desc(), ClassificationOverride.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    current = (
+        select(Classification.label)
+        .where(
+            Classification.version_id == search_index.c.version_id,
+            Classification.is_current.is_(True),
+        )
+        .order_by(Classification.created_at.desc(), Classification.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(override, current)
+
+
+def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+    d = search_index.c
+    conditions: list[ColumnElement[bool]] = []
+    if query.employee_id is not None:
+        conditions.append(d.owner_id == query.employee_id)
+    if query.account_id is not None:
+        conditions.append(d.account_id == query.account_id)
+    if query.platform is not None:
+        conditions.append(d.platform == query.platform.value)
+    if query.date_from is not None:
+        conditions.append(d.created_at >= _day_start(query.date_from))
+    if query.date_to is not None:
+        conditions.append(d.created_at < _day_start(query.date_to + dt.timedelta(days=1)))
+    if query.label is not None:
+        conditions.append(_effective_label() == query.label.value)
+    if query.edited is not None:
+        versions = (
+            select(func.count())
+            .select_from(CapturedVersion)
+            .where(
+                CapturedVersion.post_id == d.post_id,
+                CapturedVersion.kind != VersionKind.removal.value,
+            )
+            .scalar_subquery()
+        )
+        conditions.append(versions > 1 if query.edited else versions <= 1)
+    if query.removed is not None:
+        removed = exists().where(FlaggedPost.id == d.post_id, FlaggedPost.removed_at.is_not(None))
+        conditions.append(removed if query.removed else ~removed)
+    if query.held is not None:
+        held = exists().where(
+            HeldPost.post_id == d.post_id, HeldPost.hold_id == Hold.id, Hold.released_at.is_(None)
+        )
+        conditions.append(held if query.held else ~held)
+    return conditions
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+# The same escapes as html.escape(quote=True), "&" first.
+_HTML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
+def _snippet_html(raw: str | None, *, escaped: bool) -> str:
+    if not escaped:
+        raw = html.escape(raw or "", quote=True)
+    return (raw or "").replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
+
+
+def search(session: Session, *, query: SearchQuery, viewer: User) -> SearchPage:
+    """Ranked, paginated full-text search over archived versions, one hit per version."""
+    if not viewer.is_officer:
+        raise Forbidden("searching the archive needs the records_officer or admin role")
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise Invalid("date_from is after date_to")
+    parsed = parse_query(query.q)
+    if _is_postgres(session):
+        return _search_postgres(session, query, parsed)
+    return _search_sqlite(session, query, parsed)
+
+
+_HIT_COLUMNS = (
+    search_index.c.version_id,
+    search_index.c.post_id,
+    search_index.c.version_number,
+    search_index.c.platform,
+    search_index.c.url,
+    search_index.c.author_handle,
+    search_index.c.author_name,
+    search_index.c.created_at,
+    search_index.c.captured_at,
+)
+
+
+def _hit(row: Any, rank: float, snippet: str | None, *, escaped: bool = False) -> SearchHit:
+    return SearchHit(
+        version_id=row.version_id,
+        post_id=row.post_id,
+        version=row.version_number,
+        platform=row.platform,
+        url=row.url,
+        author_handle=row.author_handle,
+        author_name=row.author_name,
+        created_at=row.created_at,
+        captured_at=row.captured_at,
+        snippet=_snippet_html(snippet, escaped=escaped),
+        rank=float(rank),
+    )
+
+
+def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
+    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(without_stop_words(parsed))))
+    filters = _filters(query)
+    source: FromClause = search_index_fts
+    if filters:
+        source = search_index_fts.join(
+            search_index, search_index.c.version_id == search_index_fts.c.rowid
+        )
+    # One pass over the matches gives both the ranked page and the total (a window count;
+    # bm25 is computed below it, as FTS5 cannot evaluate it inside a window step).
+    matches = (
+        select(
+            search_index_fts.c.rowid.label("version_id"),
+            func.bm25(_FTS_TABLE, *_BM25_WEIGHTS).label("bm25"),
+        )
+        .select_from(source)
+        .where(match, *filters)
+        .subquery("matches")
+    )
+    page = session.execute(
+        select(matches.c.version_id, matches.c.bm25, func.count().over().label("total"))
+        .order_by(matches.c.bm25, matches.c.version_id)
+        .limit(query.limit)
+        .offset(query.offset)
+    ).all()
+    if page:
+        total = int(page[0].total)
+    elif query.offset == 0:
+        total = 0
+    else:  # a page past the end: count alone
+        count = select(func.count()).select_from(source).where(match, *filters)
+        total = session.execute(count).scalar_one()
+    if not page:
+        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
+
+    ids = [row.version_id for row in page]
+    details = {
+        row.version_id: row
+        for row in session.execute(select(*_HIT_COLUMNS).where(search_index.c.version_id.in_(ids)))
+    }
+    # snippet() only for the page, not for every match the ranking looked at.
+    snippet = func.snippet(_FTS_TABLE, -1, _MARK_START, _MARK_END, _ELLIPSIS, _SNIPPET_TOKENS)
+    rows = session.execute(
+        select(search_index_fts.c.rowid, snippet).where(match, search_index_fts.c.rowid.in_(ids))
+    )
+    snippets: dict[int, str] = dict(rows.all())
+    hits = [_hit(details[row.version_id], -row.bm25, snippets.get(row.version_id)) for row in page]
+    return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
+
+
+def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
+    # The tsquery is built once from bound parameters and passed back as a constant, so
+    # the planner can weigh the GIN index against the filters' B-tree indexes.
+    text_form, nodes = session.execute(
+        select(cast(_pg_tsquery(parsed), Text), func.numnode(_pg_tsquery(parsed)))
+    ).one()
+    if nodes == 0:  # only stop words ("the", "of"): nothing can match
+        return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
+    tsquery = cast(bindparam("tsquery", text_form, type_=Text), TSQUERY)
+    d = search_index.c
+    match = d.document.op("@@")(tsquery)
+    filters = _filters(query)
+    total = session.execute(
+        select(func.count()).select_from(search_index).where(match, *filters)
+    ).scalar_one()
+    if total == 0 or query.offset >= total:
+        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
+
+    rank = func.ts_rank_cd(d.document, tsquery, 1)
+    page = (
+        select(d.version_id, rank.label("rank"))
+        .where(match, *filters)
+        .order_by(rank.desc(), d.version_id)
+        .limit(query.limit)
+        .offset(query.offset)
+        .subquery("page")
+    )
+    text: ColumnElement[Any] = d.body.op("||")("\n").op("||")(d.author).op("||")("\n")
+    text = text.op("||")(d.media).op("||")("\n").op("||")(d.replies)
+    # ts_headline drops anything its parser takes for an HTML tag, and archived text must
+    # show as it was: escape first (entities pass through the headline unchanged).
+    for char, entity in _HTML_ESCAPES:
+        text = func.replace(text, char, entity)
+    headline = func.ts_headline(
+        _PG_CONFIG_SQL,
+        text,
+        tsquery,
+        f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, "
+        f'MaxFragments=2, FragmentDelimiter=" {_ELLIPSIS} "',
+    )
+    rows = session.execute(
+        select(*_HIT_COLUMNS, page.c.rank, headline.label("snippet"))
+        .select_from(page.join(search_index, d.version_id == page.c.version_id))
+        .order_by(page.c.rank.desc(), page.c.version_id)
+    ).all()
+    hits = [_hit(row, row.rank, row.snippet, escaped=True) for row in rows]
+    return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
