@@ -107,7 +107,9 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
-    registers: list[Callable[[Any], None]] = []
+    from app.retention.cli import register as retention_register
+
+    registers: list[Callable[[Any], None]] = [retention_register]
     return registers
 
 

@@ -61,7 +61,8 @@ class HolidayRule:
         if self.day is not None:
             actual = dt.date(year, self.month, self.day)
             return _observe(actual, self.observed)
-        assert self.weekday is not None and self.nth is not None
+        assert self.weekday is not None
+        assert self.nth is not None
         return nth_weekday(year, self.month, self.weekday, self.nth) + dt.timedelta(
             days=self.offset_days
         )
@@ -202,9 +203,9 @@ def _rule(path: Path, index: int, raw: Any, default_observed: str) -> HolidayRul
             from_year=limits["from_year"],
             until_year=limits["until_year"],
         )
-    month = raw.get("month")
-    if not isinstance(month, int) or not 1 <= month <= 12:
-        raise CalendarError(f"{where}.month: '{month}' is not a month number 1-12")
+    rule_month = raw.get("month")
+    if not isinstance(rule_month, int) or not 1 <= rule_month <= 12:
+        raise CalendarError(f"{where}.month: '{rule_month}' is not a month number 1-12")
     weekday = raw.get("weekday")
     if not isinstance(weekday, str) or weekday.lower() not in WEEKDAYS:
         raise CalendarError(f"{where}.weekday: '{weekday}' is not a weekday name")
@@ -216,7 +217,7 @@ def _rule(path: Path, index: int, raw: Any, default_observed: str) -> HolidayRul
         raise CalendarError(f"{where}.offset_days: '{offset}' must be a whole number of days")
     return HolidayRule(
         name=name,
-        month=month,
+        month=rule_month,
         weekday=WEEKDAYS[weekday.lower()],
         nth=nth,
         offset_days=offset,
