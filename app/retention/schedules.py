@@ -35,8 +35,8 @@ LABELS = ("record", "secondary_copy", "transitory")
 # Events a series may be triggered by, and where PostVault reads their date.
 KNOWN_EVENTS = {"post_removed": "the post's removal from the platform (removed_at)"}
 # 19.21(4)(b): local records are kept at least 7 years unless the Public Records Board approved
-# a shorter period. The floor is measured from a fixed, non-leap start so that 7Y passes and
-# 2556D (one day short of seven years there) does not.
+# a shorter period. The floor is measured from a fixed start, so that 7Y and 2556D pass and
+# 2555D (a day short of seven years from 2001-01-01, with one leap day between) does not.
 FLOOR_MONTHS = 84
 FLOOR_START = dt.date(2001, 1, 1)
 # Public Records Board approvals lapse after 10 years (DOMAIN.md).
