@@ -1259,16 +1259,17 @@ def disposition_report(
 ) -> list[ReportLine]:
     """What would be destroyed, and when, for every kept post with a series; changes nothing."""
     horizon = until or today
-    open_batches = dict(
-        session.execute(
+    open_batches: dict[int, int] = {
+        row[0]: row[1]
+        for row in session.execute(
             select(DispositionItem.post_id, DispositionBatch.id)
             .join(DispositionBatch, DispositionBatch.id == DispositionItem.batch_id)
             .where(
                 DispositionBatch.status.in_(OPEN_BATCH_STATUSES),
                 DispositionItem.status == "pending",
             )
-        ).tuples()
-    )
+        )
+    }
     rows = session.execute(
         select(RetentionAssignment, FlaggedPost.url)
         .join(FlaggedPost, FlaggedPost.id == RetentionAssignment.post_id)
