@@ -28,8 +28,8 @@ TZ = "America/Chicago"
 _counter = itertools.count(1)
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=dt.UTC)
 
 
 def schedules() -> ScheduleSet:

@@ -55,10 +55,10 @@ def test_unclassified_post_is_a_record_until_removed(db: Database) -> None:
         post_id = post.id
 
     with db.session() as session:
-        post = session.get(FlaggedPost, post_id)
-        assert post is not None
-        post.removed_at = utc(2024, 8, 1, 12)
-        assign(session, post)
+        removed = session.get(FlaggedPost, post_id)
+        assert removed is not None
+        removed.removed_at = utc(2024, 8, 1, 12)
+        assign(session, removed)
         a = current_assignment(session, post_id)
         assert a is not None
         assert a.due_on == dt.date(2026, 8, 1)  # later of 2026-05-10 and removal + 2Y
@@ -116,7 +116,11 @@ def test_override_outranks_the_classifier_and_reclassification_is_audited(
         assign(session, post)
         a = current_assignment(session, post.id)
         assert a is not None
-        assert (a.label, a.series_code, a.due_on) == ("transitory", "EX-SM-03", dt.date(2015, 5, 30))
+        assert (a.label, a.series_code, a.due_on) == (
+            "transitory",
+            "EX-SM-03",
+            dt.date(2015, 5, 30),
+        )
         post_id = post.id
     events = actions(db, post_id)
     assert events.count("retention.recomputed") == 1

@@ -72,9 +72,7 @@ def test_business_days_skip_weekends_and_holidays() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    start=st.dates(min_value=D(2000, 1, 1), max_value=D(2099, 6, 1)), n=st.integers(0, 120)
-)
+@given(start=st.dates(min_value=D(2000, 1, 1), max_value=D(2099, 6, 1)), n=st.integers(0, 120))
 def test_add_and_count_agree(start: dt.date, n: int) -> None:
     calendar = load_calendar("wisconsin+us_federal")
     end = add_business_days(start, n, calendar)

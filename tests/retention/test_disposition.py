@@ -177,9 +177,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
                 assert version.source_json is None
                 assert version.normalized is None
                 assert version.text is None
-            item = session.scalar(
-                select(DispositionItem).where(DispositionItem.post_id == post.id)
-            )
+            item = session.scalar(select(DispositionItem).where(DispositionItem.post_id == post.id))
             assert item is not None
             assert item.stub is not None
             stub: dict[str, Any] = item.stub
@@ -210,9 +208,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
             select(func.count()).where(AuditEvent.action == "disposition.destroyed")
         )
         assert destroyed_events == 2
-        stubs = {
-            i.post_id: i.stub for i in service.batch_items(session, batch_id) if i.stub
-        }
+        stubs = {i.post_id: i.stub for i in service.batch_items(session, batch_id) if i.stub}
     text = pdf_text(certificate)
     assert "Certificate of destruction" in text
     assert "WHS 2026-88" in text
@@ -287,9 +283,8 @@ def state_of(db: Database, store: LocalStore, world: World, batch_id: int) -> di
                 "texts": [v.text for v in post.versions],
                 "files_left": sorted(k in files_in(store) for k in keys),
                 "item": (item.status, (item.skip_reason or "")[:20]) if item else None,
-                "stub_keys": sorted((item.stub or {}).get("destroyed_objects", [])) == sorted(
-                    (item.stub or {}).get("destroyed_objects", [])
-                )
+                "stub_keys": sorted((item.stub or {}).get("destroyed_objects", []))
+                == sorted((item.stub or {}).get("destroyed_objects", []))
                 if item
                 else None,
                 "destroyed_events": destroyed_events,
@@ -300,7 +295,9 @@ def state_of(db: Database, store: LocalStore, world: World, batch_id: int) -> di
             session.scalars(select(StoredObject.sha256).where(StoredObject.destroyed_at.is_(None)))
         )
         on_disk = files_in(store)
-        certificate = pdf_text(store.get(batch.certificate_sha256)) if batch.certificate_sha256 else None
+        certificate = (
+            pdf_text(store.get(batch.certificate_sha256)) if batch.certificate_sha256 else None
+        )
         return {
             "posts": posts,
             "batch": batch.status,

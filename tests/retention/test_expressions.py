@@ -92,7 +92,9 @@ def test_event_series_is_never_due_before_its_event() -> None:
 def test_perm_and_av() -> None:
     assert compute_due(parse("PERM"), created=dt.date(2000, 1, 1)).due_on is None
     assert compute_due(parse("AV"), created=dt.date(2000, 1, 1)).due_on is None
-    released = compute_due(parse("AV"), created=dt.date(2000, 1, 1), released_on=dt.date(2001, 1, 2))
+    released = compute_due(
+        parse("AV"), created=dt.date(2000, 1, 1), released_on=dt.date(2001, 1, 2)
+    )
     assert released.due_on == dt.date(2001, 1, 2)
 
 
@@ -136,7 +138,11 @@ def test_whichever_is_later_is_the_max_of_its_terms(
     text = ", ".join(f"{a}+{n}{u.value}" for a, n, u in terms)
     combined = compute_due(parse(text), created=created, event=event).due_on
     singles = [
-        compute_due(parse(str(Term(parse(f"{a}+{n}{u.value}").terms[0].anchor, n, u))), created=created, event=event).due_on
+        compute_due(
+            parse(str(Term(parse(f"{a}+{n}{u.value}").terms[0].anchor, n, u))),
+            created=created,
+            event=event,
+        ).due_on
         for a, n, u in terms
     ]
     assert combined is not None

@@ -48,7 +48,12 @@ def test_saved_search_matches_by_each_criterion(db: Database) -> None:
         a1 = make_account(session, alice, "bluesky")
         a2 = make_account(session, alice, "mastodon")
         b1 = make_account(session, bob, "bluesky")
-        p1 = make_post(session, account=a1, created=utc(2024, 1, 10), texts=["Pool closed", "Pool CLOSED today"])
+        p1 = make_post(
+            session,
+            account=a1,
+            created=utc(2024, 1, 10),
+            texts=["Pool closed", "Pool CLOSED today"],
+        )
         p2 = make_post(session, account=a2, created=utc(2024, 6, 1), texts=["Library hours"])
         p3 = make_post(session, account=b1, created=utc(2025, 2, 1), texts=["100% pool_party"])
 
@@ -116,17 +121,31 @@ def test_hold_input_is_checked(db: Database) -> None:
         with pytest.raises(Invalid, match="names posts"):
             place_hold(session, officer=officer, kind="audit", reason="r", authority="a")
         with pytest.raises(Invalid, match="no post 999"):
-            place_hold(session, officer=officer, kind="audit", reason="r", authority="a", post_ids=[999])
+            place_hold(
+                session, officer=officer, kind="audit", reason="r", authority="a", post_ids=[999]
+            )
         with pytest.raises(Invalid, match="would hold every post"):
             place_hold(
-                session, officer=officer, kind="audit", reason="r", authority="a", scope=SearchCriteria()
+                session,
+                officer=officer,
+                kind="audit",
+                reason="r",
+                authority="a",
+                scope=SearchCriteria(),
             )
         with pytest.raises(Invalid, match="names its request"):
             place_hold(
-                session, officer=officer, kind="open_records", reason="r", authority="a", post_ids=[1]
+                session,
+                officer=officer,
+                kind="open_records",
+                reason="r",
+                authority="a",
+                post_ids=[1],
             )
         with pytest.raises(Invalid, match="kind must be"):
-            place_hold(session, officer=officer, kind="whim", reason="r", authority="a", post_ids=[1])
+            place_hold(
+                session, officer=officer, kind="whim", reason="r", authority="a", post_ids=[1]
+            )
 
 
 def test_open_records_timer(db: Database) -> None:
@@ -135,9 +154,7 @@ def test_open_records_timer(db: Database) -> None:
         account = make_account(session, make_user(session))
         post = make_post(session, account=account)
         # Denied Monday March 2, 2026 (08:00 in Wisconsin): 60 business days end May 26.
-        denied = make_request(
-            session, officer.id, status="denied", decided_at=utc(2026, 3, 2, 14)
-        )
+        denied = make_request(session, officer.id, status="denied", decided_at=utc(2026, 3, 2, 14))
         committed = make_request(
             session,
             officer.id,

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import select
 
 from app.audit.service import Actor
@@ -83,7 +89,9 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
         def release(self, data: st.DataObject) -> None:
             with db.session() as session:
                 active = list(
-                    session.scalars(select(Hold.id).where(Hold.released_at.is_(None)).order_by(Hold.id))
+                    session.scalars(
+                        select(Hold.id).where(Hold.released_at.is_(None)).order_by(Hold.id)
+                    )
                 )
                 if active:
                     hold_id = data.draw(st.sampled_from(active))
@@ -135,12 +143,15 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
                 return
             with db.session() as session:
                 rows = session.execute(
-                    select(Hold.placed_at, Hold.released_at, FlaggedPost.disposed_at, FlaggedPost.id)
+                    select(
+                        Hold.placed_at, Hold.released_at, FlaggedPost.disposed_at, FlaggedPost.id
+                    )
                     .join(HeldPost, HeldPost.hold_id == Hold.id)
                     .join(FlaggedPost, FlaggedPost.id == HeldPost.post_id)
                     .where(FlaggedPost.disposed_at.is_not(None))
                 ).all()
                 for placed_at, released_at, disposed_at, post_id in rows:
+                    assert disposed_at is not None
                     held_then = placed_at <= disposed_at and (
                         released_at is None or released_at > disposed_at
                     )

@@ -143,22 +143,58 @@ def set_series(index: int, key: str, value: Any) -> Callable[[dict[str, Any]], N
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (set_series(0, "retention", "XR+7Y"), "city.yaml: series REC: retention: unknown anchor 'XR'"),
+        (
+            set_series(0, "retention", "XR+7Y"),
+            "city.yaml: series REC: retention: unknown anchor 'XR'",
+        ),
         (set_series(0, "retention", "CR+7Q"), "city.yaml: series REC: retention: unknown unit 'Q'"),
-        (set_series(0, "retention", "CR+2Y"), "city.yaml: series REC: retention: 'CR+2Y' can be shorter than 7 years"),
-        (set_series(1, "retention", "AV"), "city.yaml: series SEC: retention: 'AV' can be shorter than 7 years"),
-        (set_series(0, "retention", "CR+2555D"), "city.yaml: series REC: retention: 'CR+2555D' can be shorter"),
-        (set_series(0, "applies_to", "memo"), "city.yaml: series REC: applies_to: 'memo' is not one of"),
+        (
+            set_series(0, "retention", "CR+2Y"),
+            "city.yaml: series REC: retention: 'CR+2Y' can be shorter than 7 years",
+        ),
+        (
+            set_series(1, "retention", "AV"),
+            "city.yaml: series SEC: retention: 'AV' can be shorter than 7 years",
+        ),
+        (
+            set_series(0, "retention", "CR+2555D"),
+            "city.yaml: series REC: retention: 'CR+2555D' can be shorter",
+        ),
+        (
+            set_series(0, "applies_to", "memo"),
+            "city.yaml: series REC: applies_to: 'memo' is not one of",
+        ),
         (set_series(0, "colour", "red"), "city.yaml: series REC: unknown field"),
-        (set_series(0, "trigger_event", "post_deleted"), "city.yaml: series REC: trigger_event: unknown event 'post_deleted'"),
-        (set_series(0, "retention", "EVT+7Y"), "city.yaml: series REC: trigger_event: retention uses EVT"),
-        (set_series(0, "whs_notice", "not_applicable"), "city.yaml: series REC: whs_notice: records are destroyed only after notice"),
+        (
+            set_series(0, "trigger_event", "post_deleted"),
+            "city.yaml: series REC: trigger_event: unknown event 'post_deleted'",
+        ),
+        (
+            set_series(0, "retention", "EVT+7Y"),
+            "city.yaml: series REC: trigger_event: retention uses EVT",
+        ),
+        (
+            set_series(0, "whs_notice", "not_applicable"),
+            "city.yaml: series REC: whs_notice: records are destroyed only after notice",
+        ),
         (set_series(0, "whs_notice", "waived"), "city.yaml: series REC: whs_waiver_reference"),
-        (set_series(2, "disposition", "destroy"), "city.yaml: series TRN: disposition: PERM series"),
-        (lambda d: d["series"][0].pop("authority"), "city.yaml: series REC: 'authority' is missing"),
+        (
+            set_series(2, "disposition", "destroy"),
+            "city.yaml: series TRN: disposition: PERM series",
+        ),
+        (
+            lambda d: d["series"][0].pop("authority"),
+            "city.yaml: series REC: 'authority' is missing",
+        ),
         (lambda d: d.pop("version"), "city.yaml: 'version' is missing"),
-        (lambda d: d.update(kind="retention_schedule", fiscal_year_end="02-30"), "city.yaml: fiscal_year_end"),
-        (lambda d: d["series"][1].update(code="REC"), "city.yaml: series REC: code: also used in city.yaml"),
+        (
+            lambda d: d.update(kind="retention_schedule", fiscal_year_end="02-30"),
+            "city.yaml: fiscal_year_end",
+        ),
+        (
+            lambda d: d["series"][1].update(code="REC"),
+            "city.yaml: series REC: code: also used in city.yaml",
+        ),
     ],
 )
 def test_checker_rejects_bad_series(
@@ -171,11 +207,23 @@ def test_checker_rejects_bad_series(
 @pytest.mark.parametrize(
     ("approval", "expected"),
     [
-        ({"expires_on": "2025-12-31", "approved_on": "2016-01-01"}, "approval.expires_on: the approval RDA 123 expired on 2025-12-31"),
+        (
+            {"expires_on": "2025-12-31", "approved_on": "2016-01-01"},
+            "approval.expires_on: the approval RDA 123 expired on 2025-12-31",
+        ),
         ({"approved_on": "2026-02-30"}, "approval.approved_on: '2026-02-30' is not a real date"),
-        ({"approved_on": "2031-01-01", "expires_on": "2030-01-01"}, "approval.expires_on: 2030-01-01 is not after approved_on"),
-        ({"approved_on": "2020-01-01", "expires_on": "2031-01-01"}, "more than 10 years after approved_on"),
-        ({"approved_on": "2027-01-01", "expires_on": "2030-01-01"}, "approval.approved_on: 2027-01-01 is in the future"),
+        (
+            {"approved_on": "2031-01-01", "expires_on": "2030-01-01"},
+            "approval.expires_on: 2030-01-01 is not after approved_on",
+        ),
+        (
+            {"approved_on": "2020-01-01", "expires_on": "2031-01-01"},
+            "more than 10 years after approved_on",
+        ),
+        (
+            {"approved_on": "2027-01-01", "expires_on": "2030-01-01"},
+            "approval.approved_on: 2027-01-01 is in the future",
+        ),
         ({"approved_on": "1/1/2020"}, "approval.approved_on: '1/1/2020' does not match"),
     ],
 )
@@ -242,7 +290,7 @@ def test_every_label_needs_a_series(tmp_path: Path) -> None:
         load_schedules(tmp_path, today=TODAY)
 
 
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
@@ -254,7 +302,7 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_schedules_check_command(tmp_path: Path) -> None:
-    good = run_cli(["schedules", "check", str(PROJECT_SCHEDULES)], tmp_path)
+    good = run_cli(["schedules", "check", str(PROJECT_SCHEDULES)])
     assert good.returncode == 0, good.stderr
     assert "EX-SM-01" in good.stdout
     assert "EXAMPLE schedule" in good.stderr
@@ -262,6 +310,6 @@ def test_schedules_check_command(tmp_path: Path) -> None:
     data = copy.deepcopy(BASE)
     data["series"][0]["retention"] = "CR+7X"
     write(tmp_path, data)
-    bad = run_cli(["schedules", "check", str(tmp_path)], tmp_path)
+    bad = run_cli(["schedules", "check", str(tmp_path)])
     assert bad.returncode == 1
     assert "city.yaml: series REC: retention: unknown unit 'X'" in bad.stderr
