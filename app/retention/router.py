@@ -13,7 +13,7 @@ from app.db import Database, SessionDep
 from app.errors import DomainError
 from app.retention import service
 from app.retention.models import HoldKind
-from app.retention.schedules import ScheduleSet, load_schedules
+from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
     AssignmentOut,
     AvRelease,
@@ -41,6 +41,10 @@ class RunStopped(DomainError):
     status_code = 503
 
 
+class SchedulesUnusable(DomainError):
+    status_code = 503
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -54,7 +58,10 @@ def _schedules(request: Request) -> ScheduleSet:
     # create_app may load them at start-up; otherwise the first request loads (and keeps) them.
     schedules: ScheduleSet | None = getattr(request.app.state, "schedules", None)
     if schedules is None:
-        schedules = load_schedules(_settings(request).schedules_dir)
+        try:
+            schedules = load_schedules(_settings(request).schedules_dir)
+        except ScheduleError as exc:
+            raise SchedulesUnusable(f"the retention schedules are invalid: {exc}") from None
         request.app.state.schedules = schedules
     return schedules
 

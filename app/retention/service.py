@@ -24,7 +24,12 @@ from app.auth.models import User
 from app.classification.models import Classification, ClassificationOverride
 from app.db import Database, utcnow
 from app.errors import Conflict, Invalid, NotFound
-from app.open_records.models import RecordsRequest, RequestStatus
+from app.open_records.models import (
+    RecordsRequest,
+    RequestItem,
+    RequestStatus,
+    ResponsePackage,
+)
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.calendar import HolidayCalendar, add_business_days
 from app.retention.certificate import CertificateData, render_certificate
@@ -873,12 +878,34 @@ def get_batch(session: Session, batch_id: int) -> DispositionBatch:
 
 
 def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list[str]]:
-    """(objects only this post uses, objects shared with a kept post) of a post's versions."""
-    version_ids = select(CapturedVersion.id).where(CapturedVersion.post_id == post_id)
-    mine = set(
-        session.scalars(select(Snapshot.sha256).where(Snapshot.version_id.in_(version_ids)))
-    ) | set(
-        session.scalars(select(VersionMedia.sha256).where(VersionMedia.version_id.in_(version_ids)))
+    """(store objects to destroy, objects kept because something kept still uses them).
+
+    A post's objects are its versions' snapshots and media, plus any stored copy of a
+    version's source JSON or canonical content (keyed by source_sha256 / content_hash). One
+    stays when a post that is not disposed uses it too, or when it is part of another record
+    (a redacted copy or package of an open-records response, a certificate).
+    """
+    versions = select(CapturedVersion.id).where(CapturedVersion.post_id == post_id)
+    hashes = session.execute(
+        select(CapturedVersion.source_sha256, CapturedVersion.content_hash).where(
+            CapturedVersion.post_id == post_id
+        )
+    ).all()
+    stored_copies = set(
+        session.scalars(
+            select(StoredObject.sha256).where(
+                StoredObject.sha256.in_({h for row in hashes for h in row})
+            )
+        )
+    )
+    mine = (
+        set(session.scalars(select(Snapshot.sha256).where(Snapshot.version_id.in_(versions))))
+        | set(
+            session.scalars(
+                select(VersionMedia.sha256).where(VersionMedia.version_id.in_(versions))
+            )
+        )
+        | stored_copies
     )
     if not mine:
         return [], []
@@ -887,28 +914,29 @@ def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list
         .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
         .where(FlaggedPost.id != post_id, FlaggedPost.status != PostStatus.disposed)
     )
-    shared = set(
-        session.scalars(
-            select(VersionMedia.sha256).where(
-                VersionMedia.sha256.in_(mine), VersionMedia.version_id.in_(kept_versions)
-            )
-        )
-    ) | set(
-        session.scalars(
-            select(Snapshot.sha256).where(
-                Snapshot.sha256.in_(mine), Snapshot.version_id.in_(kept_versions)
-            )
-        )
-    )
-    # Only capture objects: a certificate or a response package is another record.
-    capture_kinds = set(
-        session.scalars(
-            select(StoredObject.sha256).where(
-                StoredObject.sha256.in_(mine - shared), StoredObject.kind.in_(("media", "snapshot"))
-            )
-        )
-    )
-    return sorted(capture_kinds), sorted(shared | (mine - shared - capture_kinds))
+    candidates = list(mine)
+    kept: set[str] = set()
+    for query in (
+        select(VersionMedia.sha256).where(
+            VersionMedia.sha256.in_(candidates), VersionMedia.version_id.in_(kept_versions)
+        ),
+        select(Snapshot.sha256).where(
+            Snapshot.sha256.in_(candidates), Snapshot.version_id.in_(kept_versions)
+        ),
+        select(CapturedVersion.source_sha256).where(
+            CapturedVersion.source_sha256.in_(candidates), CapturedVersion.id.in_(kept_versions)
+        ),
+        select(CapturedVersion.content_hash).where(
+            CapturedVersion.content_hash.in_(candidates), CapturedVersion.id.in_(kept_versions)
+        ),
+        select(RequestItem.redacted_sha256).where(RequestItem.redacted_sha256.in_(candidates)),
+        select(ResponsePackage.sha256).where(ResponsePackage.sha256.in_(candidates)),
+        select(DispositionBatch.certificate_sha256).where(
+            DispositionBatch.certificate_sha256.in_(candidates)
+        ),
+    ):
+        kept |= {k for k in session.scalars(query) if k}
+    return sorted(mine - kept), sorted(kept)
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:

@@ -72,6 +72,7 @@ def make_post(
     snapshots: bool = True,
     label: str | None = None,
     flagged_at: dt.datetime | None = None,
+    store_source: bool = False,
 ) -> FlaggedPost:
     """A captured post with one version per text; media and a PDF snapshot per version go
     through the store when one is given."""
@@ -108,6 +109,8 @@ def make_post(
         )
         session.add(version)
         session.flush()
+        if store is not None and store_source:
+            put_object(session, store, source.encode(), mime_type="application/json", kind="source")
         if store is not None:
             for position, data in enumerate(media):
                 obj = put_object(session, store, data, mime_type="image/png", kind="media")
@@ -149,9 +152,16 @@ def assign(session: Session, post: FlaggedPost) -> None:
 def object_keys_of(session: Session, post_id: int) -> set[str]:
     from sqlalchemy import select
 
+    from app.storage.models import StoredObject
+
     versions = select(CapturedVersion.id).where(CapturedVersion.post_id == post_id)
-    return set(
-        session.scalars(select(Snapshot.sha256).where(Snapshot.version_id.in_(versions)))
-    ) | set(
-        session.scalars(select(VersionMedia.sha256).where(VersionMedia.version_id.in_(versions)))
+    sources = select(CapturedVersion.source_sha256).where(CapturedVersion.post_id == post_id)
+    return (
+        set(session.scalars(select(Snapshot.sha256).where(Snapshot.version_id.in_(versions))))
+        | set(
+            session.scalars(
+                select(VersionMedia.sha256).where(VersionMedia.version_id.in_(versions))
+            )
+        )
+        | set(session.scalars(select(StoredObject.sha256).where(StoredObject.sha256.in_(sources))))
     )

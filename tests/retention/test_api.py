@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.db import Database
 from app.open_records.models import RecordsRequest
+from app.posts.models import FlaggedPost
 from app.retention import service
 from app.retention.service import local_today
 from app.storage.local import LocalStore
@@ -336,3 +337,62 @@ def test_disposition_batch_flow_over_the_api(
         client.get("/api/v1/disposition/batches?status=bogus", headers=officer.headers).status_code
         == 422
     )
+
+
+def test_whs_notice_and_reply_over_the_api(
+    client: TestClient, db: Database, make_person: MakePerson, settings: Settings
+) -> None:
+    from app.audit.service import Actor
+
+    officer = make_person("records_officer")
+    with db.session() as session:
+        from app.auth.models import User
+
+        owner = session.get(User, make_person().user.id)
+        assert owner is not None
+        account = make_account(session, owner)
+        removed = make_post(
+            session,
+            account=account,
+            label="record",
+            removed_at=dt.datetime(2016, 1, 1, tzinfo=dt.UTC),
+            store=LocalStore(settings.archive_dir),
+        )
+        assign(session, removed)
+        batch = service.propose_batch(session, actor=Actor.system("t"), today=local_today())
+        assert batch is not None
+        batch_id = batch.id
+    base = f"/api/v1/disposition/batches/{batch_id}"
+    missing = client.post(f"{base}/approve", json={"authority": "a"}, headers=officer.headers)
+    assert missing.status_code == 422
+    assert "whs_notice_on" in missing.json()["detail"]
+    future = (local_today() + dt.timedelta(days=3)).isoformat()
+    assert (
+        client.post(
+            f"{base}/approve",
+            json={"authority": "a", "whs_notice_on": future},
+            headers=officer.headers,
+        ).status_code
+        == 422
+    )
+    notice = local_today() - dt.timedelta(days=20)
+    approved = client.post(
+        f"{base}/approve",
+        json={"authority": "RDA", "whs_notice_on": notice.isoformat()},
+        headers=officer.headers,
+    ).json()
+    assert approved["whs_series"] == ["EX-SM-01"]
+    assert approved["runnable_on"] == (notice + dt.timedelta(days=60)).isoformat()
+    assert "waits 60 days" in approved["blocked_because"]
+    blocked = client.post(f"{base}/run", headers=officer.headers)
+    assert blocked.status_code == 409
+    replied = client.post(
+        f"{base}/whs-reply", json={"reference": "WHS letter 2026-14"}, headers=officer.headers
+    )
+    assert replied.status_code == 200
+    assert replied.json()["whs_reply_ref"] == "WHS letter 2026-14"
+    assert client.post(f"{base}/run", headers=officer.headers).status_code == 409
+    with db.session() as session:
+        still = session.get(FlaggedPost, removed.id)
+        assert still is not None
+        assert still.status != "disposed"

@@ -135,6 +135,8 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
     with db.session() as session:
         keys = {name: object_keys_of(session, pid) for name, pid in world.posts.items()}
     shared = next(iter(keys["a"] & keys["c"]))
+    # a: 2 snapshots, its own media, the shared media, and 2 stored source JSON copies.
+    assert len(keys["a"]) == 6
     batch_id = propose_and_approve(db, world, notice=TODAY - dt.timedelta(days=61))
     # A hold placed between approval and run stops that post.
     with db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from sqlalchemy.orm import Session
@@ -27,11 +28,12 @@ from app.retention.service import (
 from tests.retention.factory import TZ, make_account, make_post, make_user, utc
 
 WISCONSIN = load_calendar("wisconsin")
+_numbers = itertools.count(1)
 
 
 def make_request(session: Session, creator_id: int, **fields: object) -> RecordsRequest:
     request = RecordsRequest(
-        number=f"R-{dt.datetime.now(dt.UTC).timestamp()}-{id(fields)}",
+        number=f"R-{next(_numbers)}",
         received_on=dt.date(2026, 1, 5),
         description="posts about the pool",
         created_by_id=creator_id,

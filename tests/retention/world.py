@@ -39,6 +39,7 @@ def build_world(db: Database, store: LocalStore) -> World:
                 store=store,
                 media=[SHARED_MEDIA, b"media only a"],
                 texts=["Happy Friday", "Happy Friday!"],
+                store_source=True,
             ),
             "b": make_post(
                 session, account=account, label="transitory", store=store, media=[b"media b"]
