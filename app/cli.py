@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from app.classification.config import ConfigError
 from app.config import Settings, SettingsError, load_settings
 from app.errors import DomainError
 from app.migrate import migrated_database
+from app.pipeline import check_configuration, install_hooks
+from app.retention.schedules import ScheduleError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -188,8 +191,9 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
     from app.classification import cli as classification_cli
+    from app.retention.cli import register as retention_register
 
-    registers: list[Callable[[Any], None]] = [classification_cli.register]
+    registers: list[Callable[[Any], None]] = [classification_cli.register, retention_register]
     return registers
 
 
@@ -259,7 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     handler: Handler = args.handler
     try:
+        if args.command != "schedules":
+            # A bad schedule or classifier file stops every command but the checker itself.
+            check_configuration(settings)
+            install_hooks(settings)
         return handler(args, settings)
+    except (ScheduleError, ConfigError) as exc:
+        return _fail(str(exc))
     except DomainError as exc:
         return _fail(exc.message)
     except KeyboardInterrupt:

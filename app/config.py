@@ -105,6 +105,31 @@ class Settings(BaseSettings):
     def allowed_fetch_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.fetch_allow_hosts.split(",") if h.strip())
 
+    # --- retention ---
+    retention_timezone: str = Field(
+        default="America/Chicago",
+        description="Time zone in which retention dates (created year, due dates) are taken.",
+    )
+    holiday_calendar: str = Field(
+        default="wisconsin",
+        description="Holiday calendar(s) for business-day periods, joined by '+' "
+        "(shipped: wisconsin, us_federal).",
+    )
+    holidays_dir: Path | None = Field(
+        default=None, description="Folder of holiday calendar YAML files (default: shipped)."
+    )
+
+    @field_validator("retention_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone") from None
+        return value
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning a validation error into one line naming the setting."""

@@ -26,8 +26,10 @@ from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
 from app.open_records.router import router as open_records_router
-from app.pipeline import build_capture_context
+from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
+from app.retention.router import router as retention_router
+from app.retention.schedules import load_schedules
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
 from app.web.middleware import is_page_path
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.capture_context = get_capture_context
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
+    app.state.schedules = load_schedules(settings.schedules_dir)
+    install_hooks(settings)
 
     # Web pages get every error as an HTML page with one sentence; the API gets JSON.
     def _page(request: Request) -> bool:
@@ -165,6 +169,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         audit_router,
         classification_router,
         open_records_router,
+        retention_router,
     ):
         app.include_router(router)
     install_web(app, settings, db)

@@ -1,6 +1,6 @@
-"""Wiring of the capture path, in one place: collectors → versions → classification →
-retention → snapshots. Each step lives in its own domain package; this module only connects
-them, so a reader sees the whole flow here."""
+"""Wiring of the capture path, in one place: collectors → versions → classification and
+search index → retention → snapshots. Each step lives in its own domain package; this module
+only connects them, so a reader sees the whole flow here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
+from app.classification import service as classification_service
 from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
 from app.classification.service import classify_version
 from app.collectors.base import Collector
@@ -20,8 +21,41 @@ from app.config import Settings
 from app.db import Database
 from app.open_records.search import index_version
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
+from app.retention.schedules import load_schedules
+from app.retention.service import assign_retention
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
+
+
+def check_configuration(settings: Settings) -> None:
+    """Load and validate the schedules and the classifier configuration; raises ScheduleError
+    or ConfigError naming the file and field, so a bad file stops start-up."""
+    load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
+    load_schedules(settings.schedules_dir)
+
+
+def recompute_retention(settings: Settings) -> classification_service.LabelChangedHook:
+    """Reassign a post's series and due date (read once: a schedule change needs a restart)."""
+    schedules = load_schedules(settings.schedules_dir)
+
+    def hook(session: Session, post_id: int, actor: Actor) -> None:
+        assign_retention(
+            session,
+            post_id=post_id,
+            actor=actor,
+            schedules=schedules,
+            timezone=settings.retention_timezone,
+        )
+
+    hook.__name__ = "recompute_retention"
+    return hook
+
+
+def install_hooks(settings: Settings) -> None:
+    """A label change (rules or an officer's override) recomputes the post's retention."""
+    hooks = classification_service.ON_LABEL_CHANGED
+    hooks[:] = [h for h in hooks if getattr(h, "__name__", "") != "recompute_retention"]
+    hooks.append(recompute_retention(settings))
 
 
 def build_capture_context(
@@ -33,19 +67,22 @@ def build_capture_context(
     collectors: Mapping[str, Collector] | None = None,
     worker: str | None = None,
 ) -> CaptureContext:
-    classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
+    config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
+    retention = recompute_retention(settings)
 
-    def classify_and_index(
-        session: Session, _post: FlaggedPost, versions: list[CapturedVersion], actor: Actor
+    def classify_index_and_schedule(
+        session: Session, post: FlaggedPost, versions: list[CapturedVersion], actor: Actor
     ) -> None:
-        # In the capture's transaction, from what the archive holds; dead publication links
-        # are checked by the verify-primaries job, never while a capture holds the database.
+        # In the capture's transaction. Dead publication links are checked by the
+        # verify-primaries job, never while a capture holds the database.
         for version in versions:
             if version.kind != VersionKind.removal:
-                classify_version(
-                    session, version_id=version.id, config=classifier_config, actor=actor
-                )
+                classify_version(session, version_id=version.id, config=config, actor=actor)
                 index_version(session, version.id)
+        retention(session, post.id, actor)  # idempotent: writes only when something changed
+
+    def removal_starts_retention_clock(session: Session, post: FlaggedPost, actor: Actor) -> None:
+        retention(session, post.id, actor)  # the post_removed event
 
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
@@ -56,5 +93,6 @@ def build_capture_context(
         client=client or make_client(policy_from_settings(settings)),
         collectors=collectors,
         worker=worker or settings.worker_id or default_worker_id(),
-        on_new_versions=[classify_and_index],
+        on_new_versions=[classify_index_and_schedule],
+        on_removed=[removal_starts_retention_clock],
     )

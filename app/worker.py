@@ -20,6 +20,7 @@ from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
+from app.retention import jobs as retention_jobs
 
 log = logging.getLogger("postvault.worker")
 
@@ -36,15 +37,24 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def job_specs(_database: Database, settings: Settings, context: CaptureContext) -> list[JobSpec]:
+def job_specs(database: Database, settings: Settings, context: CaptureContext) -> list[JobSpec]:
     """Every scheduled job of every domain, with its trigger."""
-    return [
+    specs: list[JobSpec] = [
         (
             "capture-due-posts",
             lambda: capture_due_posts(context),
             {"trigger": "interval", "seconds": settings.capture_interval_seconds},
         ),
     ]
+    for name, job, trigger in retention_jobs.JOBS:
+        specs.append((name, _bind(job, database, settings), trigger))
+    return specs
+
+
+def _bind(
+    job: Callable[[Database, Settings], None], database: Database, settings: Settings
+) -> Callable[[], None]:
+    return lambda: job(database, settings)
 
 
 def build_scheduler(

@@ -4,6 +4,7 @@ re-classification after a configuration change, dead primaries, the review queue
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,11 @@ def run_classify(settings: Settings, schedules: Path) -> subprocess.CompletedPro
 
 
 def write_config(folder: Path, *, official: list[str], domains: list[str]) -> Path:
+    """A schedules folder: the shipped retention schedules and this classifier configuration."""
     folder.mkdir(parents=True, exist_ok=True)
+    for schedule in (PROJECT_ROOT / "retention_schedules").glob("*.yaml"):
+        if schedule.name != CONFIG_FILE_NAME:
+            shutil.copy(schedule, folder / schedule.name)
     accounts = ", ".join(official)
     (folder / CONFIG_FILE_NAME).write_text(
         f"official_accounts:\n  mastodon: [{accounts}]\npublication_domains: [{', '.join(domains)}]\n",

@@ -136,6 +136,9 @@ def test_capture_edit_reply_delete(
     assert {h["post_id"] for h in hits["hits"]} == {post_id}
     assert detail["classification"]["label"] == "record"
     assert detail["classification"]["version_number"] == 3
+    # ... and given its retention series (CR+7Y outlasts the 2 years after removal here).
+    assert detail["retention"]["label"] == "record"
+    assert detail["retention"]["due_on"] == "2033-08-01"
     assert [v["kind"] for v in detail["versions"]] == ["capture", "capture", "capture", "removal"]
     # A later poll of a removed post adds nothing more.
     assert capture(api, ann, post_id)["outcome"] == "removed"

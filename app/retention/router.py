@@ -1,0 +1,291 @@
+"""Holds, AV releases, schedules and disposition batches: records officers only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.audit.service import Actor
+from app.auth.deps import OfficerUser
+from app.config import Settings
+from app.db import Database, SessionDep
+from app.errors import DomainError
+from app.retention import service
+from app.retention.models import HoldKind
+from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
+from app.retention.schemas import (
+    AssignmentOut,
+    AvRelease,
+    BatchApprove,
+    BatchCancel,
+    BatchDetail,
+    BatchOut,
+    BatchPage,
+    HoldCreate,
+    HoldOut,
+    HoldPage,
+    HoldRelease,
+    MandamusNotice,
+    RunOut,
+    SeriesOut,
+    WhsReply,
+)
+from app.storage.base import StoreError
+from app.storage.service import store_from_settings
+
+router = APIRouter(prefix="/api/v1", tags=["retention"])
+
+
+class RunStopped(DomainError):
+    status_code = 503
+
+
+class SchedulesUnusable(DomainError):
+    status_code = 503
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _today(request: Request) -> dt.date:
+    return service.local_today(_settings(request).retention_timezone)
+
+
+def _schedules(request: Request) -> ScheduleSet:
+    # create_app may load them at start-up; otherwise the first request loads (and keeps) them.
+    schedules: ScheduleSet | None = getattr(request.app.state, "schedules", None)
+    if schedules is None:
+        try:
+            schedules = load_schedules(_settings(request).schedules_dir)
+        except ScheduleError as exc:
+            raise SchedulesUnusable(f"the retention schedules are invalid: {exc}") from None
+        request.app.state.schedules = schedules
+    return schedules
+
+
+@router.post("/holds", response_model=HoldOut, status_code=status.HTTP_201_CREATED)
+def place_hold(body: HoldCreate, officer: OfficerUser, session: SessionDep) -> HoldOut:
+    """Hold posts by id and/or by a saved search; held posts are never destroyed."""
+    hold = service.place_hold(
+        session,
+        officer=officer,
+        kind=body.kind.value,
+        reason=body.reason,
+        authority=body.authority,
+        post_ids=body.post_ids,
+        scope=body.scope,
+        request_id=body.request_id,
+    )
+    return service.hold_out(session, hold)
+
+
+@router.get("/holds", response_model=HoldPage)
+def list_holds(
+    _officer: OfficerUser,
+    session: SessionDep,
+    active: bool | None = None,
+    kind: HoldKind | None = None,
+    post_id: int | None = None,
+    request_id: int | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> HoldPage:
+    holds, total = service.list_holds(
+        session,
+        active=active,
+        kind=kind.value if kind else None,
+        post_id=post_id,
+        request_id=request_id,
+        limit=limit,
+        offset=offset,
+    )
+    return HoldPage(
+        items=[service.hold_out(session, h) for h in holds], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/holds/{hold_id}", response_model=HoldOut)
+def get_hold(hold_id: int, _officer: OfficerUser, session: SessionDep) -> HoldOut:
+    return service.hold_out(session, service.get_hold(session, hold_id))
+
+
+@router.post("/holds/{hold_id}/release", response_model=HoldOut)
+def release_hold(
+    hold_id: int, body: HoldRelease, officer: OfficerUser, session: SessionDep
+) -> HoldOut:
+    hold = service.release_hold(
+        session,
+        hold_id=hold_id,
+        officer=officer,
+        reason=body.reason,
+        authority=body.authority,
+        court_order_ref=body.court_order_ref,
+    )
+    return service.hold_out(session, hold)
+
+
+@router.post("/holds/{hold_id}/mandamus", response_model=HoldOut)
+def record_mandamus(
+    hold_id: int, body: MandamusNotice, officer: OfficerUser, session: SessionDep
+) -> HoldOut:
+    """Record notice of a mandamus action: the 19.35(5) timer stops until an officer releases
+    the hold citing the court order."""
+    hold = service.record_mandamus_notice(
+        session,
+        hold_id=hold_id,
+        officer=officer,
+        noticed_at=body.noticed_at,
+        reference=body.reference,
+    )
+    return service.hold_out(session, hold)
+
+
+@router.get("/retention/schedules", response_model=list[SeriesOut])
+def list_series(_officer: OfficerUser, request: Request) -> list[SeriesOut]:
+    schedules = _schedules(request)
+    chosen = {
+        schedules.series_for_label(label)[1].code
+        for label in ("record", "secondary_copy", "transitory")
+    }
+    return [
+        SeriesOut(
+            schedule_id=schedule.id,
+            schedule_version=schedule.version,
+            schedule_title=schedule.title,
+            example=schedule.example,
+            code=series.code,
+            title=series.title,
+            applies_to=series.applies_to,
+            default=series.default,
+            chosen_for_label=series.code in chosen,
+            retention=series.retention,
+            trigger_event=series.trigger_event,
+            disposition=series.disposition,
+            whs_notice=series.whs_notice,
+            authority=list(series.authority),
+        )
+        for schedule, series in schedules.all_series
+    ]
+
+
+@router.post("/retention/posts/{post_id}/release", response_model=AssignmentOut)
+def release_av(
+    post_id: int, body: AvRelease, officer: OfficerUser, session: SessionDep, request: Request
+) -> AssignmentOut:
+    """An AV ("until no longer needed") post is no longer needed: it falls due today."""
+    assignment = service.release_av(
+        session,
+        post_id=post_id,
+        officer=officer,
+        reason=body.reason,
+        timezone=_settings(request).retention_timezone,
+    )
+    return AssignmentOut.model_validate(assignment)
+
+
+@router.get("/disposition/batches", response_model=BatchPage)
+def list_batches(
+    _officer: OfficerUser,
+    session: SessionDep,
+    request: Request,
+    status_: str | None = Query(
+        default=None, alias="status", pattern="^(proposed|approved|running|completed|cancelled)$"
+    ),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> BatchPage:
+    batches, total = service.list_batches(session, status=status_, limit=limit, offset=offset)
+    today = _today(request)
+    items = [
+        BatchOut.model_validate(
+            service.batch_out(session, b, today=today).model_dump(exclude={"items"})
+        )
+        for b in batches
+    ]
+    return BatchPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/disposition/batches/{batch_id}", response_model=BatchDetail)
+def get_batch(
+    batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+) -> BatchDetail:
+    return service.batch_out(session, service.get_batch(session, batch_id), today=_today(request))
+
+
+@router.post("/disposition/batches/{batch_id}/approve", response_model=BatchDetail)
+def approve_batch(
+    batch_id: int, body: BatchApprove, officer: OfficerUser, session: SessionDep, request: Request
+) -> BatchDetail:
+    batch = service.approve_batch(
+        session,
+        batch_id=batch_id,
+        officer=officer,
+        authority=body.authority,
+        whs_notice_on=body.whs_notice_on,
+        timezone=_settings(request).retention_timezone,
+    )
+    return service.batch_out(session, batch, today=_today(request))
+
+
+@router.post("/disposition/batches/{batch_id}/whs-reply", response_model=BatchDetail)
+def attach_whs_reply(
+    batch_id: int, body: WhsReply, officer: OfficerUser, session: SessionDep, request: Request
+) -> BatchDetail:
+    """Attach the Wisconsin Historical Society's reply or waiver reference."""
+    batch = service.attach_whs_reply(
+        session, batch_id=batch_id, officer=officer, reference=body.reference
+    )
+    return service.batch_out(session, batch, today=_today(request))
+
+
+@router.post("/disposition/batches/{batch_id}/cancel", response_model=BatchDetail)
+def cancel_batch(
+    batch_id: int, body: BatchCancel, officer: OfficerUser, session: SessionDep, request: Request
+) -> BatchDetail:
+    batch = service.cancel_batch(session, batch_id=batch_id, officer=officer, reason=body.reason)
+    return service.batch_out(session, batch, today=_today(request))
+
+
+@router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
+def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
+    """Run an approved batch now (the daily job also runs it). Each post is committed as it
+    is destroyed, so this uses its own transactions rather than the request's."""
+    settings = _settings(request)
+    database: Database = request.app.state.db
+    try:
+        result = service.run_batch(
+            database,
+            batch_id=batch_id,
+            store=store_from_settings(settings),
+            actor=Actor.of(officer),
+            today=_today(request),
+            timezone=settings.retention_timezone,
+        )
+    except StoreError as exc:
+        raise RunStopped(f"the run stopped: {exc}; run it again to resume") from None
+    return RunOut(
+        batch_id=result.batch_id,
+        status=result.status,
+        destroyed=result.destroyed,
+        skipped=result.skipped,
+        certificate_sha256=result.certificate_sha256,
+    )
+
+
+@router.get("/disposition/batches/{batch_id}/certificate")
+def get_certificate(
+    batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+) -> Response:
+    pdf = service.certificate_bytes(
+        session, batch_id=batch_id, store=store_from_settings(_settings(request))
+    )
+    return Response(
+        content=pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="disposition-{batch_id}-certificate.pdf"'
+        },
+    )

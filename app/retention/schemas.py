@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.accounts.models import Platform
+from app.retention.models import HoldKind
+
+TEXT_MAX = 4000
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # A date-time without a zone is taken as UTC, like the posts API's filters.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+class SearchCriteria(BaseModel):
+    """A saved search over flagged posts; every given criterion must hold (AND).
+
+    Ranges include their start and exclude their end. `text` matches any version's text,
+    ignoring case. Disposed posts (only a stub left) are left out unless include_disposed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: int | None = Field(
+        default=None, description="The user who owns the account (or flagged the post)."
+    )
+    account_id: int | None = None
+    platform: Platform | None = None
+    flagged_from: dt.datetime | None = None
+    flagged_to: dt.datetime | None = None
+    created_from: dt.datetime | None = Field(
+        default=None, description="A version's platform creation time (else its capture)."
+    )
+    created_to: dt.datetime | None = None
+    text: str | None = Field(default=None, min_length=1, max_length=500)
+    include_disposed: bool = False
+
+    _aware_dates = field_validator(
+        "flagged_from", "flagged_to", "created_from", "created_to", mode="after"
+    )(_aware)
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> SearchCriteria:
+        for start, end in (("flagged_from", "flagged_to"), ("created_from", "created_to")):
+            a, b = getattr(self, start), getattr(self, end)
+            if a is not None and b is not None and b <= a:
+                raise ValueError(f"{end} must be after {start}")
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        fields = self.model_dump(exclude={"include_disposed"}, exclude_none=True)
+        return not fields
+
+    def saved(self) -> dict[str, Any]:
+        """The criteria as JSON, for Hold.scope and the audit log."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class HoldCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: HoldKind
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
+    authority: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX,
+        description="What requires the hold: the request, case number, audit or order.",
+    )
+    post_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    scope: SearchCriteria | None = None
+    request_id: int | None = None
+
+    @field_validator("reason", "authority")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class HoldRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
+    authority: str = Field(min_length=1, max_length=TEXT_MAX)
+    court_order_ref: str | None = Field(
+        default=None,
+        max_length=TEXT_MAX,
+        description="Needed when a mandamus notice was recorded on the hold (19.35(5)).",
+    )
+
+    @field_validator("reason", "authority")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class MandamusNotice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    noticed_at: dt.datetime = Field(description="When notice of the mandamus action arrived.")
+    reference: str = Field(min_length=1, max_length=TEXT_MAX, description="Case reference.")
+
+    _aware_noticed = field_validator("noticed_at", mode="after")(_aware)
+
+
+class HoldOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    reason: str
+    authority: str
+    request_id: int | None
+    scope: dict[str, Any] | None
+    placed_by_id: int
+    placed_at: dt.datetime
+    released_by_id: int | None
+    released_at: dt.datetime | None
+    release_reason: str | None
+    release_authority: str | None
+    mandamus_noticed_at: dt.datetime | None
+    post_ids: list[int] = []
+
+
+class HoldPage(BaseModel):
+    items: list[HoldOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AvRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    post_id: int
+    label: str
+    schedule_id: str
+    schedule_version: str
+    series_code: str
+    retention: str
+    due_on: dt.date | None
+    due_reason: str
+    whs_notice: str
+    disposition: str
+    released_by_id: int | None
+    released_at: dt.datetime | None
+    computed_at: dt.datetime
+
+
+class SeriesOut(BaseModel):
+    schedule_id: str
+    schedule_version: str
+    schedule_title: str
+    example: bool
+    code: str
+    title: str
+    applies_to: str
+    default: bool
+    chosen_for_label: bool
+    retention: str
+    trigger_event: str | None
+    disposition: str
+    whs_notice: str
+    authority: list[str]
+
+
+class BatchApprove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authority: str = Field(min_length=1, max_length=TEXT_MAX)
+    whs_notice_on: dt.date | None = Field(
+        default=None,
+        description="The day written notice went to the Wisconsin Historical Society; needed "
+        "when the batch holds a series whose whs_notice is required.",
+    )
+
+
+class WhsReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class BatchCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    post_id: int
+    status: str
+    skip_reason: str | None
+    series_code: str
+    due_on: dt.date | None
+    stub: dict[str, Any] | None
+    destroyed_at: dt.datetime | None
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: str
+    proposed_at: dt.datetime
+    approved_by_id: int | None
+    approved_at: dt.datetime | None
+    authority: str | None
+    whs_notice_on: dt.date | None
+    whs_reply_ref: str | None
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    certificate_sha256: str | None
+    item_count: int = 0
+    whs_series: list[str] = []
+    runnable_on: dt.date | None = None
+    blocked_because: str | None = None
+
+
+class BatchDetail(BatchOut):
+    items: list[ItemOut] = []
+
+
+class BatchPage(BaseModel):
+    items: list[BatchOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunOut(BaseModel):
+    batch_id: int
+    status: str
+    destroyed: list[int]
+    skipped: dict[int, str]
+    certificate_sha256: str | None
