@@ -107,7 +107,9 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
-    registers: list[Callable[[Any], None]] = []
+    from app.snapshots.cli import register as snapshots
+
+    registers: list[Callable[[Any], None]] = [snapshots]
     return registers
 
 

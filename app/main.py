@@ -21,6 +21,7 @@ from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
 from app.posts.router import router as posts_router
+from app.snapshots.router import router as snapshots_router
 
 log = logging.getLogger("postvault")
 
@@ -96,6 +97,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             status_code=500,
         )
 
-    for router in (health_router, auth_router, accounts_router, posts_router, audit_router):
+    for router in (
+        health_router,
+        auth_router,
+        accounts_router,
+        posts_router,
+        audit_router,
+        snapshots_router,
+    ):
         app.include_router(router)
     return app

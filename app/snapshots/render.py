@@ -12,9 +12,11 @@ import datetime as dt
 import hashlib
 import io
 import re
+import struct
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -24,6 +26,7 @@ import weasyprint
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 from PIL import Image, ImageOps, UnidentifiedImageError
+from weasyprint.css import ColorProfile
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app import __version__ as app_version
@@ -588,6 +591,37 @@ def _referenced(pdf: Any, reference: Any) -> Any:
     return pdf.objects[int(text.split()[0])]
 
 
+def _freeze_font_timestamp(font: bytes) -> bytes:
+    """A TrueType font with head.modified set to head.created and its checksums fixed.
+
+    WeasyPrint re-saves colour emoji fonts with fontTools, which stamps the current time into
+    the font; the same input would otherwise render to different bytes from one second to the
+    next.
+    """
+    if font[:4] not in (b"\x00\x01\x00\x00", b"true") or len(font) < 12:
+        return font
+    (tables,) = struct.unpack(">H", font[4:6])
+    for index in range(tables):
+        entry = 12 + 16 * index
+        tag, _, offset, length = struct.unpack(">4sIII", font[entry : entry + 16])
+        if tag != b"head" or length < 36 or offset + length > len(font):
+            continue
+        data = bytearray(font)
+        data[offset + 28 : offset + 36] = data[offset + 20 : offset + 28]
+        data[offset + 8 : offset + 12] = b"\x00\x00\x00\x00"
+        head = bytes(data[offset : offset + length])
+        struct.pack_into(">I", data, entry + 4, _table_checksum(head))
+        adjustment = (0xB1B0AFBA - _table_checksum(bytes(data))) & 0xFFFFFFFF
+        struct.pack_into(">I", data, offset + 8, adjustment)
+        return bytes(data)
+    return font
+
+
+def _table_checksum(data: bytes) -> int:
+    padded = data + b"\x00" * (-len(data) % 4)
+    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+
+
 def _key(name: Any) -> bytes:
     value = name.string
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
@@ -621,6 +655,11 @@ def _finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
                     unique.append(reference)
             pdf.catalog["AF"][:] = unique
         for pdf_object in pdf.objects:
+            extra = getattr(pdf_object, "extra", None)
+            if isinstance(extra, dict) and "Length1" in extra and len(pdf_object.stream) == 1:
+                content = pdf_object.stream[0]
+                if isinstance(content, bytes):
+                    pdf_object.stream = [_freeze_font_timestamp(content)]
             if isinstance(pdf_object, dict) and pdf_object.get("Type") == "/Filespec":
                 stream = _referenced(pdf, pdf_object["EF"]["F"])
                 subtype = str(stream.extra.get("Subtype", ""))
@@ -640,6 +679,38 @@ def stylesheets() -> list[weasyprint.CSS]:
         css = (TEMPLATES_DIR / "snapshot.css").read_text(encoding="utf-8")
         _stylesheets.append(weasyprint.CSS(string=css, url_fetcher=ArchiveFetcher()))
     return _stylesheets
+
+
+_OUTPUT_INTENT = "postvault-srgb"
+_profiles: list[ColorProfile] = []
+
+
+class _FixedProfile(ColorProfile):  # type: ignore[misc]
+    """An ICC profile embedded as the exact bytes of its file.
+
+    WeasyPrint re-serialises profiles through LittleCMS, whose output changes after the first
+    use in a process, which would make the same version render to different bytes.
+    """
+
+    def __init__(self, icc: bytes, name: str) -> None:
+        super().__init__(io.BytesIO(icc), name, "relative-colorimetric", (["r"], ["g"], ["b"]))
+        self._icc = icc
+
+    @property
+    def content(self) -> bytes:
+        return self._icc
+
+
+def _srgb_profile() -> ColorProfile:
+    """WeasyPrint's own sRGB profile, read once per process.
+
+    Passed in by name, because WeasyPrint's built-in "srgb" intent opens the ICC file on every
+    render and never closes it.
+    """
+    if not _profiles:
+        icc = (resources.files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+        _profiles.append(_FixedProfile(icc, "sRGB2014.icc"))
+    return _profiles[0]
 
 
 def pdf_options(prepared: Prepared, fetcher: ArchiveFetcher) -> dict[str, Any]:
@@ -662,6 +733,8 @@ def pdf_options(prepared: Prepared, fetcher: ArchiveFetcher) -> dict[str, Any]:
         "pdf_identifier": True,  # derived from the content: same input, same identifier
         "attachments": attachments,
         "stylesheets": stylesheets(),
+        "output_intent": _OUTPUT_INTENT,
+        "color_profiles": {_OUTPUT_INTENT: _srgb_profile()},
     }
 
 
