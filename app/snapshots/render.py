@@ -619,7 +619,8 @@ def _freeze_font_timestamp(font: bytes) -> bytes:
 
 def _table_checksum(data: bytes) -> int:
     padded = data + b"\x00" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+    words: tuple[int, ...] = struct.unpack(f">{len(padded) // 4}I", padded)
+    return sum(words) & 0xFFFFFFFF
 
 
 def _key(name: Any) -> bytes:

@@ -56,9 +56,13 @@ SYSTEM = Actor.system("snapshots")
 
 
 class SnapshotUnavailable(DomainError):
-    """The archived bytes cannot be served as they are (damaged or missing): never a 500."""
+    """The archived bytes cannot be served as they are (damaged or missing).
 
-    status_code = 503
+    409: the request is fine, the archive's state is what stops it; the damage is logged at
+    ERROR level and shows in the fixity report.
+    """
+
+    status_code = 409
 
 
 # --- building the view --------------------------------------------------------------------

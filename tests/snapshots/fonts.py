@@ -12,7 +12,7 @@ import subprocess
 from typing import Any
 
 import pypdf
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 
 @functools.cache
