@@ -192,8 +192,13 @@ def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
     from app.classification import cli as classification_cli
     from app.retention.cli import register as retention_register
+    from app.snapshots.cli import register as snapshots_register
 
-    registers: list[Callable[[Any], None]] = [classification_cli.register, retention_register]
+    registers: list[Callable[[Any], None]] = [
+        classification_cli.register,
+        retention_register,
+        snapshots_register,
+    ]
     return registers
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     session_max_age_hours: int = Field(
         default=168, gt=0, description="A web sign-in lasts this long (default one week)."
     )
+
+    # --- snapshots and storage ---
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key; unset = boto3's usual credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = Field(default="", description="Key prefix inside the S3 bucket.")
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,7 @@ from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
+from app.snapshots.router import router as snapshots_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
 from app.web.middleware import is_page_path
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         classification_router,
         open_records_router,
         retention_router,
+        snapshots_router,
     ):
         app.include_router(router)
     install_web(app, settings, db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import stat
@@ -13,16 +14,32 @@ from pathlib import Path
 from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_hex
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_HEX = frozenset("0123456789abcdef")
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 class LocalStore:
+    """Write-once files: written to a temporary file, fsynced, made read-only, then linked
+    under their hash. A link never replaces an existing file, so an object, once there, is
+    never overwritten, not even by a concurrent writer of the same bytes."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.tmp = self.root / "tmp"
 
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
     def path_for(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if len(sha256) != 64 or not _HEX.issuperset(sha256):
             raise StoreError(f"'{sha256}' is not a SHA-256 key")
         return self.objects / sha256[:2] / sha256[2:4] / sha256
 
@@ -31,26 +48,37 @@ class LocalStore:
         final = self.path_for(key)
         if final.exists():
             return key  # content-addressed: the same bytes are already there
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        # Temporary file in the same file system, fsync, rename, fsync the folder: a crash
-        # leaves either no object or the whole object, never a partial one under its key.
-        fd, tmp_name = tempfile.mkstemp(prefix=f"{key[:12]}.", dir=self.tmp)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            # Temporary file in the same file system, fsync, link, fsync the folder: a crash
+            # leaves either no object or the whole object, never a partial one under its key.
+            fd, tmp_name = tempfile.mkstemp(prefix=f"{key[:12]}.", dir=self.tmp)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, _READ_ONLY)
-            os.replace(tmp_name, final)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
+            try:
+                os.link(tmp_name, final)
+            except FileExistsError:
+                pass  # a concurrent writer stored the same bytes first
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                # File systems without hard links: an atomic rename (the bytes are the same
+                # if another writer got there first, so replacing its file loses nothing).
+                os.replace(tmp_name, final)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise StoreError(f"the archive at {self.root} is full: {exc}") from exc
+            raise StoreError(f"writing object {key} failed: {exc}") from exc
         finally:
-            os.close(dir_fd)
+            Path(tmp_name).unlink(missing_ok=True)
+        _fsync_dir(final.parent)
         return key
 
     def get(self, sha256: str) -> bytes:
@@ -59,6 +87,8 @@ class LocalStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise ObjectMissing(f"object {sha256} is missing from {self.objects}") from None
+        except OSError as exc:
+            raise StoreError(f"object {sha256} cannot be read: {exc}") from exc
         actual = sha256_hex(data)
         if actual != sha256:
             raise FixityError(sha256, actual)
@@ -76,6 +106,8 @@ class LocalStore:
                     digest.update(chunk)
         except FileNotFoundError:
             raise ObjectMissing(f"object {sha256} is missing from {self.objects}") from None
+        except OSError as exc:
+            raise StoreError(f"object {sha256} cannot be read: {exc}") from exc
         return digest.hexdigest()
 
     def delete(self, sha256: str) -> None:
@@ -83,15 +115,17 @@ class LocalStore:
         if path.exists():
             os.chmod(path, _READ_ONLY | stat.S_IWUSR)
             path.unlink()
+            _fsync_dir(path.parent)
 
     def keys(self) -> Iterator[str]:
         if not self.objects.exists():
             return
         for path in sorted(self.objects.glob("??/??/*")):
-            if len(path.name) == 64:
+            if len(path.name) == 64 and _HEX.issuperset(path.name):
                 yield path.name
 
     def set_retention(self, sha256: str, *, retain_until: dt.date | None, legal_hold: bool) -> None:
         # A local folder cannot refuse deletion by itself; PostVault's disposition workflow
         # (holds, due dates, approval) is what protects these objects.
-        self.path_for(sha256)
+        if not self.path_for(sha256).exists():
+            raise ObjectMissing(f"object {sha256} is missing from {self.objects}")

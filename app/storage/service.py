@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.storage.base import ArchiveStore, StoreError
+from app.storage.base import ArchiveStore
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 
 
 def store_from_settings(settings: Settings) -> ArchiveStore:
     if settings.storage_backend == "s3":
-        raise StoreError(
-            "POSTVAULT_STORAGE_BACKEND=s3: the S3 store arrives with the snapshots work"
-        )
+        from app.storage.s3 import S3Store
+
+        return S3Store.from_settings(settings)
     return LocalStore(settings.archive_dir)
 
 
 def put_object(
-    session: Session, store: ArchiveStore, data: bytes, *, mime_type: str, kind: str
+    session: Session,
+    store: ArchiveStore,
+    data: bytes,
+    *,
+    mime_type: str,
+    kind: str,
+    retain_until: dt.date | None = None,
 ) -> StoredObject:
-    """Store bytes and record the object (once: the same bytes are one object)."""
-    key = store.put(data, mime_type=mime_type)
+    """Store bytes and record the object (once: the same bytes are one object).
+
+    `retain_until` asks a store with Object Lock to refuse deletion before that date.
+    """
+    key = store.put(data, mime_type=mime_type, retain_until=retain_until)
     row = session.get(StoredObject, key)
     if row is None:
         row = StoredObject(sha256=key, size=len(data), mime_type=mime_type, kind=kind)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth.deps import CurrentUser, OfficerUser
+from app.db import SessionDep
+from app.snapshots import service
+from app.snapshots.schemas import FixityOverview
+from app.storage.deps import StoreDep
+
+router = APIRouter(prefix="/api/v1", tags=["snapshots"])
+
+
+@router.get(
+    "/posts/{post_id}/versions/{number}/snapshot.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def snapshot_pdf(
+    post_id: int,
+    number: int,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    download: bool = Query(default=False, description="Ask the browser to save the file."),
+) -> Response:
+    """The PDF/A-3b snapshot of a version, checked against its SHA-256 before it is sent."""
+    snapshot, data = service.read_snapshot(
+        session, store=store, viewer=user, post_id=post_id, number=number, download=download
+    )
+    disposition = "attachment" if download else "inline"
+    return Response(
+        content=data,
+        media_type="application/pdf",
+        headers={
+            "X-Content-SHA256": snapshot.sha256,
+            "ETag": f'"{snapshot.sha256}"',
+            "Content-Disposition": f'{disposition}; filename="post-{post_id}-v{number}.pdf"',
+            "Cache-Control": "private, no-transform",
+        },
+    )
+
+
+@router.get("/fixity", response_model=FixityOverview)
+def fixity(
+    _officer: OfficerUser,
+    session: SessionDep,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> FixityOverview:
+    """The latest fixity check of each stored object, failures first, with a summary."""
+    return service.fixity_overview(session, limit=limit, offset=offset)

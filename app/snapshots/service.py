@@ -1,0 +1,673 @@
+"""Snapshots of captured versions, reading them back, and fixity checks of the archive.
+
+The capture pipeline calls `snapshot_version(session, store=..., version_id=...)` after it
+stores a new version; `rerender_versions` makes new snapshots after a template change, keeping
+the old ones; `check_fixity` re-hashes every stored object and records each check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.classification.models import Classification
+from app.collectors.base import CollectedPost
+from app.config import Settings, get_settings
+from app.db import utcnow
+from app.errors import Conflict, DomainError, NotFound
+from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
+from app.posts.service import get_post
+from app.retention.models import RetentionAssignment
+from app.snapshots.models import Snapshot
+from app.snapshots.pool import RenderError, render_pool
+from app.snapshots.render import RENDERER_VERSION, render_snapshot
+from app.snapshots.schemas import (
+    ClassificationInfo,
+    FixityCheckOut,
+    FixityOverview,
+    FixityProblem,
+    FixityReport,
+    FixitySummary,
+    MediaFile,
+    RetentionInfo,
+    SnapshotView,
+)
+from app.storage.base import ArchiveStore, FixityError, ObjectMissing, StoreError
+from app.storage.models import FixityCheck, StoredObject
+from app.storage.service import put_object
+
+log = logging.getLogger("postvault.snapshots")
+
+Renderer = Callable[[SnapshotView], bytes]
+ManyRenderer = Callable[[Sequence[SnapshotView]], Sequence[bytes | Exception]]
+
+SYSTEM = Actor.system("snapshots")
+
+
+class SnapshotUnavailable(DomainError):
+    """The archived bytes cannot be served as they are (damaged or missing).
+
+    409: the request is fine, the archive's state is what stops it; the damage is logged at
+    ERROR level and shows in the fixity report.
+    """
+
+    status_code = 409
+
+
+# --- building the view --------------------------------------------------------------------
+
+
+def _collected(
+    session: Session, version: CapturedVersion
+) -> tuple[CollectedPost, CapturedVersion, str | None]:
+    """The post content a version shows, the version it comes from, and a notice.
+
+    A removal version records that the post is gone, not what it said: its page shows the
+    last content captured before, and says so.
+    """
+    normalized = version.normalized or {}
+    shown = version
+    notice = None
+    if normalized.get("kind", "post") != "post":
+        reason = str(normalized.get("reason") or "no reason given")
+        shown_version = session.scalar(
+            select(CapturedVersion)
+            .where(
+                CapturedVersion.post_id == version.post_id,
+                CapturedVersion.number < version.number,
+                CapturedVersion.normalized.is_not(None),
+            )
+            .order_by(CapturedVersion.number.desc())
+            .limit(1)
+        )
+        while (
+            shown_version is not None
+            and (shown_version.normalized or {}).get("kind", "post") != "post"
+        ):
+            shown_version = session.scalar(
+                select(CapturedVersion)
+                .where(
+                    CapturedVersion.post_id == version.post_id,
+                    CapturedVersion.number < shown_version.number,
+                    CapturedVersion.normalized.is_not(None),
+                )
+                .order_by(CapturedVersion.number.desc())
+                .limit(1)
+            )
+        if shown_version is None or shown_version.normalized is None:
+            raise Conflict(
+                f"version {version.number} of post {version.post_id} records a removal and no "
+                "earlier content is archived to show"
+            )
+        shown = shown_version
+        normalized = shown_version.normalized
+        notice = (
+            f"The platform said: {reason}. The content shown is version {shown.number}, "
+            f"the last captured before the removal."
+        )
+    try:
+        return CollectedPost.model_validate(normalized), shown, notice
+    except ValidationError as exc:
+        raise Conflict(
+            f"version {version.number} of post {version.post_id} has a normalised capture "
+            f"this renderer cannot read: {exc.errors()[0].get('msg')}"
+        ) from None
+
+
+def _owners(post: CollectedPost) -> dict[str, str]:
+    """Which post or reply each media file (by hash or URL) belongs to."""
+    owners: dict[str, str] = {}
+
+    def add(owner: str, refs: Sequence[Any]) -> None:
+        for ref in refs:
+            if ref is None:
+                continue
+            if ref.sha256:
+                owners.setdefault(ref.sha256, owner)
+            owners.setdefault(ref.url, owner)
+
+    add("post", post.media)
+    if post.link_card is not None:
+        add("link_card", [post.link_card.thumb])
+    if post.quote_of is not None:
+        add("quote", post.quote_of.media)
+    if post.repost_of is not None:
+        add("repost", post.repost_of.media)
+    for reply in post.replies:
+        add(f"reply:{reply.id}", reply.media)
+    return owners
+
+
+def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> SnapshotView:
+    """Everything the snapshot of one version shows, read from the database and the store."""
+    version = session.get(CapturedVersion, version_id)
+    if version is None:
+        raise NotFound(f"no captured version {version_id}")
+    post_row: FlaggedPost = version.post
+    if version.source_json is None or version.normalized is None:
+        raise Conflict(
+            f"version {version.number} of post {post_row.id} was disposed: nothing to render"
+        )
+    source = version.source_json.encode("utf-8")
+    if hashlib.sha256(source).hexdigest() != version.source_sha256:
+        raise SnapshotUnavailable(
+            f"the source JSON of version {version.number} of post {post_row.id} no longer "
+            "hashes to the value recorded at capture; it is not rendered"
+        )
+    collected, shown, notice = _collected(session, version)
+    count = session.scalar(
+        select(func.max(CapturedVersion.number)).where(CapturedVersion.post_id == post_row.id)
+    )
+    owners = _owners(collected)
+    media: list[MediaFile] = []
+    rows: list[VersionMedia] = list(shown.media)
+    if shown is not version:
+        rows += list(version.media)
+    seen: set[str] = set()
+    for row in rows:
+        if row.sha256 in seen:
+            continue
+        seen.add(row.sha256)
+        stored = session.get(StoredObject, row.sha256)
+        try:
+            data = store.get(row.sha256)
+        except (FixityError, ObjectMissing) as exc:
+            raise SnapshotUnavailable(
+                f"media {row.sha256} of version {version.number} of post {post_row.id} cannot "
+                f"be read back intact: {exc}"
+            ) from exc
+        media.append(
+            MediaFile(
+                sha256=row.sha256,
+                mime_type=stored.mime_type if stored else "application/octet-stream",
+                data=data,
+                role=row.role,
+                alt_text=row.alt_text,
+                source_url=row.source_url,
+                owner="avatar"
+                if row.role == "avatar"
+                else owners.get(row.sha256) or owners.get(row.source_url or "", "post"),
+            )
+        )
+    classification = session.scalar(
+        select(Classification)
+        .where(Classification.version_id == version.id, Classification.is_current.is_(True))
+        .order_by(Classification.id.desc())
+        .limit(1)
+    )
+    assignment = session.scalar(
+        select(RetentionAssignment)
+        .where(
+            RetentionAssignment.post_id == post_row.id,
+            RetentionAssignment.is_current.is_(True),
+        )
+        .order_by(RetentionAssignment.id.desc())
+        .limit(1)
+    )
+    return SnapshotView(
+        post=collected,
+        platform=post_row.platform,
+        post_url=collected.url or post_row.url,
+        post_id=collected.post_id or post_row.external_id,
+        version_number=version.number,
+        version_count=max(count or 1, version.number),
+        version_kind=version.kind,
+        notice=notice,
+        captured_at=version.captured_at,
+        diff_from_previous=version.diff_from_previous,
+        collector=version.collector,
+        collector_version=version.collector_version,
+        classification=ClassificationInfo(
+            label=classification.label,
+            rule_id=classification.rule_id,
+            reasons=list(classification.reasons or []),
+            source=classification.source,
+        )
+        if classification
+        else None,
+        retention=RetentionInfo(
+            series_code=assignment.series_code,
+            schedule_id=assignment.schedule_id,
+            retention=assignment.retention,
+            due_on=assignment.due_on,
+            due_reason=assignment.due_reason or None,
+        )
+        if assignment
+        else None,
+        source_json=source,
+        source_sha256=version.source_sha256,
+        media=media,
+    )
+
+
+# --- making snapshots ---------------------------------------------------------------------
+
+
+def current_snapshot(session: Session, *, version_id: int) -> Snapshot | None:
+    return session.scalar(
+        select(Snapshot)
+        .where(Snapshot.version_id == version_id, Snapshot.is_current.is_(True))
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    )
+
+
+def _record_snapshot(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    view: SnapshotView,
+    version_id: int,
+    pdf: bytes,
+    actor: Actor,
+) -> Snapshot:
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    current = current_snapshot(session, version_id=version_id)
+    if current is not None and current.sha256 == sha256:
+        return current  # rendering is deterministic: the same input made the same file
+    stored = put_object(
+        session,
+        store,
+        pdf,
+        mime_type="application/pdf",
+        kind="snapshot",
+        retain_until=view.retention.due_on if view.retention else None,
+    )
+    session.execute(
+        update(Snapshot)
+        .where(Snapshot.version_id == version_id, Snapshot.is_current.is_(True))
+        .values(is_current=False)
+    )
+    snapshot = Snapshot(
+        version_id=version_id,
+        sha256=stored.sha256,
+        size=len(pdf),
+        renderer_version=RENDERER_VERSION,
+        is_current=True,
+        created_at=utcnow(),
+    )
+    session.add(snapshot)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="snapshot.created",
+        object_type="snapshot",
+        object_id=snapshot.id,
+        details={
+            "version_id": version_id,
+            "version_number": view.version_number,
+            "sha256": sha256,
+            "size": len(pdf),
+            "renderer_version": RENDERER_VERSION,
+            "source_sha256": view.source_sha256,
+            "replaces_snapshot_id": current.id if current is not None else None,
+        },
+    )
+    return snapshot
+
+
+def snapshot_version(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    version_id: int,
+    settings: Settings | None = None,
+    renderer: Renderer | None = None,
+    actor: Actor = SYSTEM,
+) -> Snapshot:
+    """Render a captured version to PDF/A-3b, store it and record it as the current snapshot.
+
+    Renders in the process pool sized by `settings.render_workers` unless a `renderer` is
+    given. Calling it again for unchanged input returns the same snapshot.
+    """
+    view = build_view(session, store=store, version_id=version_id)
+    if renderer is None:
+        renderer = render_pool((settings or get_settings()).render_workers).render
+    try:
+        pdf = renderer(view)
+    except RenderError as exc:
+        raise SnapshotUnavailable(f"version {version_id} could not be rendered: {exc}") from exc
+    return _record_snapshot(
+        session, store=store, view=view, version_id=version_id, pdf=pdf, actor=actor
+    )
+
+
+def versions_to_render(session: Session, *, outdated_too: bool = True) -> list[int]:
+    """Versions with content and no current snapshot (and, with `outdated_too`, those whose
+    snapshot was made by another renderer version), oldest first."""
+    current = (
+        select(Snapshot.version_id, Snapshot.renderer_version)
+        .where(Snapshot.is_current.is_(True))
+        .subquery()
+    )
+    condition: ColumnElement[bool] = current.c.version_id.is_(None)
+    if outdated_too:
+        condition = or_(condition, current.c.renderer_version != RENDERER_VERSION)
+    query = (
+        select(CapturedVersion.id)
+        .outerjoin(current, current.c.version_id == CapturedVersion.id)
+        .where(CapturedVersion.normalized.is_not(None), condition)
+        .order_by(CapturedVersion.id)
+    )
+    return list(session.scalars(query))
+
+
+def all_renderable_versions(session: Session) -> list[int]:
+    """Every version that still has its content (not disposed), oldest first."""
+    return list(
+        session.scalars(
+            select(CapturedVersion.id)
+            .where(CapturedVersion.normalized.is_not(None))
+            .order_by(CapturedVersion.id)
+        )
+    )
+
+
+@dataclass
+class RerenderReport:
+    rendered: int = 0
+    unchanged: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def rerender_versions(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    version_ids: Sequence[int],
+    render_many: ManyRenderer | None = None,
+    actor: Actor = SYSTEM,
+    progress: Callable[[int], object] | None = None,
+) -> RerenderReport:
+    """New snapshots of these versions from their stored source and media; the old ones stay
+    (no longer current). Views render in parallel when `render_many` is a pool's."""
+    if render_many is None:
+        render_many = _render_here
+    report = RerenderReport()
+    views: list[tuple[int, SnapshotView]] = []
+    for version_id in version_ids:
+        try:
+            views.append((version_id, build_view(session, store=store, version_id=version_id)))
+        except (DomainError, StoreError) as exc:
+            message = getattr(exc, "message", str(exc))
+            log.error("snapshot of version %s not rendered: %s", version_id, message)
+            report.failed.append((version_id, message))
+            if progress:
+                progress(1)
+    results = render_many([view for _, view in views])
+    for (version_id, view), result in zip(views, results, strict=True):
+        if isinstance(result, Exception):
+            log.error("snapshot of version %s not rendered: %s", version_id, result)
+            report.failed.append((version_id, str(result)))
+        else:
+            before = current_snapshot(session, version_id=version_id)
+            snapshot = _record_snapshot(
+                session, store=store, view=view, version_id=version_id, pdf=result, actor=actor
+            )
+            if before is not None and before.id == snapshot.id:
+                report.unchanged += 1
+            else:
+                report.rendered += 1
+        if progress:
+            progress(1)
+    return report
+
+
+def _render_here(views: Sequence[SnapshotView]) -> list[bytes | Exception]:
+    results: list[bytes | Exception] = []
+    for view in views:
+        try:
+            results.append(render_snapshot(view))
+        except Exception as exc:
+            results.append(RenderError(f"rendering failed: {type(exc).__name__}: {exc}"))
+    return results
+
+
+def rerender_all(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    settings: Settings | None = None,
+    render_many: ManyRenderer | None = None,
+    outdated_only: bool = True,
+    actor: Actor = SYSTEM,
+) -> RerenderReport:
+    """Re-render every version (or only those whose snapshot is missing or outdated) in one
+    transaction; `postvault snapshots rerender` does the same in committed batches."""
+    if outdated_only:
+        ids = versions_to_render(session, outdated_too=True)
+    else:
+        ids = all_renderable_versions(session)
+    if render_many is None:
+        render_many = render_pool((settings or get_settings()).render_workers).render_many
+    return rerender_versions(
+        session, store=store, version_ids=ids, render_many=render_many, actor=actor
+    )
+
+
+# --- reading a snapshot -------------------------------------------------------------------
+
+
+def read_snapshot(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    viewer: User,
+    post_id: int,
+    number: int,
+    download: bool = False,
+) -> tuple[Snapshot, bytes]:
+    """The current snapshot of version `number` of a post the viewer may see, verified
+    against its hash, with the view audited."""
+    post = get_post(session, viewer=viewer, post_id=post_id)
+    version = session.scalar(
+        select(CapturedVersion).where(
+            CapturedVersion.post_id == post.id, CapturedVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound(f"post {post_id} has no version {number}")
+    snapshot = current_snapshot(session, version_id=version.id)
+    if snapshot is None:
+        raise NotFound(f"version {number} of post {post_id} has no snapshot yet")
+    try:
+        data = store.get(snapshot.sha256)
+    except FixityError:
+        log.error(
+            "snapshot %s (%s) of post %s version %s fails its fixity check",
+            snapshot.id,
+            snapshot.sha256,
+            post_id,
+            number,
+        )
+        raise SnapshotUnavailable(
+            "the stored snapshot does not match its recorded SHA-256; it is not served and "
+            "the damage is logged for the records officers"
+        ) from None
+    except ObjectMissing:
+        log.error("snapshot %s (%s) is missing from the store", snapshot.id, snapshot.sha256)
+        raise SnapshotUnavailable(
+            "the stored snapshot is missing from the archive; the loss is logged for the "
+            "records officers"
+        ) from None
+    record(
+        session,
+        actor=Actor.of(viewer),
+        action="snapshot.viewed",
+        object_type="snapshot",
+        object_id=snapshot.id,
+        details={
+            "post_id": post_id,
+            "version_number": number,
+            "sha256": snapshot.sha256,
+            "disposition": "attachment" if download else "inline",
+        },
+    )
+    return snapshot, data
+
+
+# --- fixity -------------------------------------------------------------------------------
+
+
+def objects_to_check(session: Session, *, older_than: dt.timedelta | None = None) -> list[str]:
+    """Keys of stored objects not destroyed; with `older_than`, only those not checked within
+    that time (so a daily run spreads the checks over the interval)."""
+    query = select(StoredObject.sha256).where(StoredObject.destroyed_at.is_(None))
+    if older_than is not None:
+        latest = (
+            select(FixityCheck.sha256, func.max(FixityCheck.checked_at).label("checked_at"))
+            .group_by(FixityCheck.sha256)
+            .subquery()
+        )
+        query = query.outerjoin(latest, latest.c.sha256 == StoredObject.sha256).where(
+            or_(latest.c.checked_at.is_(None), latest.c.checked_at < utcnow() - older_than)
+        )
+    return list(session.scalars(query.order_by(StoredObject.sha256)))
+
+
+def check_fixity(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    keys: Sequence[str] | None = None,
+    older_than: dt.timedelta | None = None,
+    progress: Callable[[int], object] | None = None,
+    actor: Actor = SYSTEM,
+) -> FixityReport:
+    """Re-hash stored objects (all not destroyed, or `keys`) and record a check for each;
+    mismatches and missing objects are logged at ERROR level."""
+    if keys is None:
+        keys = objects_to_check(session, older_than=older_than)
+    report = FixityReport()
+    kinds = dict(
+        session.execute(
+            select(StoredObject.sha256, StoredObject.kind).where(
+                StoredObject.destroyed_at.is_(None)
+            )
+        ).all()
+    )
+    for index, key in enumerate(keys, start=1):
+        problem: FixityProblem | None = None
+        try:
+            actual = store.verify(key)
+            if actual != key:
+                problem = FixityProblem(
+                    sha256=key,
+                    kind=kinds.get(key),
+                    problem="mismatch",
+                    actual_sha256=actual,
+                    detail=f"the stored bytes hash to {actual}",
+                )
+        except ObjectMissing as exc:
+            problem = FixityProblem(
+                sha256=key, kind=kinds.get(key), problem="missing", detail=str(exc)
+            )
+        except StoreError as exc:
+            problem = FixityProblem(
+                sha256=key, kind=kinds.get(key), problem="unreadable", detail=str(exc)
+            )
+        report.checked += 1
+        if problem is None:
+            report.ok += 1
+            session.add(FixityCheck(sha256=key, checked_at=utcnow(), ok=True))
+        else:
+            report.problems.append(problem)
+            log.error(
+                "fixity: %s object %s is %s: %s",
+                problem.kind or "stored",
+                key,
+                problem.problem,
+                problem.detail,
+            )
+            session.add(
+                FixityCheck(
+                    sha256=key,
+                    checked_at=utcnow(),
+                    ok=False,
+                    problem=problem.problem,
+                    actual_sha256=problem.actual_sha256,
+                    detail=problem.detail,
+                )
+            )
+        if index % 500 == 0:
+            session.flush()
+        if progress:
+            progress(1)
+    session.flush()
+    if report.checked:
+        record(
+            session,
+            actor=actor,
+            action="fixity.checked",
+            object_type="archive",
+            object_id="store",
+            details={
+                "checked": report.checked,
+                "ok": report.ok,
+                "missing": [p.sha256 for p in report.missing][:100],
+                "mismatched": [p.sha256 for p in report.mismatched][:100],
+                "unreadable": [p.sha256 for p in report.problems if p.problem == "unreadable"][
+                    :100
+                ],
+            },
+        )
+    return report
+
+
+def fixity_overview(session: Session, *, limit: int = 100, offset: int = 0) -> FixityOverview:
+    """The latest check of each object, failures first, with a summary."""
+    latest_ids = select(func.max(FixityCheck.id)).group_by(FixityCheck.sha256)
+    live = StoredObject.destroyed_at.is_(None)
+    base = (
+        select(FixityCheck, StoredObject.kind)
+        .join(StoredObject, StoredObject.sha256 == FixityCheck.sha256)
+        .where(FixityCheck.id.in_(latest_ids), live)
+    )
+    objects = session.scalar(select(func.count()).select_from(StoredObject).where(live)) or 0
+    counts = session.execute(
+        select(
+            func.count(),
+            func.count().filter(FixityCheck.ok.is_(True)),
+            func.max(FixityCheck.checked_at),
+        )
+        .select_from(FixityCheck)
+        .join(StoredObject, and_(StoredObject.sha256 == FixityCheck.sha256, live))
+        .where(FixityCheck.id.in_(latest_ids))
+    ).one()
+    checked, ok, last = int(counts[0] or 0), int(counts[1] or 0), counts[2]
+    rows = session.execute(
+        base.order_by(FixityCheck.ok.asc(), FixityCheck.checked_at.desc(), FixityCheck.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = []
+    for check, kind in rows:
+        item = FixityCheckOut.model_validate(check)
+        item.kind = kind
+        items.append(item)
+    return FixityOverview(
+        summary=FixitySummary(
+            objects=objects,
+            checked=checked,
+            never_checked=max(objects - checked, 0),
+            ok=ok,
+            failing=checked - ok,
+            last_checked_at=last,
+        ),
+        items=items,
+        total=checked,
+        limit=limit,
+        offset=offset,
+    )
