@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
+            background.shutdown(wait=True)
             if capture_context:
                 capture_context[0].client.close()
             if database is None:
@@ -90,6 +92,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.db = db
     app.state.capture_context = get_capture_context
+    # Long jobs started from the API (response packages) run here, one at a time, so the
+    # request answers at once and the job's progress is read from the database.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postvault-job")
+    app.state.run_in_background = background.submit
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     app.state.schedules = load_schedules(settings.schedules_dir)

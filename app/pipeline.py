@@ -23,6 +23,7 @@ from app.open_records.search import index_version
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.retention.schedules import load_schedules
 from app.retention.service import assign_retention
+from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
 
@@ -84,15 +85,31 @@ def build_capture_context(
     def removal_starts_retention_clock(session: Session, post: FlaggedPost, actor: Actor) -> None:
         retention(session, post.id, actor)  # the post_removed event
 
+    archive = store or store_from_settings(settings)
+
+    def snapshot_new_versions(version_ids: list[int]) -> None:
+        # After the capture committed, one short transaction per version: the render runs in
+        # the process pool, and a failure is retried by the snapshot backfill job.
+        for version_id in version_ids:
+            with database.session() as session:
+                snapshot_version(
+                    session,
+                    store=archive,
+                    version_id=version_id,
+                    settings=settings,
+                    actor=Actor.system("snapshots"),
+                )
+
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
     return CaptureContext(
         database=database,
         settings=settings,
-        store=store or store_from_settings(settings),
+        store=archive,
         client=client or make_client(policy_from_settings(settings)),
         collectors=collectors,
         worker=worker or settings.worker_id or default_worker_id(),
         on_new_versions=[classify_index_and_schedule],
         on_removed=[removal_starts_retention_clock],
+        after_commit=[snapshot_new_versions],
     )

@@ -16,11 +16,13 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.classification import jobs as classification_jobs
 from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
 from app.retention import jobs as retention_jobs
+from app.snapshots import jobs as snapshot_jobs
 
 log = logging.getLogger("postvault.worker")
 
@@ -46,7 +48,11 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
             {"trigger": "interval", "seconds": settings.capture_interval_seconds},
         ),
     ]
-    for name, job, trigger in retention_jobs.JOBS:
+    for name, job, trigger in [
+        *retention_jobs.JOBS,
+        *snapshot_jobs.JOBS,
+        *classification_jobs.JOBS,
+    ]:
         specs.append((name, _bind(job, database, settings), trigger))
     return specs
 

@@ -4,6 +4,7 @@ against a Mastodon instance on loopback answering in the recorded shapes."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def test_capture_edit_reply_delete(
     store = LocalStore(settings.archive_dir)
     for media in v1["media"]:
         assert store.get(media["sha256"])  # stored, and its hash verifies on read
+
+    # The version's PDF/A snapshot was made right after the capture committed.
+    pdf = api.get(f"/api/v1/posts/{post_id}/versions/1/snapshot.pdf", headers=ann.headers)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert hashlib.sha256(pdf.content).hexdigest() == pdf.headers["X-Content-SHA256"]
 
     again = capture(api, ann, post_id)
     assert again["outcome"] == "unchanged"

@@ -1,0 +1,412 @@
+"""The response package: a ZIP holding one BagIt bag (RFC 8493) with a PDF per released item
+(redacted where redacted), one combined PDF stamped with the request number and a running page
+number, manifests with the hash of each archived and each released file, the request's audit
+log, and a letter to the requester with the reasons and the review rights of 19.35(4)(b)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import weasyprint
+from pypdf import PdfReader, PdfWriter
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app import __version__
+from app.audit.models import AuditEvent
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.classification.models import Classification
+from app.db import Database, utcnow
+from app.errors import Conflict, NotFound
+from app.open_records.models import RecordsRequest, RequestItem, RequestStatus, ResponsePackage
+from app.open_records.redaction import archived_snapshot_sha256, release_copy
+from app.open_records.requests import get_request, list_items, redactions_of
+from app.posts.models import CapturedVersion
+from app.retention.models import Hold
+from app.retention.service import current_assignment
+from app.snapshots.service import snapshot_version
+from app.storage.base import ArchiveStore
+
+log = logging.getLogger("postvault.open_records")
+
+REVIEW_RIGHTS = (
+    "This determination is subject to review by mandamus under section 19.37(1) of the "
+    "Wisconsin Statutes, or upon application to the Attorney General or a district attorney "
+    "(Wis. Stat. 19.35(4)(b))."
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReleasedFile:
+    item: RequestItem
+    version: CapturedVersion
+    name: str
+    data: bytes
+    archived_sha256: str
+    redacted: bool
+
+
+def start_package(session: Session, *, officer: User, request_id: int) -> ResponsePackage:
+    request = get_request(session, request_id)
+    items = list_items(session, request_id=request_id, include_removed=False)
+    if not items and request.status != RequestStatus.denied:
+        raise Conflict(f"request {request.number} has nothing in its responsive set to package")
+    running = session.scalar(
+        select(ResponsePackage).where(
+            ResponsePackage.request_id == request_id,
+            ResponsePackage.status.in_(("queued", "running")),
+        )
+    )
+    if running is not None:
+        raise Conflict(f"package {running.id} of request {request.number} is still being made")
+    package = ResponsePackage(
+        request_id=request_id,
+        status="queued",
+        progress=0,
+        total=len(items),
+        created_by_id=officer.id,
+    )
+    session.add(package)
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(officer),
+        action="request.package_started",
+        object_type="records_request",
+        object_id=request_id,
+        details={"package_id": package.id, "items": len(items)},
+    )
+    return package
+
+
+def get_package(session: Session, *, request_id: int, package_id: int) -> ResponsePackage:
+    package = session.get(ResponsePackage, package_id)
+    if package is None or package.request_id != request_id:
+        raise NotFound(f"no package {package_id} for request {request_id}")
+    return package
+
+
+def _released_files(
+    session: Session, store: ArchiveStore, request: RecordsRequest, actor: Actor, progress: Progress
+) -> list[ReleasedFile]:
+    items = list_items(session, request_id=request.id, include_removed=False)
+    out: list[ReleasedFile] = []
+    for n, item in enumerate(items, start=1):
+        version = session.get(CapturedVersion, item.version_id)
+        assert version is not None  # foreign key
+        archived = archived_snapshot_sha256(session, version.id)
+        if archived is None:
+            archived = snapshot_version(
+                session, store=store, version_id=version.id, actor=actor
+            ).sha256
+        redacted = bool(redactions_of(session, item.id))
+        if redacted:
+            released_sha = item.redacted_sha256 or release_copy(
+                session, store=store, item=item, request_number=request.number, actor=actor
+            )
+        else:
+            released_sha = archived
+        data = store.get(released_sha)  # verified against its hash on read
+        name = f"item-{n:04d}-post-{version.post_id}-v{version.number}{'-redacted' if redacted else ''}.pdf"
+        out.append(ReleasedFile(item, version, name, data, archived, redacted))
+        progress(n, len(items))
+    return out
+
+
+def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
+    """One PDF of every released page, each stamped with the request number and its running
+    page number (an overlay drawn with WeasyPrint, page size by page size)."""
+    writer = PdfWriter()
+    for data in pdfs:
+        for page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(page)
+    total = len(writer.pages)
+    if total == 0:
+        return b""
+    rules, bodies = [], []
+    for i, page in enumerate(writer.pages, start=1):
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        rules.append(
+            f"@page p{i} {{ size: {width}pt {height}pt; margin: 0 }} .p{i} {{ page: p{i} }}"
+        )
+        bodies.append(
+            f'<section class="p{i}"><div class="stamp">Open-records request {html.escape(request_number)}'
+            f" · page {i} of {total}</div></section>"
+        )
+    css = (
+        "\n".join(rules)
+        + """
+      section { break-after: page; position: relative; height: 100%; }
+      .stamp { position: absolute; bottom: 10pt; right: 14pt; font: 8pt 'DejaVu Sans', sans-serif;
+               color: #7a0000; background: #fff; padding: 1pt 4pt; border: 0.5pt solid #7a0000; }
+    """
+    )
+    overlay = weasyprint.HTML(
+        string=f"<html><head><style>{css}</style></head><body>{''.join(bodies)}</body></html>"
+    ).write_pdf()
+    stamps = PdfReader(io.BytesIO(overlay)).pages
+    for page, stamp in zip(writer.pages, stamps, strict=True):
+        page.merge_page(stamp)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _letter(request: RecordsRequest, files: list[ReleasedFile], session: Session) -> bytes:
+    rows = []
+    for f in files:
+        reasons = sorted({r.exemption for r in redactions_of(session, f.item.id)})
+        rows.append(
+            f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(f.version.post.url)}</td>"
+            f"<td>{f.version.number}</td><td>{html.escape('; '.join(reasons) or '—')}</td></tr>"
+        )
+    denied = request.status in (RequestStatus.denied, RequestStatus.partly_denied)
+    redacted_any = any(f.redacted for f in files)
+    decision = {
+        RequestStatus.granted: "Your request is granted.",
+        RequestStatus.partly_denied: "Your request is granted in part and denied in part.",
+        RequestStatus.denied: "Your request is denied.",
+    }.get(
+        RequestStatus(request.status), "The records below are released in response to your request."
+    )
+    decision_reasons = (
+        f"<p><strong>Reasons:</strong> {html.escape(request.decision_reason or '')}</p>"
+        if request.decision_reason
+        else ""
+    )
+    rights = f"<p>{REVIEW_RIGHTS}</p>" if denied or redacted_any else ""
+    redaction_note = (
+        "<p>Some records are released with parts redacted. Each redaction is marked where it was "
+        "made, with its reason (Wis. Stat. 19.36(6)).</p>"
+        if redacted_any
+        else ""
+    )
+    body = f"""<html><head><style>
+      @page {{ size: letter; margin: 2cm; }} body {{ font: 11pt 'DejaVu Sans', sans-serif; }}
+      table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; }}
+      td, th {{ border: 0.5pt solid #999; padding: 3pt; text-align: left; vertical-align: top; word-break: break-all; }}
+    </style></head><body>
+      <p>{utcnow().date().isoformat()}</p>
+      <p>To: {html.escape(request.requester_name or "Requester")}</p>
+      <h1 style="font-size:14pt">Open-records request {html.escape(request.number)}</h1>
+      <p>Received {request.received_on.isoformat()}: “{html.escape(request.description)}”</p>
+      <p>{decision}</p>{decision_reasons}{redaction_note}
+      <p>{len(files)} record(s) released:</p>
+      <table><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{"".join(rows)}</table>
+      {rights}
+    </body></html>"""
+    pdf: bytes = weasyprint.HTML(string=body).write_pdf()
+    return pdf
+
+
+def _audit_log(session: Session, request: RecordsRequest) -> bytes:
+    hold_ids = [
+        str(h) for h in session.scalars(select(Hold.id).where(Hold.request_id == request.id))
+    ]
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            or_(
+                (AuditEvent.object_type == "records_request")
+                & (AuditEvent.object_id == str(request.id)),
+                (AuditEvent.object_type == "hold") & (AuditEvent.object_id.in_(hold_ids)),
+            )
+        )
+        .order_by(AuditEvent.id)
+    )
+    lines = [
+        json.dumps(
+            {
+                "id": e.id,
+                "occurred_at": e.occurred_at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "object_type": e.object_type,
+                "object_id": e.object_id,
+                "details": e.details,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        for e in events
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _manifests(
+    session: Session, request: RecordsRequest, files: list[ReleasedFile]
+) -> tuple[bytes, bytes]:
+    rows = []
+    for f in files:
+        label = session.scalar(
+            select(Classification.label).where(
+                Classification.version_id == f.version.id, Classification.is_current.is_(True)
+            )
+        )
+        assignment = current_assignment(session, f.version.post_id)
+        rows.append(
+            {
+                "request": request.number,
+                "file": f"data/items/{f.name}",
+                "post_id": f.version.post_id,
+                "version": f.version.number,
+                "platform": f.version.post.platform,
+                "url": f.version.post.url,
+                "captured_at": f.version.captured_at.isoformat(),
+                "classification": label or "",
+                "series": assignment.series_code if assignment else "",
+                "archived_pdf_sha256": f.archived_sha256,
+                "released_sha256": hashlib.sha256(f.data).hexdigest(),
+                "redacted": f.redacted,
+                "source_sha256": f.version.source_sha256,
+            }
+        )
+    text = io.StringIO()
+    writer = csv.DictWriter(
+        text, fieldnames=list(rows[0]) if rows else ["request"], lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8"), json.dumps(
+        {"request": request.number, "items": rows}, indent=2, ensure_ascii=False
+    ).encode("utf-8")
+
+
+def build_bag(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    request: RecordsRequest,
+    actor: Actor,
+    progress: Progress,
+) -> bytes:
+    files = _released_files(session, store, request, actor, progress)
+    payload: dict[str, bytes] = {f"data/items/{f.name}": f.data for f in files}
+    combined = _stamp_pages([f.data for f in files], request.number)
+    if combined:
+        payload["data/combined.pdf"] = combined
+    csv_bytes, json_bytes = _manifests(session, request, files)
+    payload["data/manifest.csv"] = csv_bytes
+    payload["data/manifest.json"] = json_bytes
+    payload["data/audit-log.jsonl"] = _audit_log(session, request)
+    payload["data/letter.pdf"] = _letter(request, files, session)
+
+    root = f"request-{request.number}"
+    manifest = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {path}\n" for path, data in sorted(payload.items())
+    )
+    octets = sum(len(d) for d in payload.values())
+    tags: dict[str, bytes] = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": (
+            f"Source-Organization: PostVault {__version__}\n"
+            f"Bagging-Date: {utcnow().date().isoformat()}\n"
+            f"External-Identifier: open-records request {request.number}\n"
+            f"Payload-Oxum: {octets}.{len(payload)}\n"
+        ).encode(),
+        "manifest-sha256.txt": manifest.encode(),
+    }
+    tagmanifest = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(tags.items())
+    )
+    tags["tagmanifest-sha256.txt"] = tagmanifest.encode()
+    out = io.BytesIO()
+    stamp = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted({**tags, **payload}.items()):
+            info = zipfile.ZipInfo(f"{root}/{name}", date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+def run_package(
+    database: Database,
+    store: ArchiveStore,
+    *,
+    package_id: int,
+    actor: Actor,
+    progress: Progress | None = None,
+) -> ResponsePackage:
+    """Make the package (the background job): progress is saved as items are prepared."""
+    from app.storage.service import put_object
+
+    with database.session() as session:
+        package = session.get(ResponsePackage, package_id)
+        if package is None:
+            raise NotFound(f"no package {package_id}")
+        if package.status == "done":
+            return package
+        package.status = "running"
+    try:
+        with database.session() as session:
+            package = session.get(ResponsePackage, package_id)
+            assert package is not None
+            request = get_request(session, package.request_id)
+
+            def advance(done: int, total: int) -> None:
+                package.progress, package.total = done, total
+                if progress is not None:
+                    progress(done, total)
+
+            data = build_bag(session, store=store, request=request, actor=actor, progress=advance)
+            obj = put_object(session, store, data, mime_type="application/zip", kind="package")
+            package.sha256 = obj.sha256
+            package.status = "done"
+            package.finished_at = utcnow()
+            record(
+                session,
+                actor=actor,
+                action="request.packaged",
+                object_type="records_request",
+                object_id=request.id,
+                details={
+                    "package_id": package.id,
+                    "sha256": obj.sha256,
+                    "bytes": len(data),
+                    "items": package.total,
+                },
+            )
+    except Exception as exc:
+        log.exception("package %s failed", package_id)
+        with database.session() as session:
+            failed = session.get(ResponsePackage, package_id)
+            assert failed is not None
+            failed.status = "failed"
+            failed.error = f"{type(exc).__name__}: {exc}"
+            failed.finished_at = utcnow()
+    with database.session() as session:
+        done = session.get(ResponsePackage, package_id)
+        assert done is not None
+        return done
+
+
+def download(
+    session: Session, *, store: ArchiveStore, officer: User, request_id: int, package_id: int
+) -> tuple[ResponsePackage, bytes]:
+    package = get_package(session, request_id=request_id, package_id=package_id)
+    if package.status != "done" or package.sha256 is None:
+        raise Conflict(f"package {package_id} is {package.status}, not ready to download")
+    data = store.get(package.sha256)
+    record(
+        session,
+        actor=Actor.of(officer),
+        action="request.package_downloaded",
+        object_type="records_request",
+        object_id=request_id,
+        details={"package_id": package.id, "sha256": package.sha256},
+    )
+    return package, data
