@@ -191,6 +191,7 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
     from app.classification import cli as classification_cli
+    from app.open_records.cli import register as requests_register
     from app.retention.cli import register as retention_register
     from app.snapshots.cli import register as snapshots_register
 
@@ -198,6 +199,7 @@ def _domain_commands() -> list[Callable[[Any], None]]:
         classification_cli.register,
         retention_register,
         snapshots_register,
+        requests_register,
     ]
     return registers
 
