@@ -40,11 +40,12 @@ def test_lifecycle_and_denial_reasons(client: TestClient, make_person: MakePerso
     rid = req["id"]
 
     def move(status: str, reason: str | None = None) -> httpx.Response:
-        return client.post(
+        response: httpx.Response = client.post(
             f"/api/v1/requests/{rid}/status",
             json={"status": status, "reason": reason},
             headers=officer.headers,
         )
+        return response
 
     skipped = move("granted")
     assert skipped.status_code == 409
@@ -266,7 +267,7 @@ def test_items_by_search_and_removal_with_reason(
 
 
 def test_cli_packages_a_request(
-    client: TestClient, make_person: MakePerson, db: Database, settings: Settings, tmp_path: Path
+    client: TestClient, make_person: MakePerson, settings: Settings, tmp_path: Path
 ) -> None:
     officer = make_person("records_officer")
     rid = new_request(client, officer)["id"]
