@@ -38,8 +38,9 @@ PDF_VARIANT = "pdf/a-3b"
 XMP_NAMESPACE = "https://postvault.org/ns/snapshot/1.0/"
 XMP_PREFIX = "pvs"
 
-# The longest edge of an image as drawn on the page. The original file is attached unchanged;
-# the page shows a JPEG rendition because WeasyPrint re-encodes PNGs slowly and JPEGs not at all.
+# Page images keep at least this many pixels on their longest edge (and less than twice it).
+# The original file is attached unchanged; the page shows a JPEG rendition because WeasyPrint
+# re-encodes PNGs slowly and embeds JPEGs as they are.
 RENDITION_MAX_EDGE = 1200
 RENDITION_QUALITY = 82
 
@@ -121,11 +122,13 @@ def _w3c(value: dt.datetime) -> str:
 
 
 def jpeg_rendition(data: bytes, *, max_edge: int = RENDITION_MAX_EDGE) -> bytes | None:
-    """A JPEG of at most `max_edge` pixels for the page, or None when it is not a picture.
+    """A JPEG for the page, at most twice `max_edge` pixels, or None when it is not a picture.
 
-    A baseline RGB JPEG small enough is used as it is (WeasyPrint embeds JPEGs without
-    decoding them); anything else is decoded once, turned upright, flattened onto white and
-    re-encoded.
+    An upright RGB JPEG up to twice `max_edge` is used as it is (WeasyPrint embeds JPEGs
+    without decoding them). Anything else is decoded once (a large JPEG at a reduced scale,
+    straight from its DCT data), shrunk only by whole factors (a box filter, cheap, where
+    fractional resampling costs more than the render itself), turned upright, flattened onto
+    white and encoded as JPEG.
     """
     try:
         with warnings.catch_warnings():
@@ -136,15 +139,20 @@ def jpeg_rendition(data: bytes, *, max_edge: int = RENDITION_MAX_EDGE) -> bytes 
                 if (
                     image.format == "JPEG"
                     and image.mode == "RGB"
-                    and max(image.size) <= max_edge
+                    and max(image.size) < 2 * max_edge
                     and orientation == 1
                 ):
                     return data
                 if image.format == "JPEG":
-                    # Decode at a reduced scale straight from the DCT data: much cheaper.
                     image.draft("RGB", (max_edge, max_edge))
-                picture = ImageOps.exif_transpose(image)
-                picture.thumbnail((max_edge, max_edge), Image.Resampling.BICUBIC, reducing_gap=2.0)
+                picture: Image.Image = image
+                factor = max(picture.size) // max_edge
+                if factor >= 2:
+                    if picture.mode not in ("RGB", "RGBA", "L", "LA"):
+                        picture = picture.convert("RGBA")
+                    picture = picture.reduce(factor)
+                if orientation != 1:
+                    picture = ImageOps.exif_transpose(picture)
                 if picture.mode in ("RGBA", "LA", "PA") or (
                     picture.mode == "P" and "transparency" in picture.info
                 ):
@@ -628,7 +636,7 @@ def _key(name: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
-def _finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
+def finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
     """Adjust WeasyPrint's PDF objects before they are written (no second parse of the PDF)."""
 
     def finish(_document: Any, pdf: Any) -> None:
@@ -749,5 +757,5 @@ def render_snapshot(view: SnapshotView) -> bytes:
         }
     )
     document = weasyprint.HTML(string=prepared.html, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(finisher=_finisher(view), **pdf_options(prepared, fetcher))
+    pdf: bytes = document.write_pdf(finisher=finisher(view), **pdf_options(prepared, fetcher))
     return pdf

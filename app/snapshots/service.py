@@ -263,15 +263,16 @@ def current_snapshot(session: Session, *, version_id: int) -> Snapshot | None:
     )
 
 
-def _record_snapshot(
+def record_snapshot(
     session: Session,
     *,
     store: ArchiveStore,
     view: SnapshotView,
     version_id: int,
     pdf: bytes,
-    actor: Actor,
+    actor: Actor = SYSTEM,
 ) -> Snapshot:
+    """Store a rendered PDF and make it the version's current snapshot (audited)."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     current = current_snapshot(session, version_id=version_id)
     if current is not None and current.sha256 == sha256:
@@ -339,7 +340,7 @@ def snapshot_version(
         pdf = renderer(view)
     except RenderError as exc:
         raise SnapshotUnavailable(f"version {version_id} could not be rendered: {exc}") from exc
-    return _record_snapshot(
+    return record_snapshot(
         session, store=store, view=view, version_id=version_id, pdf=pdf, actor=actor
     )
 
@@ -413,7 +414,7 @@ def rerender_versions(
             report.failed.append((version_id, str(result)))
         else:
             before = current_snapshot(session, version_id=version_id)
-            snapshot = _record_snapshot(
+            snapshot = record_snapshot(
                 session, store=store, view=view, version_id=version_id, pdf=result, actor=actor
             )
             if before is not None and before.id == snapshot.id:

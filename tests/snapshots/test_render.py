@@ -202,8 +202,8 @@ def test_the_page_shows_a_jpeg_rendition_and_keeps_the_original_png(
         }
         photos = [i for i in images.values() if int(i.Width) >= 1000]
         assert len(photos) == 1
-        assert photos[0].Filter == "/DCTDecode"
-        assert int(photos[0].Width) == 1200  # 1600 px downscaled for the page
+        assert photos[0].Filter == "/DCTDecode"  # the PNG shown as a JPEG
+        assert int(photos[0].Width) == 1600
         attached = {
             hashlib.sha256(a.get_file().read_bytes()).hexdigest()
             for a in document.attachments.values()
@@ -212,12 +212,16 @@ def test_the_page_shows_a_jpeg_rendition_and_keeps_the_original_png(
 
 
 def test_jpeg_renditions() -> None:
-    small = photo("jpeg", (800, 600))
+    small = photo("jpeg", (1600, 1200))
     assert jpeg_rendition(small) == small  # used as it is
-    large = jpeg_rendition(photo("jpeg", (3000, 2000)))
+    large = jpeg_rendition(photo("jpeg", (4000, 3000)))
     assert large is not None
     with Image.open(io.BytesIO(large)) as image:
-        assert (image.format, image.size) == ("JPEG", (1200, 800))
+        assert (image.format, image.size) == ("JPEG", (2000, 1500))  # decoded at half scale
+    png = jpeg_rendition(photo("png", (3000, 2000)))
+    assert png is not None
+    with Image.open(io.BytesIO(png)) as image:
+        assert (image.format, image.size) == ("JPEG", (1500, 1000))
     rgba = io.BytesIO()
     Image.new("RGBA", (50, 40), (255, 0, 0, 0)).save(rgba, format="PNG")
     flattened = jpeg_rendition(rgba.getvalue())
