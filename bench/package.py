@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import tempfile
 import time
 from pathlib import Path
+
+from sqlalchemy import select
 
 from app.accounts.service import register_account
 from app.audit.service import Actor
@@ -94,8 +97,6 @@ def main() -> None:
                     source={"status": {"id": str(i)}},
                 )
                 source = source_bytes(capture.source)
-                import hashlib
-
                 version = CapturedVersion(
                     post_id=post.id,
                     number=1,
@@ -125,15 +126,15 @@ def main() -> None:
                 received_on=dt.date(2026, 11, 2),
                 description="Pool closure posts",
             )
-            post_ids = list(session.scalars(__import__("sqlalchemy").select(FlaggedPost.id)))
+            post_ids = list(session.scalars(select(FlaggedPost.id)))
             items = requests_service.add_items(
                 session, officer=officer, request_id=request.id, post_ids=post_ids
             )
             for item in items[: args.redacted]:
-                version = session.get(CapturedVersion, item.version_id)
-                assert version is not None
-                assert version.text is not None
-                start = version.text.index("555-")
+                redacting = session.get(CapturedVersion, item.version_id)
+                assert redacting is not None
+                assert redacting.text is not None
+                start = redacting.text.index("555-")
                 add_redaction(
                     session,
                     officer=officer,
