@@ -725,22 +725,13 @@ def _add_version(
             )
         )
         position += 1
-    session.flush()
-    record(
+    _audit_version(
         session,
-        actor=ctx.actor,
-        action="capture.version_added",
-        object_type="post",
-        object_id=post.id,
-        details={
-            "version": version.number,
-            "kind": kind.value,
-            "content_hash": version.content_hash,
-            "source_sha256": version.source_sha256,
-            "collector": f"{collector.platform}/{collector.version}",
-            "media_files": len(seen),
-            "media_errors": capture.extra.get("media_errors", []),
-        },
+        ctx,
+        version,
+        collector=f"{collector.platform}/{collector.version}",
+        media_files=len(seen),
+        media_errors=capture.extra.get("media_errors", []),
     )
     return version
 
@@ -784,20 +775,29 @@ def _store_removal(
         diff_from_previous=f"the post is gone: {result.reason}",
     )
     session.add(version)
+    _audit_version(session, ctx, version)
+    return version
+
+
+def _audit_version(
+    session: Session, ctx: CaptureContext, version: CapturedVersion, **details: Any
+) -> None:
+    """Every new version is an audited change of state, with the hashes that identify it."""
     session.flush()
     record(
         session,
         actor=ctx.actor,
         action="capture.version_added",
         object_type="post",
-        object_id=post.id,
+        object_id=version.post_id,
         details={
             "version": version.number,
-            "kind": "removal",
+            "kind": version.kind,
+            "content_hash": version.content_hash,
             "source_sha256": version.source_sha256,
+            **details,
         },
     )
-    return version
 
 
 # ---------------------------------------------------------------------------------------------
