@@ -16,7 +16,9 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY retention_schedules ./retention_schedules
-RUN pip install --no-cache-dir . \
+# Editable install: the migrations, alembic.ini and schedules stay beside the code in /app,
+# where PostVault looks for them.
+RUN pip install --no-cache-dir -e . \
  && mkdir -p /data && chown postvault:postvault /data
 
 USER postvault
