@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -37,6 +38,7 @@ from app.open_records.schemas import SEARCH_QUERY_MAX_LENGTH, TEXT_MAX, SearchQu
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.schemas import SearchCriteria
 from app.storage.base import ArchiveStore
+from app.web.rendering import PLATFORM_NAMES
 from app.web.service import OPEN_REQUEST_STATUSES, request_deadline, request_mark
 
 REQUEST_STATUS_NAMES = {
@@ -182,7 +184,7 @@ def read_new_request(
                 errors["received_on"] = "A request cannot arrive in the future."
     description = form.get("description", "").strip()
     if not description:
-        errors["description"] = "Say what the requester asked for, in their words if you can."
+        errors["description"] = "Say what the requester asked for."
     elif len(description) > TEXT_MAX:
         errors["description"] = f"A description has at most {TEXT_MAX} characters."
     name = form.get("requester_name", "").strip()
@@ -379,6 +381,7 @@ class RequestPage:
     packages: list[ResponsePackage]
     officers: list[User]
     employees: list[User]
+    saved_searches: list[str]
 
     @property
     def packaging(self) -> bool:
@@ -432,6 +435,32 @@ def _item_view(session: Session, item: RequestItem) -> ItemView:
     )
 
 
+def describe_saved_search(saved: dict[str, Any], people: dict[int, User]) -> str:
+    """A saved search (SearchCriteria as stored) in words, e.g. 'words “pool”, Mastodon'."""
+    parts: list[str] = []
+    if saved.get("text"):
+        parts.append(f"words “{saved['text']}”")
+    employee = saved.get("employee_id")
+    if employee is not None:
+        person = people.get(int(employee))
+        parts.append(f"posts of {person.name}" if person else f"posts of user {employee}")
+    if saved.get("account_id") is not None:
+        parts.append(f"account {saved['account_id']}")
+    if saved.get("platform"):
+        parts.append(PLATFORM_NAMES.get(str(saved["platform"]), str(saved["platform"])))
+    for key, words in (
+        ("flagged_from", "flagged from"),
+        ("flagged_to", "flagged before"),
+        ("created_from", "posted from"),
+        ("created_to", "posted before"),
+    ):
+        if saved.get(key):
+            parts.append(f"{words} {str(saved[key])[:10]}")
+    if saved.get("include_disposed"):
+        parts.append("disposed posts too")
+    return ", ".join(parts) or "every post"
+
+
 def request_page(
     session: Session, *, settings: Settings, request_id: int, today: dt.date
 ) -> RequestPage:
@@ -457,6 +486,12 @@ def request_page(
     ]
     creator = session.get(User, request.created_by_id)
     assert creator is not None  # foreign key
+    wanted = {
+        int(saved["employee_id"])
+        for saved in request.saved_searches
+        if saved.get("employee_id") is not None
+    }
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
     packages = list(
         session.scalars(
             select(ResponsePackage)
@@ -481,6 +516,7 @@ def request_page(
         packages=packages,
         officers=officers(session),
         employees=employees_with_accounts(session),
+        saved_searches=[describe_saved_search(saved, people) for saved in request.saved_searches],
     )
 
 

@@ -125,6 +125,7 @@ def test_a_request_from_intake_to_package_download(
     assert "<dd>Anonymous" in page
     assert "Committed or incarcerated" in page
     assert "1 post held for this request" in page
+    assert f"Held at intake: words “Oak St”, posts of {employee.user.name}" in page
     assert "0 business days old" in page
     listing = client.get("/officer/requests").text
     assert f'href="/officer/requests/{rid}"' in listing
