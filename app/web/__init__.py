@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import Database
 from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
+from app.web.request_pages import router as request_pages
 from app.web.router import router
 from app.web.security import SessionCodec, load_secret_key
 
@@ -24,3 +25,4 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     app.add_middleware(WebSessionMiddleware, codec=codec, database=database)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
+    app.include_router(request_pages)

@@ -14,6 +14,7 @@ from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import Role, User
+from app.collectors import service as capture_service
 from app.db import SessionDep
 from app.errors import DomainError, Invalid, NotFound
 from app.posts import service as posts_service
@@ -37,6 +38,18 @@ DONE = {
     "already-flagged": "That post was already flagged; here it is.",
     "user-created": "The user is created.",
     "password-set": "The password is set.",
+    "captured": "PostVault captured the post again and kept the new version.",
+    "unchanged": "PostVault checked the post: nothing changed since the last capture.",
+    "gone": "The post is gone from the platform; what was captured is kept.",
+    "later": "The platform asked PostVault to wait; it tries again later by itself.",
+}
+# What a "Capture now" found, as the notice shown on the post page afterwards.
+CAPTURE_DONE = {
+    "new_version": "captured",
+    "unchanged": "unchanged",
+    "removed": "gone",
+    "rate_limited": "later",
+    "skipped": "unchanged",
 }
 
 
@@ -365,12 +378,63 @@ def posts_page(
     )
 
 
+def _post_page(
+    request: Request,
+    session: Session,
+    user: User,
+    post_id: int,
+    *,
+    done: str | None = None,
+    capture_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    view = service.post_page(session, viewer=user, post_id=post_id)
+    return render(
+        request,
+        "post.html",
+        user=user,
+        status_code=status_code,
+        view=view,
+        done=_done(done),
+        capture_error=capture_error,
+    )
+
+
 @router.get("/posts/{post_id}")
 def post_page(
     request: Request, post_id: int, user: PageUser, session: SessionDep, done: str | None = None
 ) -> Response:
-    view = service.post_page(session, viewer=user, post_id=post_id)
-    return render(request, "post.html", user=user, view=view, done=_done(done))
+    return _post_page(request, session, user, post_id, done=done)
+
+
+@router.post("/posts/{post_id}/capture")
+def capture_now(request: Request, post_id: int, user: PageUser, session: SessionDep) -> Response:
+    """Capture the post at once, outside its schedule (the owner or an officer)."""
+    posts_service.get_post(session, viewer=user, post_id=post_id)  # 404 for anyone else
+    # The capture writes in its own transactions; this one must not hold the post meanwhile.
+    session.commit()
+    try:
+        report = capture_service.capture_now(request.app.state.capture_context(), post_id)
+    except DomainError as exc:
+        return _post_page(
+            request,
+            session,
+            user,
+            post_id,
+            capture_error=sentence(exc.message),
+            status_code=exc.status_code,
+        )
+    if report.outcome in CAPTURE_DONE:
+        return see_other(f"/posts/{post_id}?done={CAPTURE_DONE[report.outcome]}")
+    why = report.detail or report.outcome.replace("_", " ")
+    session.expire_all()  # the capture changed the post in another session
+    return _post_page(
+        request,
+        session,
+        user,
+        post_id,
+        capture_error=sentence(f"the capture did not succeed: {why}. PostVault tries again later"),
+    )
 
 
 # --- Records officers ---------------------------------------------------------------------

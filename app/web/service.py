@@ -7,8 +7,10 @@ auth), called by the routes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,11 +22,15 @@ from app.auth.models import User
 from app.classification.models import Classification
 from app.config import Settings
 from app.db import utcnow
+from app.open_records import requests as requests_service
 from app.open_records.models import RecordsRequest, RequestStatus
+from app.open_records.requests import Deadline
 from app.posts import service as posts_service
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
+from app.retention.calendar import HolidayCalendar, load_calendar
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.service import local_date
 from app.snapshots.models import Snapshot
 from app.web.diff import Piece, word_diff
 
@@ -36,24 +42,6 @@ OPEN_REQUEST_STATUSES = (
 DASHBOARD_LIST_LIMIT = 20
 DISPOSITION_LOOKAHEAD = dt.timedelta(days=60)
 CHART_WEEKS = 12
-
-
-def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Business days after `start` up to and including `end` (0 on the day itself).
-
-    Weekdays only, for now: Wis. Stat. 19.345 also leaves out legal holidays, which the
-    retention calendar knows; replace this one function with it and every age follows.
-    """
-    if end <= start:
-        return 0
-    days = (end - start).days
-    full_weeks, rest = divmod(days, 7)
-    count = full_weeks * 5
-    weekday = start.weekday()
-    for offset in range(1, rest + 1):
-        if (weekday + offset) % 7 < 5:
-            count += 1
-    return count
 
 
 # --- posts -----------------------------------------------------------------------------
@@ -234,10 +222,28 @@ def _chart(session: Session, today: dt.date) -> Chart:
     )
 
 
-def request_mark(age: int, settings: Settings) -> str | None:
-    if age > settings.request_overdue_business_days:
+@functools.cache
+def _calendar(name: str, folder: Path | None) -> HolidayCalendar:
+    return load_calendar(name, folder)
+
+
+def holiday_calendar(settings: Settings) -> HolidayCalendar:
+    """The configured holiday calendar (read once: its files are part of the release)."""
+    return _calendar(settings.holiday_calendar, settings.holidays_dir)
+
+
+def request_deadline(request: RecordsRequest, *, settings: Settings, today: dt.date) -> Deadline:
+    """A request's age in business days (Wis. Stat. 19.345: weekends and legal holidays do
+    not count) with its due-soon / overdue marks, as the API reports them."""
+    return requests_service.deadline(
+        request, today=today, calendar=holiday_calendar(settings), settings=settings
+    )
+
+
+def request_mark(deadline: Deadline) -> str | None:
+    if deadline.overdue:
         return "overdue"
-    if age >= settings.request_due_soon_business_days:
+    if deadline.due_soon:
         return "due soon"
     return None
 
@@ -279,9 +285,10 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         .order_by(RecordsRequest.received_on, RecordsRequest.id)
     )
     requests = []
+    local_today = local_date(now, settings.retention_timezone)
     for request in open_requests:
-        age = business_days_between(request.received_on, today)
-        requests.append(OpenRequest(request, age, request_mark(age, settings)))
+        deadline = request_deadline(request, settings=settings, today=local_today)
+        requests.append(OpenRequest(request, deadline.age_business_days, request_mark(deadline)))
 
     due_rows = session.execute(
         select(RetentionAssignment, FlaggedPost)

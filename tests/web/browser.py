@@ -1,10 +1,9 @@
 """Browser-test helpers: the app under uvicorn on a loopback port, Debian's chromium driven
 by Playwright, and a `Visitor` that does what a person does on the pages.
 
-Later end-to-end steps plug in here: a flow that needs the capture pipeline (flag a post of a
-loopback platform server, wait for its capture, open its PDF) builds its app with
-`start_live_server(create_app(settings_with_allowed_hosts, database=db))` and uses
-`Visitor.flag`, `Visitor.wait_for_status` and `Visitor.open_snapshot` below.
+Flows that need the capture pipeline (tests/web/test_browser_flows.py) give the live server
+settings that let it reach a loopback platform server (tests.web.support.capturing_settings)
+and use `Visitor.flag`, `Visitor.wait_for_status` and `Visitor.open_snapshot` below.
 """
 
 from __future__ import annotations
@@ -21,7 +20,15 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect
+from playwright.sync_api import (
+    APIResponse,
+    Browser,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+)
 
 # scripts/install-browser reads the same variable.
 CHROMIUM = os.environ.get("POSTVAULT_CHROMIUM", "/usr/bin/chromium")
@@ -160,12 +167,24 @@ class Visitor:
                 )
             time.sleep(0.5)
 
-    def open_snapshot(self, post_id: int, version: int) -> bytes:
-        """Follow the page's PDF link of a version and return the PDF's bytes."""
-        self.go(f"/posts/{post_id}")
+    def open_snapshot(self, post_id: int, version: int, timeout_s: float = 60) -> APIResponse:
+        """Follow the page's PDF link of a version (with this browser's cookies), reloading
+        the post page until the link is there: the PDF is rendered just after the capture is
+        saved. The answer has the PDF's bytes and headers."""
         link = self.page.locator(f'a[href$="/posts/{post_id}/versions/{version}/snapshot.pdf"]')
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.go(f"/posts/{post_id}")
+            if link.count():
+                return self.fetch_link(link)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no PDF link for version {version} after {timeout_s}s")
+            time.sleep(0.5)
+
+    def fetch_link(self, link: Locator) -> APIResponse:
+        """GET what a link on the page points to, as this browser (its cookies)."""
         href = link.get_attribute("href")
-        assert href, f"no PDF link for version {version}"
+        assert href, "the link has no address"
         response = self.page.request.get(self.base_url + href)
         assert response.ok, response.status
-        return response.body()
+        return response

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, sync_playwright
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from tests.platforms.mastodon_like import MastodonInstance, mastodon_instance
 from tests.web.browser import PHONE, LiveServer, Visitor, launch_chromium, start_live_server
 
 
@@ -17,6 +18,13 @@ from tests.web.browser import PHONE, LiveServer, Visitor, launch_chromium, start
 def live_server(settings: Settings, db: Database) -> Iterator[LiveServer]:
     with start_live_server(create_app(settings, database=db)) as server:
         yield server
+
+
+@pytest.fixture
+def masto() -> Iterator[MastodonInstance]:
+    """A Mastodon instance on loopback, with state the test changes (edits, deletions)."""
+    with mastodon_instance() as instance:
+        yield instance
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,14 @@ from app.accounts import service as accounts_service
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.config import Settings
 from app.db import Database, utcnow
 from app.posts import service as posts_service
 from app.posts.models import CapturedVersion
 from app.snapshots.models import Snapshot
 from app.storage.models import StoredObject
 from tests.conftest import MakePerson, Person
+from tests.platforms.mastodon_like import MastodonInstance
 
 PASSWORD = "correct horse battery staple"
 POST_URL = "https://bsky.app/profile/ann.bsky.social/post/3l6oveex3ii2l"
@@ -117,3 +119,52 @@ def add_version(db: Database, post_id: int, number: int, text: str, *, pdf: bool
             session.add(
                 Snapshot(version_id=version.id, sha256=pdf_hash, size=10, renderer_version="1")
             )
+
+
+# --- a loopback Mastodon instance the app may capture from ---------------------------------
+
+SECRET = "555-0142"
+TOOT_ID = "117020586180926938"
+TOOT = (
+    "<p>Pool on Oak St closes in June. Questions: call " + SECRET + ". "
+    "Oak St parking stays open.</p>"
+)
+
+
+def capturing_settings(settings: Settings, masto: MastodonInstance, **changes: object) -> Settings:
+    """Settings whose capture context may reach the loopback instance (plain HTTP, private
+    address), so the app's own pipeline captures from it."""
+    return settings.model_copy(
+        update={
+            "fetch_allow_hosts": masto.netloc,
+            "mastodon_plain_http_instances": masto.netloc,
+            **changes,
+        }
+    )
+
+
+def employee_with_toot(
+    db: Database,
+    make_person: MakePerson,
+    masto: MastodonInstance,
+    status_id: str = TOOT_ID,
+    content: str = TOOT,
+    *,
+    media: int = 1,
+) -> tuple[Person, int]:
+    """An employee with a password, their account on the loopback instance and one flagged
+    post there (not captured yet)."""
+    masto.add(status_id, content, media=media)
+    person = make_person()
+    give_password(db, person.user)
+    with db.session() as session:
+        user = session.get(User, person.user.id)
+        assert user is not None
+        accounts_service.register_account(
+            session, owner=user, platform="mastodon", handle=f"{masto.username}@{masto.netloc}"
+        )
+        post, _ = posts_service.flag_post(
+            session, user=user, url=masto.post_url(status_id), note=None
+        )
+        post_id = post.id
+    return person, post_id

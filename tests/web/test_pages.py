@@ -19,8 +19,9 @@ from app.db import Database, utcnow
 from app.open_records.models import RecordsRequest
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.service import local_today
 from app.web.diff import Piece, word_diff
-from app.web.service import business_days_between, first_url, request_mark
+from app.web.service import first_url, holiday_calendar, request_deadline, request_mark
 from tests.conftest import MakePerson
 from tests.web.support import (
     PASSWORD,
@@ -221,20 +222,31 @@ def test_word_diff_keeps_every_character() -> None:
     assert word_diff("same", "same") == [Piece("equal", "same")]
 
 
-def test_business_days_and_request_marks(settings: Settings) -> None:
+def test_request_marks_follow_the_business_day_calendar(settings: Settings) -> None:
+    calendar = holiday_calendar(settings)
+    thanksgiving = dt.date(2026, 11, 26)  # a Thursday, and a Wisconsin legal holiday
+    assert calendar.is_holiday(thanksgiving)
+
+    def received(day: dt.date) -> RecordsRequest:
+        return RecordsRequest(number="x", received_on=day, status="received", description="x")
+
     monday = dt.date(2026, 11, 23)
-    assert business_days_between(monday, monday) == 0
-    assert business_days_between(monday, monday + dt.timedelta(days=4)) == 4  # Friday
-    assert business_days_between(monday, monday + dt.timedelta(days=6)) == 4  # Sunday
-    assert business_days_between(monday, monday + dt.timedelta(days=7)) == 5
-    friday = dt.date(2026, 11, 27)
-    assert business_days_between(friday, friday + dt.timedelta(days=3)) == 1  # Monday
-    assert business_days_between(friday, friday + dt.timedelta(days=17)) == 11
-    assert business_days_between(friday, friday - dt.timedelta(days=3)) == 0
-    assert request_mark(7, settings) is None
-    assert request_mark(8, settings) == "due soon"
-    assert request_mark(10, settings) == "due soon"
-    assert request_mark(11, settings) == "overdue"
+    # Mon → Fri of Thanksgiving week: Tue, Wed and Fri count, Thursday does not.
+    due = request_deadline(received(monday), settings=settings, today=dt.date(2026, 11, 27))
+    assert due.age_business_days == 3
+    assert request_mark(due) is None
+    # 8 business days is "due soon", more than 10 is "overdue" (the defaults).
+    due = request_deadline(received(monday), settings=settings, today=dt.date(2026, 12, 4))
+    assert due.age_business_days == 8
+    assert request_mark(due) == "due soon"
+    due = request_deadline(received(monday), settings=settings, today=dt.date(2026, 12, 9))
+    assert due.age_business_days == 11
+    assert request_mark(due) == "overdue"
+    # A decided request is neither, however old.
+    decided = received(monday)
+    decided.status = "granted"
+    due = request_deadline(decided, settings=settings, today=dt.date(2027, 1, 4))
+    assert request_mark(due) is None
 
 
 def test_officer_dashboard_lists_what_needs_attention(
@@ -244,7 +256,7 @@ def test_officer_dashboard_lists_what_needs_attention(
     officer = make_person("records_officer")
     give_password(db, officer.user)
     add_version(db, post_id, 1, "Council meets Tuesday", pdf=False)
-    today = utcnow().date()
+    today = local_today()  # requests arrive on local days
     with db.session() as session:
         post = session.get(FlaggedPost, post_id)
         assert post is not None
@@ -304,8 +316,10 @@ def test_officer_dashboard_lists_what_needs_attention(
     assert "1 flagged and 1 first captured" in page
     assert "Why: the instance answered 500" in page
     assert "R3-public-business" in page
-    assert re.search(r"R-2026-001</strong>\s*<span class=\"status status-overdue\">Overdue", page)
-    assert re.search(r"R-2026-002</strong>\s*</p>", page)
+    assert re.search(
+        r"R-2026-001</strong></a>\s*<span class=\"status status-overdue\">Overdue", page
+    )
+    assert re.search(r"R-2026-002</strong></a>\s*</p>", page)
     assert "0 business days old" in page
     assert "series COMM-01" in page
     assert re.search(r"Batch \d+, proposed .*: 1 post<", page)
