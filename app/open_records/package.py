@@ -6,6 +6,7 @@ log, and a letter to the requester with the reasons and the review rights of 19.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import html
 import io
@@ -49,12 +50,21 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ReleasedFile:
-    item: RequestItem
-    version: CapturedVersion
+    """One released item, as plain data (it outlives the transaction that prepared it)."""
+
+    item_id: int
+    version_id: int
+    post_id: int
+    version_number: int
+    platform: str
+    url: str
+    captured_at: dt.datetime
+    source_sha256: str
     name: str
     data: bytes
     archived_sha256: str
     redacted: bool
+    reasons: tuple[str, ...]
 
 
 def start_package(session: Session, *, officer: User, request_id: int) -> ResponsePackage:
@@ -97,31 +107,45 @@ def get_package(session: Session, *, request_id: int, package_id: int) -> Respon
     return package
 
 
-def _released_files(
-    session: Session, store: ArchiveStore, request: RecordsRequest, actor: Actor, progress: Progress
-) -> list[ReleasedFile]:
-    items = list_items(session, request_id=request.id, include_removed=False)
-    out: list[ReleasedFile] = []
-    for n, item in enumerate(items, start=1):
-        version = session.get(CapturedVersion, item.version_id)
-        assert version is not None  # foreign key
-        archived = archived_snapshot_sha256(session, version.id)
-        if archived is None:
-            archived = snapshot_version(
-                session, store=store, version_id=version.id, actor=actor
-            ).sha256
-        redacted = bool(redactions_of(session, item.id))
-        if redacted:
-            released_sha = item.redacted_sha256 or release_copy(
-                session, store=store, item=item, request_number=request.number, actor=actor
-            )
-        else:
-            released_sha = archived
-        data = store.get(released_sha)  # verified against its hash on read
-        name = f"item-{n:04d}-post-{version.post_id}-v{version.number}{'-redacted' if redacted else ''}.pdf"
-        out.append(ReleasedFile(item, version, name, data, archived, redacted))
-        progress(n, len(items))
-    return out
+def release_item(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    request_number: str,
+    item: RequestItem,
+    position: int,
+    actor: Actor,
+) -> ReleasedFile:
+    """The file released for one item: its archived snapshot (made now if missing), or its
+    redacted copy (made and checked now if missing)."""
+    version = session.get(CapturedVersion, item.version_id)
+    assert version is not None  # foreign key
+    archived = archived_snapshot_sha256(session, version.id)
+    if archived is None:
+        archived = snapshot_version(session, store=store, version_id=version.id, actor=actor).sha256
+    redactions = redactions_of(session, item.id)
+    if redactions:
+        released_sha = item.redacted_sha256 or release_copy(
+            session, store=store, item=item, request_number=request_number, actor=actor
+        )
+    else:
+        released_sha = archived
+    suffix = "-redacted" if redactions else ""
+    return ReleasedFile(
+        item_id=item.id,
+        version_id=version.id,
+        post_id=version.post_id,
+        version_number=version.number,
+        platform=version.post.platform,
+        url=version.post.url,
+        captured_at=version.captured_at,
+        source_sha256=version.source_sha256,
+        name=f"item-{position:04d}-post-{version.post_id}-v{version.number}{suffix}.pdf",
+        data=store.get(released_sha),  # verified against its hash on read
+        archived_sha256=archived,
+        redacted=bool(redactions),
+        reasons=tuple(sorted({r.exemption for r in redactions})),
+    )
 
 
 def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
@@ -163,13 +187,13 @@ def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
     return out.getvalue()
 
 
-def _letter(request: RecordsRequest, files: list[ReleasedFile], session: Session) -> bytes:
+def _letter(request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
     rows = []
     for f in files:
-        reasons = sorted({r.exemption for r in redactions_of(session, f.item.id)})
+        reasons = f.reasons
         rows.append(
-            f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(f.version.post.url)}</td>"
-            f"<td>{f.version.number}</td><td>{html.escape('; '.join(reasons) or '—')}</td></tr>"
+            f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(f.url)}</td>"
+            f"<td>{f.version_number}</td><td>{html.escape('; '.join(reasons) or '—')}</td></tr>"
         )
     denied = request.status in (RequestStatus.denied, RequestStatus.partly_denied)
     redacted_any = any(f.redacted for f in files)
@@ -253,25 +277,25 @@ def _manifests(
     for f in files:
         label = session.scalar(
             select(Classification.label).where(
-                Classification.version_id == f.version.id, Classification.is_current.is_(True)
+                Classification.version_id == f.version_id, Classification.is_current.is_(True)
             )
         )
-        assignment = current_assignment(session, f.version.post_id)
+        assignment = current_assignment(session, f.post_id)
         rows.append(
             {
                 "request": request.number,
                 "file": f"data/items/{f.name}",
-                "post_id": f.version.post_id,
-                "version": f.version.number,
-                "platform": f.version.post.platform,
-                "url": f.version.post.url,
-                "captured_at": f.version.captured_at.isoformat(),
+                "post_id": f.post_id,
+                "version": f.version_number,
+                "platform": f.platform,
+                "url": f.url,
+                "captured_at": f.captured_at.isoformat(),
                 "classification": label or "",
                 "series": assignment.series_code if assignment else "",
                 "archived_pdf_sha256": f.archived_sha256,
                 "released_sha256": hashlib.sha256(f.data).hexdigest(),
                 "redacted": f.redacted,
-                "source_sha256": f.version.source_sha256,
+                "source_sha256": f.source_sha256,
             }
         )
     text = io.StringIO()
@@ -285,15 +309,8 @@ def _manifests(
     ).encode("utf-8")
 
 
-def build_bag(
-    session: Session,
-    *,
-    store: ArchiveStore,
-    request: RecordsRequest,
-    actor: Actor,
-    progress: Progress,
-) -> bytes:
-    files = _released_files(session, store, request, actor, progress)
+def build_bag(session: Session, *, request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
+    """The ZIP of one BagIt bag holding the released files and what describes them."""
     payload: dict[str, bytes] = {f"data/items/{f.name}": f.data for f in files}
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
@@ -302,7 +319,7 @@ def build_bag(
     payload["data/manifest.csv"] = csv_bytes
     payload["data/manifest.json"] = json_bytes
     payload["data/audit-log.jsonl"] = _audit_log(session, request)
-    payload["data/letter.pdf"] = _letter(request, files, session)
+    payload["data/letter.pdf"] = _letter(request, files)
 
     root = f"request-{request.number}"
     manifest = "".join(
@@ -356,13 +373,38 @@ def run_package(
             package = session.get(ResponsePackage, package_id)
             assert package is not None
             request = get_request(session, package.request_id)
-
-            def advance(done: int, total: int) -> None:
-                package.progress, package.total = done, total
-                if progress is not None:
-                    progress(done, total)
-
-            data = build_bag(session, store=store, request=request, actor=actor, progress=advance)
+            request_id, number = request.id, request.number
+            item_ids = [
+                i.id for i in list_items(session, request_id=request_id, include_removed=False)
+            ]
+            package.total = len(item_ids)
+        files: list[ReleasedFile] = []
+        # One short transaction per item, its progress saved with it: the job never holds the
+        # database for the whole package, and a reader sees it advance.
+        for position, item_id in enumerate(item_ids, start=1):
+            with database.session() as session:
+                item = session.get(RequestItem, item_id)
+                assert item is not None
+                files.append(
+                    release_item(
+                        session,
+                        store=store,
+                        request_number=number,
+                        item=item,
+                        position=position,
+                        actor=actor,
+                    )
+                )
+                running = session.get(ResponsePackage, package_id)
+                assert running is not None
+                running.progress = position
+            if progress is not None:
+                progress(position, len(item_ids))
+        with database.session() as session:
+            package = session.get(ResponsePackage, package_id)
+            assert package is not None
+            request = get_request(session, request_id)
+            data = build_bag(session, request=request, files=files)
             obj = put_object(session, store, data, mime_type="application/zip", kind="package")
             package.sha256 = obj.sha256
             package.status = "done"
