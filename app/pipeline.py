@@ -4,6 +4,7 @@ only connects them, so a reader sees the whole flow here."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import httpx
@@ -23,9 +24,12 @@ from app.open_records.search import index_version
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.retention.schedules import load_schedules
 from app.retention.service import assign_retention
-from app.snapshots.service import snapshot_version
+from app.snapshots.pool import render_pool
+from app.snapshots.service import rerender_versions
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
+
+log = logging.getLogger("postvault.pipeline")
 
 
 def check_configuration(settings: Settings) -> None:
@@ -88,17 +92,19 @@ def build_capture_context(
     archive = store or store_from_settings(settings)
 
     def snapshot_new_versions(version_ids: list[int]) -> None:
-        # After the capture committed, one short transaction per version: the render runs in
-        # the process pool, and a failure is retried by the snapshot backfill job.
-        for version_id in version_ids:
-            with database.session() as session:
-                snapshot_version(
-                    session,
-                    store=archive,
-                    version_id=version_id,
-                    settings=settings,
-                    actor=Actor.system("snapshots"),
-                )
+        # After the capture committed: the views are read, rendered in parallel in the
+        # process pool (no transaction is writing meanwhile), then recorded together. A
+        # failure is retried by the snapshot backfill job.
+        with database.session() as session:
+            report = rerender_versions(
+                session,
+                store=archive,
+                version_ids=version_ids,
+                render_many=render_pool(settings.render_workers).render_many,
+                actor=Actor.system("snapshots"),
+            )
+        if report.failed:
+            log.error("snapshots not made (the backfill job retries): %s", report.failed)
 
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}

@@ -113,6 +113,7 @@ class CaptureReport:
     versions_added: list[int] = field(default_factory=list)  # version numbers
     detail: str | None = None
     http_requests: int = 0
+    version_ids: list[int] = field(default_factory=list)  # for the after-commit steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,9 +324,12 @@ def _known_media(session: Session, post_id: int) -> dict[str, str]:
     return {url: sha for url, sha in rows if url}
 
 
-def capture_post(ctx: CaptureContext, post_id: int, *, slot: str | None = None) -> CaptureReport:
+def capture_post(
+    ctx: CaptureContext, post_id: int, *, slot: str | None = None, after_commit: bool = True
+) -> CaptureReport:
     """Capture one post this worker has leased. `slot` names the poll (default: the post's
-    next scheduled poll); a manual capture passes its own."""
+    next scheduled poll); a manual capture passes its own. With `after_commit` False the
+    caller runs the after-commit steps (snapshots) itself, for a whole batch at once."""
     with ctx.database.session() as session:
         post = _fenced_post(session, ctx, post_id)
         if post is None:
@@ -354,7 +358,22 @@ def capture_post(ctx: CaptureContext, post_id: int, *, slot: str | None = None) 
     media = _Downloaded()
     if isinstance(result, CollectedPost):
         media = _download_media(ctx, result, known)
-    return _finish(ctx, post_id, slot, scheduled, result, collector, media)
+    report = _finish(ctx, post_id, slot, scheduled, result, collector, media)
+    if after_commit:
+        run_after_commit(ctx, report.version_ids)
+    return report
+
+
+def run_after_commit(ctx: CaptureContext, version_ids: list[int]) -> None:
+    """The steps that follow a committed capture (snapshots); a failure is logged, the
+    versions are safe, and the snapshot backfill job tries again."""
+    if not version_ids:
+        return
+    for after in ctx.after_commit:
+        try:
+            after(version_ids)
+        except Exception:
+            log.exception("after-capture step failed for versions %s", version_ids)
 
 
 def _advance_schedule(post: FlaggedPost, now: dt.datetime, *, scheduled: bool) -> None:
@@ -585,13 +604,7 @@ def _finish(
                 select(CapturedVersion).where(CapturedVersion.id.in_(new_version_ids))
             )
         ]
-    for after in ctx.after_commit:
-        if new_version_ids:
-            try:
-                after(new_version_ids)
-            except Exception:  # the versions are safely stored; a snapshot can be made later
-                log.exception("after-capture step failed for versions %s", new_version_ids)
-    return CaptureReport(post_id, outcome, sorted(numbers), detail, requests)
+    return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
 
 
 def _learn_account_id(
@@ -831,11 +844,15 @@ def run_due(
         if not ids:
             break
         summary.claimed += len(ids)
+        new_versions: list[int] = []
         for post_id in ids:
-            report = capture_post(ctx, post_id)
+            report = capture_post(ctx, post_id, after_commit=False)
+            new_versions += report.version_ids
             summary.add(report)
             if on_progress is not None:
                 on_progress(report)
+        # Snapshots of the whole batch at once: they render in parallel in the pool.
+        run_after_commit(ctx, new_versions)
     return summary
 
 
