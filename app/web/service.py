@@ -32,6 +32,8 @@ from app.retention.calendar import HolidayCalendar, load_calendar
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
 from app.retention.service import local_date
 from app.snapshots.models import Snapshot
+from app.snapshots.schemas import FixityOverview
+from app.snapshots.service import fixity_overview
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (
@@ -156,6 +158,7 @@ class Dashboard:
     due: list[DueAssignment]
     batches: list[ProposedBatch]
     today: dt.date
+    fixity: FixityOverview
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -323,6 +326,8 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         due=due,
         batches=batches,
         today=today,
+        # Failing objects first: a missing or changed file is the first thing to see.
+        fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
     )
 
 

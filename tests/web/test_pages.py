@@ -471,3 +471,34 @@ def test_users_set_password_cli(tmp_path: Path, settings: Settings, db: Database
             auth_service.verify_password(session, email="boss@city.example", password=PASSWORD)
             is None
         )
+
+
+def test_dashboard_names_a_failing_fixity_check(
+    client: TestClient, make_person: MakePerson, db: Database, settings: Settings
+) -> None:
+    from app.snapshots.service import check_fixity
+    from app.storage.local import LocalStore
+    from app.storage.service import put_object
+
+    officer = make_person("records_officer")
+    give_password(db, officer.user)
+    store = LocalStore(settings.archive_dir)
+    with db.session() as session:
+        intact = put_object(
+            session, store, b"intact photo", mime_type="image/jpeg", kind="media"
+        ).sha256
+        damaged = put_object(
+            session, store, b"photo to damage", mime_type="image/jpeg", kind="media"
+        ).sha256
+    path = store.path_for(damaged)
+    path.chmod(0o644)
+    path.write_bytes(b"photo to damagE")
+    with db.session() as session:
+        report = check_fixity(session, store=store)
+    assert [p.sha256 for p in report.problems] == [damaged]
+    sign_in(client, officer.user.email)
+    page = client.get("/officer").text
+    assert "Fixity" in page
+    assert damaged[:16] in page
+    assert intact[:16] not in page
+    assert "mismatch" in page
