@@ -300,3 +300,37 @@ def test_archive_folder_has_no_partial_files(
     capture(api, ann, flag_on(api, ann, instance, "6001"))
     tmp = Path(settings.archive_dir) / "tmp"
     assert not tmp.exists() or list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("breakage", ["malformed", "huge", "redirect"])
+def test_bad_answers_give_a_clear_outcome_and_lose_nothing(
+    breakage: str,
+    client: TestClient,
+    make_person: MakePerson,
+    instance: MastodonInstance,
+    db: Database,
+    settings: Settings,
+) -> None:
+    small = settings.model_copy(update={"fetch_max_bytes": 50_000})
+    ctx = context_for(db, small, instance.netloc)
+    client.app.state.capture_context = lambda: ctx  # type: ignore[attr-defined]
+    try:
+        ann = make_person()
+        instance.add("8001", "<p>Kept safe</p>", media=1)
+        post_id = flag_on(client, ann, instance, "8001")
+        assert capture(client, ann, post_id)["outcome"] == "new_version"
+        before = client.get(f"/api/v1/posts/{post_id}/versions", headers=ann.headers).json()
+        instance.break_with = breakage
+        report = capture(client, ann, post_id)
+        assert report["outcome"] == "failed"
+        detail = str(report["detail"])
+        expected = {"malformed": "JSON", "huge": "bytes", "redirect": "127.0.0.1"}[breakage]
+        assert expected in detail, detail
+        after = client.get(f"/api/v1/posts/{post_id}/versions", headers=ann.headers).json()
+        assert after == before  # nothing archived was lost or changed
+        store = LocalStore(settings.archive_dir)
+        for media in after[0]["media"]:
+            assert store.get(media["sha256"])
+        assert client.get(f"/api/v1/posts/{post_id}", headers=ann.headers).json()["last_error"]
+    finally:
+        ctx.client.close()

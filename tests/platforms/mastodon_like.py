@@ -57,6 +57,9 @@ class MastodonInstance:
     latency: float = 0.0
     rate_limited_until: dt.datetime | None = None
     fail_next: int = 0  # answer this many requests with 503 first
+    # Answer status requests badly: "malformed" JSON, a "huge" body, or a "redirect" elsewhere.
+    break_with: str | None = None
+    redirect_to: str = "http://127.0.0.1:9/"
     loopback: Loopback | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -228,6 +231,15 @@ class MastodonInstance:
             return Reply(200, data, {"Content-Type": "image/png"}) if data else Reply(404)
         if path.startswith("/avatars/"):
             return Reply(200, tiny_png(999), {"Content-Type": "image/png"})
+        if self.break_with and path.startswith("/api/v1/statuses/"):
+            if self.break_with == "malformed":
+                return Reply(
+                    200, b'{"id": "1", "content": <p>', {"Content-Type": "application/json"}
+                )
+            if self.break_with == "huge":
+                return Reply.json({"id": "1", "content": "x" * 200_000})
+            if self.break_with == "redirect":
+                return Reply(302, b"", {"Location": self.redirect_to})
         match = re.fullmatch(r"/api/v1/statuses/(\d+)(/history|/context)?", path.split("?")[0])
         if not match or method != "GET":
             return Reply.json({"error": "Record not found"}, 404)
