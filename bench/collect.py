@@ -28,6 +28,11 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=3000)
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
     parser.add_argument("--media", action="store_true", help="one photo per post")
+    parser.add_argument(
+        "--no-snapshots",
+        action="store_true",
+        help="capture only: leave rendering the PDF snapshots to the backfill job",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, mastodon_instance() as instance:
@@ -64,6 +69,8 @@ def main() -> None:
         context = build_capture_context(
             database, settings, store=LocalStore(settings.archive_dir), worker="bench"
         )
+        if args.no_snapshots:
+            context.after_commit = []
         assert instance.loopback is not None
         before = len(instance.loopback.requests)
         started = time.perf_counter()
@@ -74,7 +81,9 @@ def main() -> None:
         database.dispose()
 
     print(
-        f"database: {'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}; media per post: {1 if args.media else 0}"
+        f"database: {'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}; "
+        f"media per post: {1 if args.media else 0}; snapshots: "
+        f"{'not rendered' if args.no_snapshots else 'rendered in the pool after each batch'}"
     )
     print(f"posts captured: {summary.claimed} ({summary.outcomes})")
     print(f"elapsed: {elapsed:.2f} s")
