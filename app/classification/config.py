@@ -37,7 +37,7 @@ class ConfigError(DomainError):
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _BLUESKY_HANDLE = re.compile(r"^(?:did:[a-z0-9]+:[a-z0-9._:%-]+|(?:[a-z0-9-]+\.)+[a-z0-9-]+)$")
-_MASTODON_ACCT = re.compile(r"^[a-z0-9_]+(?:[a-z0-9_.-]*[a-z0-9_])?@(?:[a-z0-9-]+\.)*[a-z0-9-]+$")
+_MASTODON_HANDLE = re.compile(r"^[a-z0-9_]+(?:[a-z0-9_.-]*[a-z0-9_])?@(?:[a-z0-9-]+\.)*[a-z0-9-]+$")
 _YOUTUBE_CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
 _YOUTUBE_HANDLE = re.compile(r"^@[a-z0-9._-]{3,30}$")
 
@@ -83,7 +83,7 @@ def _bluesky(value: str) -> str:
 
 def _mastodon(value: str) -> str:
     value = normalise_mastodon(_no_blank(value))
-    if not _MASTODON_ACCT.match(value):
+    if not _MASTODON_HANDLE.match(value):
         raise ValueError(
             f"{value!r} is not a Mastodon account: write it as user@instance "
             "(e.g. cityofexample@mastodon.social)"
