@@ -71,7 +71,7 @@ class Registry:
         raise UnknownPlatform(platform_id, self.ids())
 
     def names(self) -> dict[str, str]:
-        """Web labels by id ("feed" → "Blog feed")."""
+        """Web labels by id."""
         return {p.id: p.name for p in self._platforms}
 
     def record_names(self) -> dict[str, str]:

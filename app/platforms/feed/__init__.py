@@ -68,9 +68,9 @@ class Feed(Platform):
         return None
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        from app.collectors.feed import FeedCollector
+        from app.platforms.feed.collector import FeedCollector
 
-        return FeedCollector(limiter=fetcher.limiter, max_bytes=fetcher.max_bytes)
+        return FeedCollector(fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
         from app.classification.config import normalise_feed
