@@ -81,6 +81,9 @@ def default_worker_id() -> str:
 
 
 NewVersionsHook = Callable[[Session, FlaggedPost, list[CapturedVersion], Actor], None]
+# (session, post_id, actor): the shape of app.classification.service.LabelChangedHook, named
+# here so that collectors need not import classification.
+LabelChangedHook = Callable[[Session, int, Actor], None]
 RemovedHook = Callable[[Session, FlaggedPost, Actor], None]
 AfterCommitHook = Callable[[list[int]], None]
 
@@ -99,6 +102,8 @@ class CaptureContext:
     on_removed: list[RemovedHook] = field(default_factory=list)
     after_commit: list[AfterCommitHook] = field(default_factory=list)
     clock: Callable[[], dt.datetime] = utcnow
+    # Called when a post's effective label changes (classification passes them on).
+    on_label_changed: list[LabelChangedHook] = field(default_factory=list)
     # Media downloads share the collectors' limiter; None = built from `settings`.
     fetcher: Fetcher | None = None
 
