@@ -23,7 +23,6 @@ from app.config import Settings
 from app.db import Database
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
-from app.storage import jobs as storage_jobs
 
 log = logging.getLogger("postvault.worker")
 
@@ -53,7 +52,6 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
         *retention_jobs.JOBS,
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
-        *storage_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings), trigger))
     return specs

@@ -32,8 +32,8 @@ from app.open_records.models import RecordsRequest, RequestItem, RequestStatus, 
 from app.open_records.redaction import archived_snapshot_sha256, release_copy
 from app.open_records.requests import get_request, list_items, redactions_of
 from app.posts.models import CapturedVersion
+from app.retention.assignment import current_assignment
 from app.retention.models import Hold
-from app.retention.service import current_assignment
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
 

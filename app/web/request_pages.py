@@ -21,7 +21,7 @@ from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
 from app.open_records.models import RequestStatus
 from app.open_records.schemas import TEXT_MAX
-from app.retention.service import local_today
+from app.retention.calendar import local_today
 from app.storage.base import ArchiveStore
 from app.web import workspace
 from app.web.deps import OfficerPageUser, check_csrf

@@ -28,12 +28,11 @@ from app.open_records.requests import Deadline
 from app.posts import service as posts_service
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
-from app.retention.calendar import HolidayCalendar, load_calendar
+from app.retention.calendar import HolidayCalendar, load_calendar, local_date
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
-from app.retention.service import local_date
 from app.snapshots.models import Snapshot
-from app.snapshots.schemas import FixityOverview
-from app.snapshots.service import fixity_overview
+from app.storage.fixity import fixity_overview
+from app.storage.schemas import FixityOverview
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (

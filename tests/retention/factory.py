@@ -17,8 +17,8 @@ from app.auth import service as auth_service
 from app.auth.models import User
 from app.classification.models import Classification
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
+from app.retention.assignment import assign_retention
 from app.retention.schedules import ScheduleSet, load_schedules
-from app.retention.service import assign_retention
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
 from app.storage.service import put_object

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.auth.models import User
 from app.db import Database
-from app.retention.service import place_hold
+from app.retention.holds import place_hold
 from app.storage.local import LocalStore
 from tests.retention.factory import assign, make_account, make_post, make_user, utc
 
