@@ -25,7 +25,13 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMe
 from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_ids, lock_posts
-from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.models import (
+    BatchStatus,
+    DispositionBatch,
+    DispositionItem,
+    ItemStatus,
+    RetentionAssignment,
+)
 from app.retention.schemas import BatchDetail, ItemOut
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
@@ -35,7 +41,7 @@ from app.storage.models import StoredObject
 WHS_NOTICE_DAYS = 60
 
 
-OPEN_BATCH_STATUSES = ("proposed", "approved", "running")
+OPEN_BATCH_STATUSES = (BatchStatus.proposed, BatchStatus.approved, BatchStatus.running)
 
 
 def get_batch(session: Session, batch_id: int) -> DispositionBatch:
@@ -62,7 +68,8 @@ def due_candidates(session: Session, *, today: dt.date) -> list[RetentionAssignm
         select(DispositionItem.post_id)
         .join(DispositionBatch, DispositionBatch.id == DispositionItem.batch_id)
         .where(
-            DispositionBatch.status.in_(OPEN_BATCH_STATUSES), DispositionItem.status == "pending"
+            DispositionBatch.status.in_(OPEN_BATCH_STATUSES),
+            DispositionItem.status == ItemStatus.pending,
         )
     )
     rows = session.scalars(
@@ -88,14 +95,14 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
     candidates = due_candidates(session, today=today)
     if not candidates:
         return None
-    batch = DispositionBatch(status="proposed", proposed_at=utcnow())
+    batch = DispositionBatch(status=BatchStatus.proposed, proposed_at=utcnow())
     session.add(batch)
     session.flush()
     session.add_all(
         DispositionItem(
             batch_id=batch.id,
             post_id=a.post_id,
-            status="pending",
+            status=ItemStatus.pending,
             series_code=a.series_code,
             due_on=a.due_on,
         )
@@ -132,9 +139,9 @@ def run_blocker(
     session: Session, batch: DispositionBatch, *, today: dt.date
 ) -> tuple[str | None, dt.date | None]:
     """(why the batch cannot run today, the first day it could) — (None, None) when it can."""
-    if batch.status == "running":
+    if batch.status == BatchStatus.running:
         return None, None  # a started batch resumes: its checks were passed when it started
-    if batch.status != "approved":
+    if batch.status != BatchStatus.approved:
         return f"batch {batch.id} is {batch.status}; only an approved batch runs", None
     if whs_series(session, batch.id):
         assert batch.whs_notice_on is not None  # approval refuses a batch without it
@@ -163,7 +170,7 @@ def approve_batch(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> DispositionBatch:
     batch = get_batch(session, batch_id)
-    if batch.status != "proposed":
+    if batch.status != BatchStatus.proposed:
         raise Conflict(f"batch {batch_id} is {batch.status}; only a proposed batch is approved")
     needs = whs_series(session, batch_id)
     if needs and whs_notice_on is None:
@@ -173,7 +180,7 @@ def approve_batch(
         )
     if whs_notice_on is not None and whs_notice_on > local_today(timezone):
         raise Invalid("whs_notice_on is in the future: record the notice once it is sent")
-    batch.status = "approved"
+    batch.status = BatchStatus.approved
     batch.approved_by_id = officer.id
     batch.approved_at = utcnow()
     batch.authority = authority
@@ -199,7 +206,7 @@ def attach_whs_reply(
     session: Session, *, batch_id: int, officer: User, reference: str
 ) -> DispositionBatch:
     batch = get_batch(session, batch_id)
-    if batch.status not in ("proposed", "approved"):
+    if batch.status not in (BatchStatus.proposed, BatchStatus.approved):
         raise Conflict(f"batch {batch_id} is {batch.status}")
     batch.whs_reply_ref = reference
     session.flush()
@@ -218,12 +225,12 @@ def cancel_batch(
     session: Session, *, batch_id: int, officer: User, reason: str
 ) -> DispositionBatch:
     batch = get_batch(session, batch_id)
-    if batch.status not in ("proposed", "approved"):
+    if batch.status not in (BatchStatus.proposed, BatchStatus.approved):
         raise Conflict(f"batch {batch_id} is {batch.status}; it can no longer be cancelled")
-    batch.status = "cancelled"
+    batch.status = BatchStatus.cancelled
     for item in batch_items(session, batch_id):
-        if item.status == "pending":
-            item.status = "skipped"
+        if item.status == ItemStatus.pending:
+            item.status = ItemStatus.skipped
             item.skip_reason = f"batch cancelled: {reason}"
     session.flush()
     record(
@@ -253,7 +260,7 @@ def runnable_batch_ids(session: Session, *, today: dt.date) -> list[int]:
     ids: list[int] = []
     for batch in session.scalars(
         select(DispositionBatch)
-        .where(DispositionBatch.status.in_(("approved", "running")))
+        .where(DispositionBatch.status.in_((BatchStatus.approved, BatchStatus.running)))
         .order_by(DispositionBatch.id)
     ):
         if run_blocker(session, batch, today=today)[0] is None:
@@ -269,8 +276,10 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
     detail.whs_series = whs_series(session, batch.id)
     blocker, first = run_blocker(session, batch, today=today)
     detail.blocked_because = blocker
-    detail.runnable_on = first if blocker else (today if batch.status != "completed" else None)
-    if batch.status in ("proposed", "cancelled", "completed"):
+    detail.runnable_on = (
+        first if blocker else (today if batch.status != BatchStatus.completed else None)
+    )
+    if batch.status in (BatchStatus.proposed, BatchStatus.cancelled, BatchStatus.completed):
         detail.runnable_on = None
     return detail
 
@@ -405,7 +414,7 @@ def _stub(
 
 
 def _skip(item: DispositionItem, reason: str) -> None:
-    item.status = "skipped"
+    item.status = ItemStatus.skipped
     item.skip_reason = reason
 
 
@@ -425,9 +434,9 @@ def destroy_item(
     item = session.get(DispositionItem, item_id)
     if item is None:
         raise NotFound(f"no disposition item {item_id}")
-    if item.status == "destroyed":
+    if item.status == ItemStatus.destroyed:
         return list((item.stub or {}).get("destroyed_objects", []))
-    if item.status != "pending":
+    if item.status != ItemStatus.pending:
         return None
     batch = get_batch(session, item.batch_id)
     lock_posts(session, [item.post_id])
@@ -460,7 +469,7 @@ def destroy_item(
         )
     elif assignment.disposition != "destroy":
         _skip(item, f"series disposition is now {assignment.disposition}")
-    if item.status == "skipped":
+    if item.status == ItemStatus.skipped:
         session.flush()
         record(
             session,
@@ -493,7 +502,7 @@ def destroy_item(
     post.next_poll_at = None
     post.lease_owner = None
     post.lease_expires_at = None
-    item.status = "destroyed"
+    item.status = ItemStatus.destroyed
     item.destroyed_at = now
     session.flush()
     record(

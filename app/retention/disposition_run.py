@@ -21,7 +21,7 @@ from app.retention.calendar import DEFAULT_TIMEZONE, local_date
 from app.retention.certificate import CertificateData, render_certificate
 from app.retention.disposition import batch_items, destroy_item, get_batch, run_blocker
 from app.retention.holds import extend_scoped_holds
-from app.retention.models import DispositionBatch, DispositionItem
+from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, ItemStatus
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
 
@@ -62,8 +62,8 @@ def _result(session: Session, batch: DispositionBatch) -> RunResult:
     return RunResult(
         batch_id=batch.id,
         status=batch.status,
-        destroyed=[i.post_id for i in items if i.status == "destroyed"],
-        skipped={i.post_id: i.skip_reason or "" for i in items if i.status == "skipped"},
+        destroyed=[i.post_id for i in items if i.status == ItemStatus.destroyed],
+        skipped={i.post_id: i.skip_reason or "" for i in items if i.status == ItemStatus.skipped},
         certificate_sha256=batch.certificate_sha256,
     )
 
@@ -90,13 +90,13 @@ def run_batch(
     step = on_step or _noop
     with database.session() as session:
         batch = get_batch(session, batch_id)
-        if batch.status == "completed":
+        if batch.status == BatchStatus.completed:
             return _result(session, batch)
         blocker, _ = run_blocker(session, batch, today=today)
         if blocker:
             raise Conflict(blocker)
-        if batch.status == "approved":
-            batch.status = "running"
+        if batch.status == BatchStatus.approved:
+            batch.status = BatchStatus.running
             batch.started_at = utcnow()
             record(
                 session,
@@ -107,7 +107,7 @@ def run_batch(
                 details={"as_of": today},
             )
         extend_scoped_holds(session, actor=actor)
-        pending = [i.id for i in batch_items(session, batch_id) if i.status == "pending"]
+        pending = [i.id for i in batch_items(session, batch_id) if i.status == ItemStatus.pending]
     step("started")
 
     for item_id in pending:
@@ -128,7 +128,9 @@ def run_batch(
         step(f"post {post_id}: hooks done")
 
     with database.session() as session:
-        destroyed_items = [i for i in batch_items(session, batch_id) if i.status == "destroyed"]
+        destroyed_items = [
+            i for i in batch_items(session, batch_id) if i.status == ItemStatus.destroyed
+        ]
         keys_by_post = {
             i.post_id: list((i.stub or {}).get("destroyed_objects", [])) for i in destroyed_items
         }
@@ -151,7 +153,7 @@ def run_batch(
             obj = put_object(session, store, pdf, mime_type="application/pdf", kind="certificate")
             step("certificate stored")
             batch.certificate_sha256 = obj.sha256
-            batch.status = "completed"
+            batch.status = BatchStatus.completed
             batch.completed_at = utcnow()
             record(
                 session,
@@ -171,7 +173,7 @@ def run_batch(
 
 def _certificate_data(session: Session, batch: DispositionBatch, timezone: str) -> CertificateData:
     items = batch_items(session, batch.id)
-    destroyed = [i for i in items if i.status == "destroyed"]
+    destroyed = [i for i in items if i.status == ItemStatus.destroyed]
     approver = session.get(User, batch.approved_by_id) if batch.approved_by_id else None
     last = max((i.destroyed_at for i in destroyed if i.destroyed_at), default=None)
     return CertificateData(
@@ -183,6 +185,6 @@ def _certificate_data(session: Session, batch: DispositionBatch, timezone: str) 
         whs_notice_on=batch.whs_notice_on,
         whs_reply_ref=batch.whs_reply_ref,
         destroyed_on=local_date(last, timezone) if last else None,
-        skipped_count=sum(1 for i in items if i.status == "skipped"),
+        skipped_count=sum(1 for i in items if i.status == ItemStatus.skipped),
         stubs=[dict(i.stub or {}) for i in destroyed],
     )

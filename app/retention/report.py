@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.posts.models import FlaggedPost, PostStatus
 from app.retention.disposition import OPEN_BATCH_STATUSES
 from app.retention.holds import active_holds_on, held_ids
-from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.models import DispositionBatch, DispositionItem, ItemStatus, RetentionAssignment
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def disposition_report(
             .join(DispositionBatch, DispositionBatch.id == DispositionItem.batch_id)
             .where(
                 DispositionBatch.status.in_(OPEN_BATCH_STATUSES),
-                DispositionItem.status == "pending",
+                DispositionItem.status == ItemStatus.pending,
             )
         )
     }

@@ -13,7 +13,7 @@ from app.db import Database, SessionDep
 from app.errors import DomainError
 from app.retention import assignment, disposition, disposition_run, holds
 from app.retention.calendar import local_today
-from app.retention.models import HoldKind
+from app.retention.models import BatchStatus, HoldKind
 from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
     AssignmentOut,
@@ -33,7 +33,7 @@ from app.retention.schemas import (
     WhsReply,
 )
 from app.storage.base import StoreError
-from app.storage.service import store_from_settings
+from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
 
@@ -193,7 +193,7 @@ def list_batches(
     session: SessionDep,
     request: Request,
     status_: str | None = Query(
-        default=None, alias="status", pattern="^(proposed|approved|running|completed|cancelled)$"
+        default=None, alias="status", pattern=f"^({'|'.join(BatchStatus)})$"
     ),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
@@ -255,7 +255,7 @@ def cancel_batch(
 
 
 @router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
-def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
+def run_batch(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     """Run an approved batch now (the daily job also runs it). Each post is committed as it
     is destroyed, so this uses its own transactions rather than the request's."""
     settings = _settings(request)
@@ -264,7 +264,7 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
         result = disposition_run.run_batch(
             database,
             batch_id=batch_id,
-            store=store_from_settings(settings),
+            store=store,
             actor=Actor.of(officer),
             today=_today(request),
             timezone=settings.retention_timezone,
@@ -282,11 +282,9 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
 
 @router.get("/disposition/batches/{batch_id}/certificate")
 def get_certificate(
-    batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: int, _officer: OfficerUser, session: SessionDep, store: StoreDep
 ) -> Response:
-    pdf = disposition.certificate_bytes(
-        session, batch_id=batch_id, store=store_from_settings(_settings(request))
-    )
+    pdf = disposition.certificate_bytes(session, batch_id=batch_id, store=store)
     return Response(
         content=pdf,
         media_type="application/pdf",

@@ -22,6 +22,7 @@ from app.posts.models import PostStatus
 from app.posts.schemas import NOTE_MAX_LENGTH
 from app.web import service
 from app.web.deps import AdminPageUser, OfficerPageUser, PageUser, check_csrf, safe_next
+from app.web.forms import refusal_of
 from app.web.rendering import render, see_other
 from app.web.security import WebSession
 
@@ -202,12 +203,9 @@ def register_account(
 def remove_account(
     request: Request, account_id: int, user: PageUser, session: SessionDep
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         accounts_service.remove_account(session, viewer=user, account_id=account_id)
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _accounts_page(
             request,
             session,
@@ -291,7 +289,7 @@ def flag_post(
             status_code=422,
             errors={"account_id": "Choose one of your accounts from the list."},
         )
-    try:
+    with refusal_of(session) as refused:
         post, created = posts_service.flag_post(
             session,
             user=user,
@@ -299,8 +297,7 @@ def flag_post(
             note=note,
             account_id=int(account_id) if account_id else None,
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _flag_page(
             request,
             session,
@@ -527,12 +524,11 @@ def create_user(
     password: str = Form(""),
 ) -> Response:
     form = {"email": email, "name": name, "role": role}
-    try:
+    with refusal_of(session) as refused:
         service.create_user_with_password(
             session, actor=Actor.of(user), email=email, name=name, role=role, password=password
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,
@@ -555,10 +551,9 @@ def reset_password(
     target = session.get(User, user_id)
     if target is None:
         raise NotFound(f"no user {user_id}")
-    try:
+    with refusal_of(session) as refused:
         auth_service.set_password(session, user=target, password=password, actor=Actor.of(user))
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,

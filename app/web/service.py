@@ -29,7 +29,7 @@ from app.posts import service as posts_service
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
 from app.retention.calendar import HolidayCalendar, load_calendar, local_date
-from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, RetentionAssignment
 from app.snapshots.models import Snapshot
 from app.storage.fixity import fixity_overview
 from app.storage.schemas import FixityOverview
@@ -309,7 +309,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
     batch_rows = session.execute(
         select(DispositionBatch, func.count(DispositionItem.id))
         .outerjoin(DispositionItem, DispositionItem.batch_id == DispositionBatch.id)
-        .where(DispositionBatch.status == "proposed")
+        .where(DispositionBatch.status == BatchStatus.proposed)
         .group_by(DispositionBatch.id)
         .order_by(DispositionBatch.proposed_at)
     ).all()
