@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.classification.service import forget_version
+from app.classification.crosspost import forget_version
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
