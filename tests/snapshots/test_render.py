@@ -15,12 +15,11 @@ import pypdf
 import pytest
 from PIL import Image
 
+from app.snapshots.page_assets import ArchiveFetcher, jpeg_rendition
 from app.snapshots.pdfa_check import check_pdfa
 from app.snapshots.render import (
     RENDERER_VERSION,
     XMP_NAMESPACE,
-    ArchiveFetcher,
-    jpeg_rendition,
     render_snapshot,
     sanitize_html,
 )
