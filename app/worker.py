@@ -21,6 +21,7 @@ from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
+from app.open_records import jobs as open_records_jobs
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
 
@@ -49,6 +50,7 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
         ),
     ]
     for name, job, trigger in [
+        *open_records_jobs.JOBS,
         *retention_jobs.JOBS,
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,

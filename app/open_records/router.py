@@ -12,7 +12,6 @@ from app.db import SessionDep
 from app.open_records import package as package_service
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records import search as search_service
 from app.open_records.models import RecordsRequest, RequestItem, RequestStatus
 from app.open_records.schemas import (
     ItemOut,
@@ -31,6 +30,7 @@ from app.open_records.schemas import (
     SearchQuery,
 )
 from app.posts.models import CapturedVersion
+from app.search import service as search_service
 from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["open records"])

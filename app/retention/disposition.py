@@ -20,7 +20,6 @@ from app.classification.crosspost import forget_version
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
-from app.open_records.search import remove_post_from_index
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
@@ -33,6 +32,7 @@ from app.retention.models import (
     RetentionAssignment,
 )
 from app.retention.schemas import BatchDetail, ItemOut
+from app.search.service import remove_post_from_index
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject

@@ -16,12 +16,12 @@ from app.audit.service import Actor, record
 from app.auth.models import User
 from app.db import Database, utcnow
 from app.errors import Conflict
-from app.open_records.search import remove_post_from_index
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date
 from app.retention.certificate import CertificateData, render_certificate
 from app.retention.disposition import batch_items, destroy_item, get_batch, run_blocker
 from app.retention.holds import extend_scoped_holds
 from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, ItemStatus
+from app.search.service import remove_post_from_index
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
 

@@ -24,7 +24,6 @@ from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records import search as search_service
 from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
@@ -38,6 +37,7 @@ from app.open_records.requests import Deadline
 from app.open_records.schemas import SEARCH_QUERY_MAX_LENGTH, TEXT_MAX, SearchQuery
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.schemas import SearchCriteria
+from app.search import service as search_service
 from app.storage.base import ArchiveStore
 from app.web.rendering import PLATFORM_NAMES
 from app.web.service import OPEN_REQUEST_STATUSES, request_deadline, request_mark
