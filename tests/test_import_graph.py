@@ -31,11 +31,11 @@ def _imported(tree: ast.Module) -> list[tuple[str, int]]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for other in node.orelse:
+                visit(other)
             return
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module in ("app",):
+            if node.module == "app":
                 found.extend((f"app.{alias.name}", node.lineno) for alias in node.names)
             else:
                 found.append((node.module, node.lineno))

@@ -15,9 +15,9 @@ from app.classification.service import LinkChecker
 from app.collectors.base import CollectedPost
 from app.db import Database
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
-from tests.classification.archive import add_capture
 from tests.classification.labelled import archive, cases, config
 from tests.conftest import MakePerson
+from tests.factories import add_capture
 
 ACTOR = Actor.system("tests")
 

@@ -16,7 +16,7 @@ from app.retention import disposition
 from app.retention.calendar import local_today
 from app.storage.local import LocalStore
 from tests.conftest import MakePerson
-from tests.retention.factory import assign, make_account, make_post
+from tests.factories import assign, make_account, make_post
 
 
 def seed(db: Database, owner_id: int, store: LocalStore | None = None) -> dict[str, int]:

@@ -15,7 +15,7 @@ from app.errors import Conflict
 from app.posts.models import FlaggedPost
 from app.retention.assignment import assign_retention, current_assignment, release_av
 from app.retention.models import RetentionAssignment
-from tests.retention.factory import (
+from tests.factories import (
     TZ,
     assign,
     make_account,

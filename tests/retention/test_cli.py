@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.retention import disposition
 from app.storage.local import LocalStore
-from tests.retention.world import build_world
+from tests.factories import build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,8 +25,7 @@ from app.retention.models import DispositionBatch, DispositionItem
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 from tests.conftest import wipe
-from tests.retention.factory import TZ, object_keys_of
-from tests.retention.world import SHARED_MEDIA, TODAY, World, build_world
+from tests.factories import SHARED_MEDIA, TODAY, TZ, World, build_world, object_keys_of
 
 ACTOR = Actor.system("tests")
 
@@ -248,7 +247,7 @@ def test_nothing_is_destroyed_before_its_due_date(db: Database, store: LocalStor
             )
         )
         session.flush()
-        from tests.retention.factory import assign
+        from tests.factories import assign
 
         post = session.get(FlaggedPost, world.posts["a"])
         assert post is not None

@@ -25,7 +25,7 @@ from app.retention.holds import (
 )
 from app.retention.schemas import SearchCriteria
 from app.retention.search_scope import posts_matching
-from tests.retention.factory import TZ, make_account, make_post, make_user, utc
+from tests.factories import TZ, make_account, make_post, make_user, utc
 
 WISCONSIN = load_calendar("wisconsin")
 _numbers = itertools.count(1)

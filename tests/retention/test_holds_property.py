@@ -27,7 +27,7 @@ from app.retention import disposition, disposition_run, holds
 from app.retention.models import DispositionBatch, DispositionItem, HeldPost, Hold
 from app.storage.local import LocalStore
 from tests.conftest import wipe
-from tests.retention.factory import assign, make_account, make_post, make_user, utc
+from tests.factories import assign, make_account, make_post, make_user, utc
 
 ACTOR = Actor.system("property")
 START = dt.date(2026, 1, 1)

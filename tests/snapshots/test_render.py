@@ -24,7 +24,7 @@ from app.snapshots.render import (
     sanitize_html,
 )
 from app.snapshots.schemas import ClassificationInfo, RetentionInfo, SnapshotView
-from tests.snapshots.captures import (
+from tests.factories import (
     ARABIC,
     CHINESE,
     EMOJI,

@@ -28,7 +28,7 @@ from app.storage import fixity
 from app.storage.local import LocalStore
 from app.storage.models import FixityCheck, StoredObject
 from app.storage.service import put_object
-from tests.snapshots.captures import bluesky_capture, mastodon_capture
+from tests.factories import bluesky_capture, mastodon_capture
 from tests.snapshots.conftest import ArchivePost
 from tests.snapshots.test_render import page_text
 
