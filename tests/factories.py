@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from app.snapshots.schemas import MediaFile, SnapshotView
 from app.storage.base import ArchiveStore
 from app.storage.local import LocalStore
 from app.storage.service import put_object
+from tests.conftest import Person
 
 # --- Rows for retention: inserted directly, files written through a real LocalStore -----------
 
@@ -582,3 +584,23 @@ def make_view(
     }
     fields.update(extra)
     return SnapshotView(**fields)
+
+
+# --- Data made through the API, the way an employee makes it -----------------------------------
+
+
+BSKY_POST = "https://bsky.app/profile/alice.bsky.social/post/3l6oveex3ii2l"
+
+
+def register(client: TestClient, who: Person, **body: str) -> dict[str, object]:
+    response = client.post("/api/v1/accounts", json=body, headers=who.headers)
+    assert response.status_code in (200, 201), response.text
+    data: dict[str, object] = response.json()
+    return data
+
+
+def flag(client: TestClient, who: Person, url: str, note: str | None = None) -> dict[str, object]:
+    response = client.post("/api/v1/posts", json={"url": url, "note": note}, headers=who.headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, object] = response.json()
+    return data
