@@ -21,8 +21,6 @@ from app.retention.models import Hold, HoldKind
 # 19.35(5): after a denial, records stay 60 days (90 if the requester is committed or
 # incarcerated); 19.345 counts those days as business days.
 DENIAL_HOLD_BUSINESS_DAYS = 60
-
-
 DENIAL_HOLD_BUSINESS_DAYS_COMMITTED = 90
 
 

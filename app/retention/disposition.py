@@ -23,7 +23,7 @@ from app.open_records.models import RequestItem, ResponsePackage
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
-from app.retention.holds import active_holds_on, extend_scoped_holds, held_ids, lock_posts
+from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
 from app.retention.models import (
     BatchStatus,
     DispositionBatch,
@@ -39,8 +39,7 @@ from app.storage.models import StoredObject
 
 # 19.21(4)(a): 60 days' written notice to the Wisconsin Historical Society before destruction.
 WHS_NOTICE_DAYS = 60
-
-
+# A batch still to run (or resume): its pending posts are not proposed again.
 OPEN_BATCH_STATUSES = (BatchStatus.proposed, BatchStatus.approved, BatchStatus.running)
 
 
@@ -85,7 +84,7 @@ def due_candidates(session: Session, *, today: dt.date) -> list[RetentionAssignm
         )
         .order_by(RetentionAssignment.post_id)
     ).all()
-    held = held_ids(session, [r.post_id for r in rows])
+    held = held_any(session, [r.post_id for r in rows])
     return [r for r in rows if r.post_id not in held]
 
 

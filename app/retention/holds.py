@@ -52,7 +52,8 @@ def active_holds_on(session: Session, post_id: int) -> list[Hold]:
     )
 
 
-def held_ids(session: Session, post_ids: Sequence[int]) -> set[int]:
+def held_any(session: Session, post_ids: Sequence[int]) -> set[int]:
+    """Which of these posts some active hold covers."""
     if not post_ids:
         return set()
     return set(
@@ -62,11 +63,6 @@ def held_ids(session: Session, post_ids: Sequence[int]) -> set[int]:
             .where(HeldPost.post_id.in_(list(post_ids)), Hold.released_at.is_(None))
         )
     )
-
-
-def held_any(session: Session, post_ids: Sequence[int]) -> set[int]:
-    """Which of these posts some active hold covers."""
-    return held_ids(session, post_ids)
 
 
 def place_hold(

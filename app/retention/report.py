@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.posts.models import FlaggedPost, PostStatus
 from app.retention.disposition import OPEN_BATCH_STATUSES
-from app.retention.holds import active_holds_on, held_ids
+from app.retention.holds import active_holds_on, held_any
 from app.retention.models import DispositionBatch, DispositionItem, ItemStatus, RetentionAssignment
 
 
@@ -47,7 +47,7 @@ def disposition_report(
         .where(RetentionAssignment.is_current.is_(True), FlaggedPost.status != PostStatus.disposed)
         .order_by(RetentionAssignment.due_on.is_(None), RetentionAssignment.due_on, FlaggedPost.id)
     ).all()
-    held = held_ids(session, [a.post_id for a, _ in rows])
+    held = held_any(session, [a.post_id for a, _ in rows])
     lines: list[ReportLine] = []
     for assignment, url in rows:
         due = assignment.due_on

@@ -348,18 +348,27 @@ def _status_filter(status: str | None) -> str | None:
     return status if status in STATUSES else None
 
 
-@router.get("/posts")
-def posts_page(
+def _posts_list_page(
     request: Request,
-    user: PageUser,
-    session: SessionDep,
-    status: str | None = None,
-    page: int = Query(1, ge=1, le=100_000),
+    session: Session,
+    user: User,
+    *,
+    everyone: bool,
+    status: str | None,
+    page: int,
 ) -> Response:
+    """The list of flagged posts: an employee's own ("My posts") or, for records officers,
+    every employee's ("All flagged posts"); one page, one template."""
     chosen = _status_filter(status)
-    posts, total = service.my_posts(
-        session, owner=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
+    offset = (page - 1) * PAGE_SIZE
+    if everyone:
+        posts, total = service.all_posts(
+            session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
+    else:
+        posts, total = service.my_posts(
+            session, owner=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
     return render(
         request,
         "posts.html",
@@ -370,9 +379,20 @@ def posts_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         status=chosen,
         statuses=STATUSES,
-        heading="My posts",
-        base_path="/posts",
+        heading="All flagged posts" if everyone else "My posts",
+        base_path="/officer/posts" if everyone else "/posts",
     )
+
+
+@router.get("/posts")
+def posts_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    status: str | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    return _posts_list_page(request, session, user, everyone=False, status=status, page=page)
 
 
 def _post_page(
@@ -451,23 +471,7 @@ def officer_posts_page(
     status: str | None = None,
     page: int = Query(1, ge=1, le=100_000),
 ) -> Response:
-    chosen = _status_filter(status)
-    posts, total = service.all_posts(
-        session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    return render(
-        request,
-        "posts.html",
-        user=user,
-        posts=posts,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        status=chosen,
-        statuses=STATUSES,
-        heading="All flagged posts",
-        base_path="/officer/posts",
-    )
+    return _posts_list_page(request, session, user, everyone=True, status=status, page=page)
 
 
 # --- Admin: users -------------------------------------------------------------------------
