@@ -20,10 +20,10 @@ from app.collectors.registry import COLLECTORS, collector_for
 from app.collectors.service import CaptureContext, default_worker_id
 from app.config import Settings
 from app.db import Database
-from app.open_records.search import index_version
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
+from app.retention.assignment import assign_retention
 from app.retention.schedules import load_schedules
-from app.retention.service import assign_retention
+from app.search.service import index_version
 from app.snapshots.pool import render_pool
 from app.snapshots.service import rerender_versions
 from app.storage.base import ArchiveStore
