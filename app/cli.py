@@ -190,6 +190,7 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
+    from app.backup.cli import register as backup_register
     from app.classification import cli as classification_cli
     from app.open_records.cli import register as requests_register
     from app.retention.cli import register as retention_register
@@ -200,6 +201,7 @@ def _domain_commands() -> list[Callable[[Any], None]]:
         retention_register,
         snapshots_register,
         requests_register,
+        backup_register,
     ]
     return registers
 
