@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,14 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = Field(default="", description="Key prefix inside the S3 bucket.")
+
+    # --- observability ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line with the request id"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; unset = /metrics is off."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,8 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.observability.logs import RequestIdMiddleware
+from app.observability.metrics import router as metrics_router
 from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     for router in (
         health_router,
+        metrics_router,
         auth_router,
         accounts_router,
         posts_router,
@@ -181,4 +184,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    # Outermost, so every log line of the request, errors included, carries its id.
+    app.add_middleware(RequestIdMiddleware)
     return app
