@@ -26,6 +26,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.notices.router import router as notices_router
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import router as metrics_router
 from app.open_records.router import router as open_records_router
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in (
         health_router,
         metrics_router,
+        notices_router,
         auth_router,
         accounts_router,
         posts_router,

@@ -21,6 +21,7 @@ from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
+from app.notices import jobs as notice_jobs
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
 from app.storage import jobs as storage_jobs
@@ -54,6 +55,7 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
         *storage_jobs.JOBS,
+        *notice_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings), trigger))
     return specs
