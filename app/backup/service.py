@@ -210,12 +210,14 @@ def _backup_postgres(database_url: str, target: Path) -> DatabaseState:
 # --- keys --------------------------------------------------------------------------------
 
 
-def key_files(settings: Settings) -> list[Path]:
-    """Key files a deployment generates for itself beside its archive folder."""
-    from app.web.security import SECRET_KEY_FILE
+# The files a deployment generates for itself beside its archive folder: the cookie-signing
+# key (app/web/security.py) and the key that encrypts stored secrets (app/crypto.py).
+KEY_FILE_NAMES = ("secret_key", "secrets_key")
 
+
+def key_files(settings: Settings) -> list[Path]:
     folder = settings.archive_dir.parent
-    return [folder / name for name in (SECRET_KEY_FILE,) if (folder / name).is_file()]
+    return [folder / name for name in KEY_FILE_NAMES if (folder / name).is_file()]
 
 
 # --- backup ------------------------------------------------------------------------------
