@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ from app.collectors.versions_store import _learn_account_id, _store_removal, _st
 from app.config import Settings
 from app.db import Database, utcnow
 from app.errors import Conflict
+from app.observability.metrics import observe_capture
 from app.platforms.fetcher import Fetcher
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
 from app.storage.base import ArchiveStore
@@ -274,6 +276,7 @@ def capture_post(
             ctx, post_id, slot, scheduled, f"no collector for platform {target.platform}", 0
         )
 
+    started = time.monotonic()
     try:
         result: CollectResult = collector.collect(target, ctx.client)
     except Exception as exc:  # a collector bug must not stop the other posts
@@ -283,6 +286,7 @@ def capture_post(
     media = _Downloaded()
     if isinstance(result, CollectedPost):
         media = _download_media(ctx, result, known)
+    observe_capture(target.platform, time.monotonic() - started)
     report = _finish(ctx, post_id, slot, scheduled, result, collector, media)
     if after_commit:
         run_after_commit(ctx, report.version_ids)
