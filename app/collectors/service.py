@@ -22,7 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.collectors.base import (
+from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
+from app.collectors.media import Downloaded as _Downloaded
+from app.collectors.media import download_media as _download_media
+from app.collectors.media import known_media as _known_media
+from app.collectors.models import CaptureAttempt
+from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
+from app.config import Settings
+from app.db import Database, utcnow
+from app.errors import Conflict
+from app.observability.metrics import observe_capture
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
@@ -34,16 +44,6 @@ from app.collectors.base import (
     TransientFailure,
     Unchanged,
 )
-from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
-from app.collectors.media import Downloaded as _Downloaded
-from app.collectors.media import download_media as _download_media
-from app.collectors.media import known_media as _known_media
-from app.collectors.models import CaptureAttempt
-from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
-from app.config import Settings
-from app.db import Database, utcnow
-from app.errors import Conflict
-from app.observability.metrics import observe_capture
 from app.platforms.fetcher import Fetcher
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
 from app.storage.base import ArchiveStore

@@ -21,8 +21,8 @@ from pydantic import JsonValue
 from app.errors import Invalid
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher, FetchSession
 
 MAX_URL_LENGTH = 2048

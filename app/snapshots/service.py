@@ -22,11 +22,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.models import Classification
-from app.collectors.base import CollectedPost
 from app.config import Settings, get_settings
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound
 from app.observability.metrics import observe_render
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.posts.service import get_post
 from app.retention.models import RetentionAssignment
