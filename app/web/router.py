@@ -304,6 +304,7 @@ def flag_post(
             url=url,
             note=note,
             account_id=int(account_id) if account_id else None,
+            fetcher=Fetcher.from_settings(request.app.state.settings),
         )
     except DomainError as exc:
         session.rollback()
