@@ -20,6 +20,7 @@ account that no longer exists is `AccountGone`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,6 +43,7 @@ from app.platforms.mediawiki.api import call, discover_api
 
 REVISION_PROPS = "ids|flags|timestamp|user|userid|size|sha1|contentmodel|comment|tags|content"
 CHECK_PROPS = "ids|flags|timestamp|user|userid|size|sha1|comment"
+MAX_KNOWN_WIKIS = 1000
 MAX_FILES = 50  # one imageinfo query; a revision showing more keeps the first 50
 _MEDIA_ROLES = {"image": "image", "video": "video", "audio": "audio"}
 
@@ -82,6 +84,9 @@ class MediaWikiCollector:
 
     def __init__(self, fetcher: Fetcher) -> None:
         self.fetcher = fetcher
+        # The API each wiki's pages named, found once per process: a pass over many
+        # revisions of one wiki reads its user page once, not once a revision.
+        self._apis: dict[str, str] = {}
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
         result: CollectResult = self.fetcher.run(client, lambda http: self._collect(target, http))
@@ -93,12 +98,19 @@ class MediaWikiCollector:
         known = target.validators.get("api_url")
         if known:
             return known, {"api": known, "from": "the post's fetch state"}
+        page = target.account_profile_url or target.url
+        wiki = urlsplit(page).netloc.lower()
+        if wiki in self._apis:
+            return self._apis[wiki], {"api": self._apis[wiki], "from": f"{wiki}'s pages, earlier"}
         try:
-            return discover_api(http, target.account_profile_url or target.url)
+            api, record = discover_api(http, page)
         except Abort:
-            if not target.account_profile_url or target.account_profile_url == target.url:
+            if page == target.url:
                 raise
-            return discover_api(http, target.url)
+            api, record = discover_api(http, target.url)
+        if len(self._apis) < MAX_KNOWN_WIKIS:
+            self._apis[wiki] = api
+        return api, record
 
     def _collect(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
         try:

@@ -38,6 +38,7 @@ class ReplayWiki:
     state: str = "present"
     edit_uri: str | None = None  # an EditURI href to serve instead of the recorded one
     api_calls: list[str] = field(default_factory=list)
+    any_revision: bool = False  # answer every revision id with the recorded revision
 
     @property
     def netloc(self) -> str:
@@ -84,7 +85,16 @@ class ReplayWiki:
             return Reply(404, b"not here", {"Content-Type": "text/plain"})
         name = api_answer_name(query)
         self.api_calls.append(name)
-        return self._answer(name)
+        reply = self._answer(name)
+        wanted = query.get("revids")
+        if self.any_revision and name in ("revision", "check") and wanted != str(REVISION):
+            # The benchmark flags many revisions: each is answered as the recorded one.
+            data = json.loads(reply.body)
+            for page in data.get("query", {}).get("pages", []):
+                for revision in page.get("revisions", []):
+                    revision["revid"] = int(wanted or 0)
+            reply = Reply(reply.status, json.dumps(data).encode(), reply.headers)
+        return reply
 
 
 def api_answer_name(query: dict[str, str]) -> str:

@@ -55,8 +55,15 @@ $wgShowExceptionDetails = true;
 
 # `php -S` has no rewrite rules: /wiki/<title> goes to index.php (as Apache's rewrite would),
 # uploaded files are served from the temporary upload directory, and everything else (api.php,
-# index.php, load.php, skins) from the package.
+# index.php, load.php, skins) from the package. Every request is logged to requests.log (the
+# server's own log leaves out those the router answers), so tests and the benchmark can
+# count what PostVault sent.
 ROUTER = """<?php
+file_put_contents(
+    '{root}/requests.log',
+    $_SERVER['REQUEST_METHOD'] . ' ' . $_SERVER['REQUEST_URI'] . "\n",
+    FILE_APPEND | LOCK_EX
+);
 $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 if (str_starts_with($path, '/wiki/')) {{
     $_SERVER['SCRIPT_NAME'] = '/index.php';
@@ -154,6 +161,11 @@ class Wiki:
 
     def page_url(self, title: str) -> str:
         return f"{self.base_url}/wiki/{title.replace(' ', '_')}"
+
+    def requests_served(self) -> list[str]:
+        """Every request the wiki answered so far ("GET /api.php?..."), oldest first."""
+        log = self.root / "requests.log"
+        return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
     def user(self, name: str) -> WikiUser:
         """A logged-in API session as `name` (Admin, Alice, Bob), kept for the session."""
@@ -318,7 +330,16 @@ def run_wiki(root: Path) -> Iterator[Wiki]:
     )
     log = (root / "php-server.log").open("wb")
     process = subprocess.Popen(
-        ["php", "-S", f"127.0.0.1:{port}", "-t", str(MEDIAWIKI), str(root / "router.php")],
+        [
+            "php",
+            "-d",
+            "opcache.enable_cli=1",  # MediaWiki boots on every request: cache its bytecode
+            "-S",
+            f"127.0.0.1:{port}",
+            "-t",
+            str(MEDIAWIKI),
+            str(root / "router.php"),
+        ],
         env={**env, "PHP_CLI_SERVER_WORKERS": "2"},
         stdin=subprocess.DEVNULL,
         stdout=log,
