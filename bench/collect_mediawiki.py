@@ -23,7 +23,6 @@ from sqlalchemy import update
 from app.accounts import service as accounts_service
 from app.audit.service import Actor
 from app.auth import service as auth_service
-from app.collectors.base import Collector
 from app.collectors.service import CaptureContext, PassSummary, run_due
 from app.config import Settings
 from app.db import utcnow
@@ -55,9 +54,6 @@ def _context(database: object, settings: Settings) -> CaptureContext:
         store=LocalStore(settings.archive_dir),
         worker="bench",
     )
-    if PLATFORM.id not in context.collectors:
-        collector: Collector = PLATFORM.collector(settings, Fetcher.from_settings(settings))
-        context.collectors = {**context.collectors, PLATFORM.id: collector}
     return context
 
 

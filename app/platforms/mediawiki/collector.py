@@ -37,7 +37,7 @@ from app.collectors.base import (
 )
 from app.collectors.common import Abort, parse_time
 from app.collectors.htmltext import summarise_html
-from app.platforms.fetcher import Fetcher, FetchSession
+from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
 from app.platforms.mediawiki import urls
 from app.platforms.mediawiki.api import call, discover_api
 
@@ -78,12 +78,12 @@ def describe_hidden(parts: list[str], revision_id: int, wiki: str) -> str:
     )
 
 
-class MediaWikiCollector:
+class MediaWikiCollector(FetchingCollector):
     platform = urls.PLATFORM_ID
     version = f"{urls.PLATFORM_ID}/1"
 
-    def __init__(self, fetcher: Fetcher) -> None:
-        self.fetcher = fetcher
+    def __init__(self, fetcher: Fetcher | None = None) -> None:
+        super().__init__(fetcher)
         # The API each wiki's pages named, found once per process: a pass over many
         # revisions of one wiki reads its user page once, not once a revision.
         self._apis: dict[str, str] = {}

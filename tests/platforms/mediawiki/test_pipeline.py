@@ -13,12 +13,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.collectors.base import Collector
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
 from app.pipeline import build_capture_context
-from app.platforms.fetcher import Fetcher
 from app.platforms.mediawiki import PLATFORM
 from app.storage.local import LocalStore
 from tests.conftest import MakePerson, Person
@@ -48,10 +46,6 @@ def capture_context(db: Database, settings: Settings) -> CaptureContext:
     context = build_capture_context(
         db, settings, store=LocalStore(settings.archive_dir), worker="test-worker"
     )
-    if PLATFORM.id not in context.collectors:
-        # Until the pipeline builds every registered platform's collector itself.
-        collector: Collector = PLATFORM.collector(settings, Fetcher.from_settings(settings))
-        context.collectors = {**context.collectors, PLATFORM.id: collector}
     return context
 
 
