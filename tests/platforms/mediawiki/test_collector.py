@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.collectors.base import (
+    AccountGone,
     CaptureTarget,
     CollectedPost,
     CollectResult,
@@ -238,3 +239,19 @@ def test_flagging_another_user_s_revision_is_refused_naming_the_user(
     # Captured anyway (say, flagged before the check existed): archived, with a warning.
     post = captured(collect(wiki, wiki_client, target_for(wiki, theirs)))
     assert "made by Bob, not by the registered account Alice" in post.extra["warning"]
+
+
+def test_a_renamed_user_is_an_account_gone(wiki: Wiki, wiki_client: httpx.Client) -> None:
+    revision = wiki.user("Carol").edit(unique("Carol's note"), "Carol wrote this.", "c")
+    first = captured(collect(wiki, wiki_client, target_for(wiki, revision, user="Carol")))
+    wiki.rename_user("Carol", "Caroline")
+    result = collect(
+        wiki,
+        wiki_client,
+        target_for(
+            wiki, revision, user="Carol", previous_platform_version_id=first.platform_version_id
+        ),
+    )
+    assert isinstance(result, AccountGone), result
+    assert "the user Carol no longer exists" in result.reason
+    assert result.source["revision"]["query"]["pages"][0]["revisions"][0]["user"] == "Caroline"

@@ -16,6 +16,7 @@ from app.collectors.base import (
     CollectedPost,
     CollectResult,
     Deleted,
+    NotVisible,
     RateLimited,
     TransientFailure,
     Unchanged,
@@ -184,3 +185,22 @@ def test_the_recorded_page_deletion_and_a_present_revision(
     result = collect(replay, http_client, later)
     assert isinstance(result, Deleted)
     assert "badrevids" in result.reason
+
+
+def test_a_wiki_that_needs_a_login_to_read_is_not_visible(
+    replay: ReplayWiki, http_client: httpx.Client
+) -> None:
+    replay.faults["revision"] = Reply.json(
+        {
+            "errors": [
+                {
+                    "code": "readapidenied",
+                    "text": "You need read permission to use this module.",
+                    "module": "main",
+                }
+            ]
+        }
+    )
+    result = collect(replay, http_client, target(replay))
+    assert isinstance(result, NotVisible), result
+    assert "readapidenied" in result.reason

@@ -31,6 +31,7 @@ PASSWORDS = {
     ADMIN: "Admin-password-for-tests-1",
     "Alice": "Alice-password-for-tests-1",
     "Bob": "Bob-password-for-tests-1",
+    "Carol": "Carol-password-for-tests-1",  # renamed by a test: her own revisions only
 }
 
 # Appended to the LocalSettings.php install.php writes: pretty /wiki/ URLs (the form people
@@ -50,6 +51,7 @@ $wgGroupPermissions['sysop']['suppressrevision'] = true;
 $wgGroupPermissions['sysop']['viewsuppressed'] = true;
 $wgGroupPermissions['user']['noratelimit'] = true;
 $wgJobRunRate = 0;
+wfLoadExtension( 'Renameuser' );
 $wgShowExceptionDetails = true;
 """
 
@@ -172,6 +174,21 @@ class Wiki:
         if name not in self.sessions:
             self.sessions[name] = WikiUser.login(self, name, PASSWORDS[name])
         return self.sessions[name]
+
+    def rename_user(self, old: str, new: str) -> None:
+        """Rename a user (Extension:Renameuser, bundled with the package): their revisions
+        are then attributed to the new name and the old one no longer exists."""
+        _run(
+            [
+                "php",
+                str(MEDIAWIKI / "extensions" / "Renameuser" / "maintenance" / "renameUser.php"),
+                f"--oldname={old}",
+                f"--newname={new}",
+            ],
+            {**os.environ, "MW_CONFIG_FILE": str(self.root / "LocalSettings.php")},
+            f"renameUser.php {old} {new}",
+        )
+        self.sessions.pop(old, None)
 
     def close(self) -> None:
         for session in self.sessions.values():
@@ -314,7 +331,7 @@ def run_wiki(root: Path) -> Iterator[Wiki]:
     )
     with (root / "LocalSettings.php").open("a", encoding="utf-8") as settings:
         settings.write(EXTRA_SETTINGS.format(root=root))
-    for name in ("Alice", "Bob"):
+    for name in ("Alice", "Bob", "Carol"):
         _run(
             [
                 "php",
