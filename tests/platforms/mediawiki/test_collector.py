@@ -19,6 +19,7 @@ from app.collectors.base import (
     Deleted,
     Unchanged,
 )
+from app.collectors.versioning import content_hash
 from app.errors import Invalid
 from app.platforms.base import UrlParts
 from app.platforms.mediawiki import PLATFORM, urls
@@ -255,3 +256,16 @@ def test_a_renamed_user_is_an_account_gone(wiki: Wiki, wiki_client: httpx.Client
     assert isinstance(result, AccountGone), result
     assert "the user Carol no longer exists" in result.reason
     assert result.source["revision"]["query"]["pages"][0]["revisions"][0]["user"] == "Caroline"
+
+
+def test_two_captures_of_one_revision_hash_the_same(wiki: Wiki, wiki_client: httpx.Client) -> None:
+    """Nothing volatile (the parser's limit report, request ids, timings, where the API was
+    found) reaches the hashed content: a revision captured twice is one version."""
+    title = unique("Twice")
+    wiki.user("Alice").edit(title, "Before.", "a")
+    revision = wiki.user("Alice").edit(title, "After, with {{CURRENTYEAR}}.", "b")
+    collector = MediaWikiCollector(fetcher_for(wiki.netloc))
+    first = captured(collector.collect(target_for(wiki, revision), wiki_client))
+    second = captured(collector.collect(target_for(wiki, revision), wiki_client))
+    assert first.source["discovery"] != second.source["discovery"]  # found, then remembered
+    assert content_hash(first) == content_hash(second)
