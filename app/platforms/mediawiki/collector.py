@@ -120,16 +120,23 @@ class MediaWikiCollector(FetchingCollector):
         account_name = _account_name(target)
         api, discovery = self._api(target, http)
         check_only = target.previous_platform_version_id == str(revision_id)
-        answer, error = call(
-            http,
-            api,
-            "revision",
-            action="query",
-            prop="revisions",
-            revids=str(revision_id),
-            rvprop=CHECK_PROPS if check_only else REVISION_PROPS,
-            rvslots="main",
-        )
+        params = {
+            "action": "query",
+            "prop": "revisions",
+            "revids": str(revision_id),
+            "rvprop": CHECK_PROPS if check_only else REVISION_PROPS,
+            "rvslots": "main",
+        }
+        try:
+            answer, error = call(http, api, "revision", **params)
+        except Abort as exc:
+            if "edit_uri" in discovery or not isinstance(exc.result, TransientFailure):
+                raise
+            # An API remembered from an earlier capture no longer answers: the wiki may have
+            # moved it, so its pages are asked once more.
+            self._apis.pop(urlsplit(target.account_profile_url or target.url).netloc.lower(), None)
+            api, discovery = self._api(target.model_copy(update={"validators": {}}), http)
+            answer, error = call(http, api, "revision", **params)
         if error is not None:
             return TransientFailure(
                 error=f"the wiki refused the revision query ({error['code']}: {error['info']})"
@@ -149,6 +156,8 @@ class MediaWikiCollector(FetchingCollector):
             if gone is not None:
                 return gone
         if check_only:
+            # A rediscovered API is remembered with the post only by a full capture; this
+            # process remembers it meanwhile.
             return Unchanged()
         return self._capture(
             target, http, api, wiki, revision_id, page, revision, answer, discovery

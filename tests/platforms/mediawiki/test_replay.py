@@ -204,3 +204,12 @@ def test_a_wiki_that_needs_a_login_to_read_is_not_visible(
     result = collect(replay, http_client, target(replay))
     assert isinstance(result, NotVisible), result
     assert "readapidenied" in result.reason
+
+
+def test_a_remembered_api_that_moved_is_found_again_from_the_page(
+    replay: ReplayWiki, http_client: httpx.Client
+) -> None:
+    moved = target(replay, validators={"api_url": f"{replay.server.base_url}/old/api.php"})
+    result = collect(replay, http_client, moved)
+    assert isinstance(result, CollectedPost), result
+    assert result.validators == {"api_url": f"{replay.origin}/api.php"}
