@@ -24,7 +24,11 @@ def verify_revision(ref: PostRef, account: RegisteredAccount, http: FetchSession
     name, wiki = urls.split_handle(account.handle)
     revision_id = int(ref.post_id)
     try:
-        api, _record = discover_api(http, account.profile_url)
+        try:
+            api, _record = discover_api(http, account.profile_url)
+        except Abort:
+            # A handle-made profile URL assumes /wiki/: the revision's own page names the API.
+            api, _record = discover_api(http, ref.canonical_url)
         answer, error = call(
             http,
             api,
