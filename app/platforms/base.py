@@ -214,6 +214,12 @@ class Platform:
             "accounts: register it first (POST /api/v1/accounts)"
         )
 
+    def verify_post(self, ref: PostRef, account: RegisteredAccount, http: FetchSession) -> None:
+        """Flag-time check that may fetch, after `match_account` (a MediaWiki revision's user
+        is known only to the wiki): raise Invalid to refuse the flag with a sentence. A site
+        that cannot be reached must not refuse: the capture says what it finds."""
+        return None
+
     def external_id(self, ref: PostRef, account: RegisteredAccount) -> str:
         """The id the post is stored under (unique per platform). Default: the URL's id."""
         return ref.post_id
