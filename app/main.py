@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -23,7 +24,8 @@ from app.classification.router import router as classification_router
 from app.collectors.router import router as captures_router
 from app.collectors.service import CaptureContext
 from app.config import Settings, get_settings
-from app.db import Database
+from app.crypto import install_secrets_key
+from app.db import Database, DatabaseBusy
 from app.errors import DomainError
 from app.health import router as health_router
 from app.open_records.router import router as open_records_router
@@ -56,7 +58,13 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = database or Database(settings.database_url)
+    install_secrets_key(settings)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        wait_seconds=settings.db_wait_seconds,
+    )
 
     capture_context: list[CaptureContext] = []
 
@@ -151,13 +159,28 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             return error_page(request, 409, message[:1].upper() + message[1:] + ".")
         return JSONResponse({"detail": message}, status_code=409)
 
+    def _busy(request: Request, message: str) -> Response:
+        headers = {"Retry-After": str(DatabaseBusy.retry_after_seconds)}
+        if _page(request):
+            page = error_page(request, 503, message[:1].upper() + message[1:] + ".")
+            page.headers.update(headers)
+            return page
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+
+    @app.exception_handler(DatabaseBusy)
+    async def _no_slot(request: Request, exc: DatabaseBusy) -> Response:
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        return _busy(request, exc.message)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, _exc: PoolTimeout) -> Response:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        return _busy(request, DatabaseBusy().message)
+
     @app.exception_handler(OperationalError)
     async def _unavailable(request: Request, _exc: OperationalError) -> Response:
         log.exception("database unavailable on %s %s", request.method, request.url.path)
-        message = "the database is busy or unreachable; nothing was changed, try again"
-        if _page(request):
-            return error_page(request, 503, message[:1].upper() + message[1:] + ".")
-        return JSONResponse({"detail": message}, status_code=503)
+        return _busy(request, "the database is busy or unreachable; nothing was changed, try again")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _exc: Exception) -> Response:
