@@ -22,7 +22,8 @@ def _copied_cookie_works(client: TestClient, cookie: str) -> bool:
     """Does the cookie, replayed from elsewhere, still open a signed-in page?"""
     with TestClient(client.app, raise_server_exceptions=False) as other:
         other.cookies.set(COOKIE_NAME, cookie)
-        return other.get("/flag", follow_redirects=False).status_code == 200
+        status: int = other.get("/flag", follow_redirects=False).status_code
+        return status == 200
 
 
 def test_sign_out_ends_the_session_for_a_copied_cookie(
