@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     # Collectors
     fetch_allow_hosts: str = Field(
         default="",
-        description="Comma-separated host or host:port the fetcher may reach although private "
-        "or plain HTTP (tests use loopback servers).",
+        description="Comma-separated host:port the fetcher may reach although private or "
+        "plain HTTP (tests use loopback servers); a bare host allows ports 80 and 443 only, "
+        "host:* any port.",
     )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     fetch_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
