@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,6 +28,7 @@ from app.crypto import install_secrets_key
 from app.db import Database, DatabaseBusy
 from app.errors import DomainError
 from app.health import router as health_router
+from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
 from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
@@ -182,8 +183,34 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         log.exception("database unavailable on %s %s", request.method, request.url.path)
         return _busy(request, "the database is busy or unreachable; nothing was changed, try again")
 
+    def _unstorable(request: Request) -> Response:
+        # A value the schemas let through but the database cannot store (a number beyond
+        # its integer range, a character it refuses): nothing was saved.
+        message = (
+            "a value in the request is out of range or holds a character that cannot be "
+            "stored; nothing was changed"
+        )
+        if _page(request):
+            return error_page(request, 422, message[:1].upper() + message[1:] + ".")
+        return JSONResponse(
+            {"detail": message, "errors": [{"loc": [], "msg": message, "type": "value_error"}]},
+            status_code=422,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, _exc: DataError) -> Response:
+        log.warning("unstorable value on %s %s", request.method, request.url.path)
+        return _unstorable(request)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, _exc: OverflowError) -> Response:
+        log.warning("number out of range on %s %s", request.method, request.url.path)
+        return _unstorable(request)
+
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError | ValueError):
+            return _unstorable(request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         message = "PostVault hit an unexpected error; it is logged and nothing was changed"
         if _page(request):
@@ -204,4 +231,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    # Outermost last: the headers go on every answer, the guard's 422 included.
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -10,6 +10,7 @@ from app.auth import service
 from app.auth.deps import CurrentUser
 from app.auth.models import Role, User
 from app.auth.schemas import RoleChange, TokenOut, UserCreate, UserCreated, UserOut
+from app.bounds import DbId
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound
 
@@ -50,7 +51,7 @@ def _admin(user: User) -> None:
         raise Forbidden("only an admin can do this")
 
 
-def _user(session: Session, user_id: int) -> User:
+def _user(session: Session, user_id: DbId) -> User:
     target = session.get(User, user_id)
     if target is None:
         raise NotFound(f"no user {user_id}")

@@ -15,6 +15,7 @@ from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import Role, User
+from app.bounds import DbId
 from app.collectors import service as capture_service
 from app.db import SessionDep
 from app.errors import DomainError, Forbidden, Invalid, NotFound
@@ -219,7 +220,7 @@ def register_account(
 
 @router.post("/accounts/{account_id}/remove")
 def remove_account(
-    request: Request, account_id: int, user: PageUser, session: SessionDep
+    request: Request, account_id: DbId, user: PageUser, session: SessionDep
 ) -> Response:
     try:
         accounts_service.remove_account(session, viewer=user, account_id=account_id)
@@ -401,7 +402,7 @@ def _post_page(
     request: Request,
     session: Session,
     user: User,
-    post_id: int,
+    post_id: DbId,
     *,
     done: str | None = None,
     capture_error: str | None = None,
@@ -421,13 +422,13 @@ def _post_page(
 
 @router.get("/posts/{post_id}")
 def post_page(
-    request: Request, post_id: int, user: PageUser, session: SessionDep, done: str | None = None
+    request: Request, post_id: DbId, user: PageUser, session: SessionDep, done: str | None = None
 ) -> Response:
     return _post_page(request, session, user, post_id, done=done)
 
 
 @router.post("/posts/{post_id}/capture")
-def capture_now(request: Request, post_id: int, user: PageUser, session: SessionDep) -> Response:
+def capture_now(request: Request, post_id: DbId, user: PageUser, session: SessionDep) -> Response:
     """Capture the post at once, outside its schedule (the owner or an officer)."""
     posts_service.get_post(session, viewer=user, post_id=post_id)  # 404 for anyone else
     # The capture writes in its own transactions; this one must not hold the post meanwhile.
@@ -570,7 +571,7 @@ def create_user(
 @router.post("/admin/users/{user_id}/password")
 def reset_password(
     request: Request,
-    user_id: int,
+    user_id: DbId,
     user: AdminPageUser,
     session: SessionDep,
     password: str = Form(""),
@@ -595,7 +596,7 @@ def reset_password(
     return see_other("/admin/users?done=password-set")
 
 
-def _target_user(session: Session, user_id: int) -> User:
+def _target_user(session: Session, user_id: DbId) -> User:
     target = session.get(User, user_id) if 1 <= user_id <= 2**31 - 1 else None
     if target is None:
         raise NotFound(f"no user {user_id}")
@@ -603,7 +604,7 @@ def _target_user(session: Session, user_id: int) -> User:
 
 
 @router.post("/admin/users/{user_id}/deactivate")
-def deactivate_user(user_id: int, user: AdminPageUser, session: SessionDep) -> Response:
+def deactivate_user(user_id: DbId, user: AdminPageUser, session: SessionDep) -> Response:
     target = _target_user(session, user_id)
     if target.id == user.id:
         raise Forbidden("You cannot deactivate yourself; ask another administrator.")
@@ -613,7 +614,7 @@ def deactivate_user(user_id: int, user: AdminPageUser, session: SessionDep) -> R
 
 @router.post("/admin/users/{user_id}/role")
 def set_role(
-    user_id: int, user: AdminPageUser, session: SessionDep, role: str = Form("")
+    user_id: DbId, user: AdminPageUser, session: SessionDep, role: str = Form("")
 ) -> Response:
     target = _target_user(session, user_id)
     auth_service.set_role(session, user=target, role=role, actor=Actor.of(user))
@@ -621,7 +622,7 @@ def set_role(
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, user: AdminPageUser, session: SessionDep) -> Response:
+def revoke_token(token_id: DbId, user: AdminPageUser, session: SessionDep) -> Response:
     if not 1 <= token_id <= 2**31 - 1:
         raise NotFound(f"no API token {token_id}")
     token = auth_service.get_token(session, token_id)

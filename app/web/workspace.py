@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Platform, SocialAccount
 from app.audit.service import Actor
 from app.auth.models import Role, User
+from app.bounds import DbId
 from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
@@ -241,7 +242,7 @@ class PostHits:
     """The versions of one post that matched, shown as one choice (a post goes into the set
     with all its versions)."""
 
-    post_id: int
+    post_id: DbId
     platform: str
     url: str
     author_handle: str | None
@@ -262,7 +263,7 @@ def search_archive(
     session: Session,
     *,
     viewer: User,
-    request_id: int,
+    request_id: DbId,
     q: str,
     platform: str,
     employee: str,
@@ -462,7 +463,7 @@ def describe_saved_search(saved: dict[str, Any], people: dict[int, User]) -> str
 
 
 def request_page(
-    session: Session, *, settings: Settings, request_id: int, today: dt.date
+    session: Session, *, settings: Settings, request_id: DbId, today: dt.date
 ) -> RequestPage:
     request = requests_service.get_request(session, request_id)
     due = request_deadline(request, settings=settings, today=today)
@@ -568,7 +569,7 @@ def _exemption(exemption: str) -> str:
 
 
 def _release(
-    session: Session, *, store: ArchiveStore, officer: User, request_id: int, item_id: int
+    session: Session, *, store: ArchiveStore, officer: User, request_id: DbId, item_id: DbId
 ) -> None:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     request = requests_service.get_request(session, request_id)
@@ -582,8 +583,8 @@ def redact_phrase(
     *,
     store: ArchiveStore,
     officer: User,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     phrase: str,
     exemption: str,
     every: bool,
@@ -617,8 +618,8 @@ def withhold_media(
     *,
     store: ArchiveStore,
     officer: User,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     media_sha256: str,
     exemption: str,
 ) -> None:
