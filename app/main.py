@@ -26,6 +26,7 @@ from app.collectors.service import CaptureContext
 from app.config import Settings, get_settings
 from app.crypto import install_secrets_key
 from app.db import Database, DatabaseBusy
+from app.docs import install_docs
 from app.errors import DomainError
 from app.health import router as health_router
 from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
@@ -97,7 +98,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         description="Public-records retention archive for social media posts that city "
         "employees flag as public business.",
         lifespan=lifespan,
+        # Served by app/docs.py with local assets under a CSP, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app, title="PostVault")
     app.state.settings = settings
     app.state.db = db
     app.state.capture_context = get_capture_context
