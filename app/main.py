@@ -31,6 +31,7 @@ from app.errors import DomainError
 from app.health import router as health_router
 from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
 from app.open_records.router import router as open_records_router
+from app.openapi import install_openapi
 from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
@@ -123,7 +124,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _page(request):
             return error_page(request, exc.status_code, exc.message[:1].upper() + exc.message[1:])
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.status_code == 422:
+            # Every 422 has the documented shape, also when a service found the problem.
+            body["errors"] = [{"loc": [], "msg": exc.message, "type": "value_error"}]
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
@@ -236,6 +241,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    install_openapi(app)
     # Outermost last: the headers go on every answer, the guard's 422 included.
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
