@@ -56,7 +56,7 @@ def _store(request: Request) -> ArchiveStore:
     return store
 
 
-def _redirect(request_id: DbId, done: str, anchor: str) -> Response:
+def _redirect(request_id: int, done: str, anchor: str) -> Response:
     return see_other(f"/officer/requests/{request_id}?done={done}#{anchor}")
 
 

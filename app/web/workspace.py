@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Platform, SocialAccount
 from app.audit.service import Actor
 from app.auth.models import Role, User
-from app.bounds import DbId
 from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
@@ -242,7 +241,7 @@ class PostHits:
     """The versions of one post that matched, shown as one choice (a post goes into the set
     with all its versions)."""
 
-    post_id: DbId
+    post_id: int
     platform: str
     url: str
     author_handle: str | None
@@ -263,7 +262,7 @@ def search_archive(
     session: Session,
     *,
     viewer: User,
-    request_id: DbId,
+    request_id: int,
     q: str,
     platform: str,
     employee: str,
@@ -463,7 +462,7 @@ def describe_saved_search(saved: dict[str, Any], people: dict[int, User]) -> str
 
 
 def request_page(
-    session: Session, *, settings: Settings, request_id: DbId, today: dt.date
+    session: Session, *, settings: Settings, request_id: int, today: dt.date
 ) -> RequestPage:
     request = requests_service.get_request(session, request_id)
     due = request_deadline(request, settings=settings, today=today)
@@ -569,7 +568,7 @@ def _exemption(exemption: str) -> str:
 
 
 def _release(
-    session: Session, *, store: ArchiveStore, officer: User, request_id: DbId, item_id: DbId
+    session: Session, *, store: ArchiveStore, officer: User, request_id: int, item_id: int
 ) -> None:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     request = requests_service.get_request(session, request_id)
@@ -583,8 +582,8 @@ def redact_phrase(
     *,
     store: ArchiveStore,
     officer: User,
-    request_id: DbId,
-    item_id: DbId,
+    request_id: int,
+    item_id: int,
     phrase: str,
     exemption: str,
     every: bool,
@@ -618,8 +617,8 @@ def withhold_media(
     *,
     store: ArchiveStore,
     officer: User,
-    request_id: DbId,
-    item_id: DbId,
+    request_id: int,
+    item_id: int,
     media_sha256: str,
     exemption: str,
 ) -> None:
