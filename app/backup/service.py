@@ -427,14 +427,11 @@ def restore(
         target_key = key_folder / Path(str(name)).name
         if not source.is_file():
             raise BackupError(f"the key file {source} named in {MANIFEST} is missing")
-        if target_key.exists():
-            if target_key.read_bytes() != source.read_bytes():
-                raise BackupError(
-                    f"{target_key} exists with another key; move it away to restore this backup"
-                )
-        else:
-            key_folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target_key)
+        # The deployment was checked empty above: a key it generated for itself on its first
+        # start protects nothing yet, and the restored data needs the backup's key.
+        key_folder.mkdir(parents=True, exist_ok=True)
+        if not target_key.exists() or target_key.read_bytes() != source.read_bytes():
+            _write_atomically(target_key, source.read_bytes())
             os.chmod(target_key, 0o600)
         keys.append(str(name))
     return RestoreReport(str(database["file"]), len(entries), total, keys)

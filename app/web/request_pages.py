@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
 from app.auth.models import User
+from app.bounds import DbId
 from app.db import SessionDep
 from app.errors import Conflict, DomainError, Invalid
 from app.open_records import package as package_service
@@ -179,7 +180,7 @@ def _workspace(
     request: Request,
     session: Session,
     user: User,
-    request_id: int,
+    request_id: DbId,
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
@@ -232,7 +233,7 @@ def _workspace(
 @router.get("/officer/requests/{request_id}")
 def request_page(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     done: str | None = None,
@@ -258,7 +259,7 @@ def request_page(
 @router.post("/officer/requests/{request_id}/status")
 def change_status(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     status: str = Form(""),
@@ -304,7 +305,7 @@ def change_status(
 @router.post("/officer/requests/{request_id}/assign")
 def assign(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     assigned_to: str = Form(""),
@@ -333,7 +334,7 @@ def assign(
 @router.post("/officer/requests/{request_id}/notes")
 def add_note(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     body: str = Form(""),
@@ -360,7 +361,7 @@ def add_note(
 @router.post("/officer/requests/{request_id}/items")
 def add_items(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     post_id: list[str] = Form([]),
@@ -394,8 +395,8 @@ def add_items(
 @router.post("/officer/requests/{request_id}/items/{item_id}/redact")
 def redact(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     store: StoreDep,
@@ -431,8 +432,8 @@ def redact(
 @router.post("/officer/requests/{request_id}/items/{item_id}/withhold")
 def withhold(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     store: StoreDep,
@@ -467,8 +468,8 @@ def withhold(
 @router.post("/officer/requests/{request_id}/items/{item_id}/remove")
 def remove_item(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     reason: str = Form(""),
@@ -496,8 +497,8 @@ def remove_item(
 
 @router.get("/officer/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     store: StoreDep,
@@ -517,7 +518,7 @@ def redacted_pdf(
 
 @router.post("/officer/requests/{request_id}/package")
 def make_package(
-    request: Request, request_id: int, user: OfficerPageUser, session: SessionDep, store: StoreDep
+    request: Request, request_id: DbId, user: OfficerPageUser, session: SessionDep, store: StoreDep
 ) -> Response:
     with refusal_of(session, not_found_raises=True) as refused:
         package = package_service.start_package(session, officer=user, request_id=request_id)
@@ -544,8 +545,8 @@ def make_package(
 
 @router.get("/officer/requests/{request_id}/packages/{package_id}/download")
 def download_package(
-    request_id: int,
-    package_id: int,
+    request_id: DbId,
+    package_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     store: StoreDep,

@@ -1,7 +1,7 @@
 """email notices and each person's delivery preference
 
 Revision ID: 0201_notices
-Revises: 0005
+Revises: 20261201_server_secrets
 Create Date: 2026-12-01 21:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0201_notices"
-down_revision: str | None = "0005"
+down_revision: str | None = "20261201_server_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
