@@ -15,6 +15,7 @@ from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
 from app.web.request_pages import router as request_pages
 from app.web.router import router
+from app.web.sso_pages import router as sso_pages
 from app.web.security import SessionCodec, load_secret_key
 
 
@@ -30,4 +31,5 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
+    app.include_router(sso_pages)
     app.include_router(request_pages)
