@@ -1,4 +1,4 @@
-"""Single sign-on with the city's OpenID Connect provider (authlib).
+"""Single sign-on with the city's OpenID Connect provider.
 
 The authorization-code flow with PKCE (S256): `begin` makes the state, nonce and code
 verifier, kept in a signed, short-lived cookie of the browser that started the sign-in;
@@ -6,6 +6,10 @@ verifier, kept in a signed, short-lived cookie of the browser that started the s
 and validates the ID token: its signature against the provider's published keys, `iss`,
 `aud`, `exp`/`iat` (with a bounded clock skew) and the `nonce`. A code is single-use at the
 provider, so a replayed callback fails there.
+
+JOSE (keys, signatures, claims) is joserfc, authlib's successor for JOSE; authlib gives the
+PKCE challenge. The token request is one POST through the fetcher's guarded transport
+(authlib's httpx integration now wants a fork of httpx that the rest of PostVault does not use).
 
 The provider is one the city's administrator configured (POSTVAULT_OIDC_ISSUER), often on the
 city's own network, so its host and port are allowed through the fetcher's guard; only
@@ -16,17 +20,16 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, JsonWebToken
-from authlib.jose.errors import JoseError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from app.collectors.http import FetchPolicy, GuardedTransport
 from app.config import Settings
@@ -73,7 +76,8 @@ class OidcClient:
     def __init__(self, settings: Settings, secret_key: str) -> None:
         if not is_configured(settings):
             raise Invalid("single sign-on is not configured (POSTVAULT_OIDC_ISSUER)")
-        assert settings.oidc_issuer is not None and settings.oidc_client_id is not None
+        assert settings.oidc_issuer is not None
+        assert settings.oidc_client_id is not None
         self.issuer = settings.oidc_issuer.rstrip("/")
         self.client_id = settings.oidc_client_id
         self.client_secret = (
@@ -134,7 +138,7 @@ class OidcClient:
                     with self._http() as http:
                         answer = http.get(self._metadata.jwks_uri)
                     answer.raise_for_status()
-                    self._keys = JsonWebKey.import_key_set(answer.json())
+                    self._keys = KeySet.import_key_set(answer.json())
                 except (httpx.HTTPError, ValueError, JoseError) as exc:
                     raise SignInFailed(
                         f"the sign-in provider's keys could not be read: {exc}"
@@ -192,27 +196,27 @@ class OidcClient:
         if not code:
             raise SignInFailed("the sign-in provider sent no authorization code")
         meta = self.metadata()
-        oauth = OAuth2Client(
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            token_endpoint_auth_method="client_secret_basic",
-            redirect_uri=redirect_uri,
-            transport=GuardedTransport(self.policy),
-            timeout=self.timeout,
-            trust_env=False,
-        )
         try:
-            with oauth:
-                token = oauth.fetch_token(
+            with self._http() as http:
+                answer = http.post(
                     meta.token_endpoint,
-                    grant_type="authorization_code",
-                    code=code,
-                    code_verifier=pending.code_verifier,
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": code,
+                        "redirect_uri": redirect_uri,
+                        "code_verifier": pending.code_verifier,
+                    },
+                    auth=(self.client_id, self.client_secret or ""),
+                    headers={"Accept": "application/json"},
                 )
-        except Exception as exc:  # authlib raises OAuthError and httpx errors alike
+            token = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SignInFailed(f"the sign-in provider could not be reached: {exc}") from None
+        if answer.status_code != 200 or not isinstance(token, dict):
+            error = token.get("error") if isinstance(token, dict) else None
             raise SignInFailed(
-                f"the sign-in provider refused the code: {getattr(exc, 'error', None) or exc}"
-            ) from None
+                f"the sign-in provider refused the code: {error or f'HTTP {answer.status_code}'}"
+            )
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise SignInFailed("the sign-in provider sent no ID token")
@@ -222,26 +226,32 @@ class OidcClient:
         self, id_token: str, *, nonce: str, now: float | None = None
     ) -> dict[str, Any]:
         self.metadata()
-        options = {
-            "iss": {"essential": True, "value": self._metadata.issuer if self._metadata else ""},
-            "aud": {"essential": True, "value": self.client_id},
-            "sub": {"essential": True},
-            "exp": {"essential": True},
-            "iat": {"essential": True},
-            "nonce": {"essential": True, "value": nonce},
-        }
-        jwt = JsonWebToken(_ALGORITHMS)
+        assert self._metadata is not None
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now) if now is not None else None,
+            leeway=self.leeway,
+            iss={"essential": True, "value": self._metadata.issuer},
+            aud={"essential": True, "value": self.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        token = None
         for refresh in (False, True):
             try:
-                claims = jwt.decode(id_token, key=self._key_set(refresh=refresh), claims_options=options)
+                token = jwt.decode(id_token, self._key_set(refresh=refresh), algorithms=_ALGORITHMS)
                 break
             except JoseError as exc:
-                if refresh or "kid" not in str(exc).lower():
+                # A key id PostVault has not seen: the provider rotated its keys.
+                if refresh or "key" not in str(exc).lower():
                     raise SignInFailed(f"the ID token is not valid: {exc}") from None
+        assert token is not None
         try:
-            claims.validate(now=int(now if now is not None else time.time()), leeway=self.leeway)
+            registry.validate(token.claims)
         except JoseError as exc:
             raise SignInFailed(f"the ID token is not valid: {exc}") from None
+        claims = dict(token.claims)
         aud = claims.get("aud")
         if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != self.client_id:
             raise SignInFailed("the ID token is not valid: it was issued to another client")

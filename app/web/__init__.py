@@ -15,8 +15,8 @@ from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
 from app.web.request_pages import router as request_pages
 from app.web.router import router
-from app.web.sso_pages import router as sso_pages
 from app.web.security import SessionCodec, load_secret_key
+from app.web.sso_pages import router as sso_pages
 
 
 def install_web(app: FastAPI, settings: Settings, database: Database) -> None:

@@ -89,7 +89,9 @@ def _finish(request: Request, session: Session, code: str, state: str) -> Respon
     request.state.web_session = _new_session(request, session, user)
     response = see_other(safe_next(pending.next_path))
     response.delete_cookie(PENDING_COOKIE, path="/login/oidc")
-    response.set_cookie(SSO_COOKIE, "1", path="/", httponly=True, samesite="lax", secure=_secure(request))
+    response.set_cookie(
+        SSO_COOKIE, "1", path="/", httponly=True, samesite="lax", secure=_secure(request)
+    )
     return response
 
 

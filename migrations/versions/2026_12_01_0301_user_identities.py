@@ -29,9 +29,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_user_identities_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_identities")),
-        sa.UniqueConstraint(
-            "issuer", "subject", name=op.f("uq_user_identities_issuer_subject")
-        ),
+        sa.UniqueConstraint("issuer", "subject", name=op.f("uq_user_identities_issuer_subject")),
     )
     op.create_index(op.f("ix_user_identities_user_id"), "user_identities", ["user_id"])
 
