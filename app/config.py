@@ -157,6 +157,34 @@ class Settings(BaseSettings):
     )
     smtp_from: str = Field(default="postvault@localhost", description="The From address.")
 
+    # --- single sign-on (OpenID Connect) ---
+    oidc_issuer: str | None = Field(
+        default=None, description="The provider's issuer URL; with the client id, turns SSO on."
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_provider_name: str = Field(
+        default="the city's sign-in", description='Shown as "Sign in with <name>".'
+    )
+    oidc_allowed_domains: str = Field(
+        default="",
+        description="Comma-separated email domains whose people get an employee account at "
+        "their first sign-in.",
+    )
+    oidc_groups_claim: str = Field(default="groups", description="The ID token claim of groups.")
+    oidc_officer_groups: str = Field(
+        default="", description="Groups (comma-separated) whose members are records officers."
+    )
+    oidc_admin_groups: str = Field(
+        default="", description="Groups (comma-separated) whose members are admins."
+    )
+    oidc_clock_skew_seconds: int = Field(
+        default=60, ge=0, le=300, description="Leeway for ID token times (exp, iat)."
+    )
+    local_login_enabled: bool = Field(
+        default=True, description="Email-and-password sign-in (turn off once SSO works)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -17,6 +17,7 @@ from app.web.rendering import WEB_DIR
 from app.web.request_pages import router as request_pages
 from app.web.router import router
 from app.web.security import SessionCodec, load_secret_key
+from app.web.sso_pages import router as sso_pages
 
 
 def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
@@ -31,5 +32,6 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
+    app.include_router(sso_pages)
     app.include_router(request_pages)
     app.include_router(notice_pages)

@@ -105,6 +105,18 @@ def login(
     next_path: str = Form("/", alias="next"),
 ) -> Response:
     settings = request.app.state.settings
+    if not settings.local_login_enabled:
+        return render(
+            request,
+            "login.html",
+            user=None,
+            status_code=403,
+            next_path=safe_next(next_path),
+            email=email,
+            error=None,
+            sso_error=f"Passwords are turned off here: sign in with {settings.oidc_provider_name}.",
+            signed_out=False,
+        )
     try:
         user = auth_service.sign_in(
             session,
@@ -149,7 +161,11 @@ def logout(request: Request, session: SessionDep) -> Response:
         if user is not None:
             auth_service.end_session(session, key=current.key, actor=Actor.of(user))
     request.state.web_session = WebSession.anonymous()
-    return see_other("/login?signed_out=1")
+    from app.web.sso_pages import SSO_COOKIE, sign_out_redirect
+
+    response = see_other(sign_out_redirect(request) or "/login?signed_out=1")
+    response.delete_cookie(SSO_COOKIE, path="/")
+    return response
 
 
 # --- My accounts --------------------------------------------------------------------------
