@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,8 @@ class CaptureContext:
     on_removed: list[RemovedHook] = field(default_factory=list)
     after_commit: list[AfterCommitHook] = field(default_factory=list)
     clock: Callable[[], dt.datetime] = utcnow
+    # Set when the process is stopping: a pass claims nothing more (app/lifecycle.py).
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def actor(self) -> Actor:
@@ -836,7 +839,7 @@ def run_due(
 ) -> PassSummary:
     """Claim and capture due posts in batches until none are due (or `max_posts` done)."""
     summary = PassSummary()
-    while max_posts is None or summary.claimed < max_posts:
+    while (max_posts is None or summary.claimed < max_posts) and not ctx.stop.is_set():
         batch = ctx.settings.capture_batch_size
         if max_posts is not None:
             batch = min(batch, max_posts - summary.claimed)
@@ -846,13 +849,17 @@ def run_due(
         summary.claimed += len(ids)
         new_versions: list[int] = []
         for post_id in ids:
+            if ctx.stop.is_set():
+                break  # the posts claimed and not started return to the pool with their lease
             report = capture_post(ctx, post_id, after_commit=False)
             new_versions += report.version_ids
             summary.add(report)
             if on_progress is not None:
                 on_progress(report)
-        # Snapshots of the whole batch at once: they render in parallel in the pool.
-        run_after_commit(ctx, new_versions)
+        # Snapshots of the whole batch at once: they render in parallel in the pool. When
+        # stopping, the snapshot backfill of the next start makes them instead.
+        if not ctx.stop.is_set():
+            run_after_commit(ctx, new_versions)
     return summary
 
 

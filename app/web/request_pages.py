@@ -542,7 +542,12 @@ def make_package(
     request: Request, request_id: int, user: OfficerPageUser, session: SessionDep
 ) -> Response:
     try:
-        package = package_service.start_package(session, officer=user, request_id=request_id)
+        package = package_service.start_package(
+            session,
+            officer=user,
+            request_id=request_id,
+            lease_seconds=request.app.state.settings.job_lease_seconds,
+        )
     except DomainError as exc:
         if exc.status_code == 404:
             raise
@@ -563,6 +568,8 @@ def make_package(
         _store(request),
         package_id=package.id,
         actor=Actor.of(user),
+        lease_seconds=request.app.state.settings.job_lease_seconds,
+        stop=request.app.state.stopping,
     )
     return _redirect(request_id, "packaging", "package")
 
