@@ -13,6 +13,7 @@ from app.db import Database, SessionDep
 from app.errors import DomainError
 from app.retention import service
 from app.retention.models import HoldKind
+from app.retention.run_lease import RunInterrupted, run_batch_leased
 from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
     AssignmentOut,
@@ -256,15 +257,17 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
     settings = _settings(request)
     database: Database = request.app.state.db
     try:
-        result = service.run_batch(
+        result = run_batch_leased(
             database,
             batch_id=batch_id,
             store=store_from_settings(settings),
             actor=Actor.of(officer),
             today=_today(request),
             timezone=settings.retention_timezone,
+            lease_seconds=settings.job_lease_seconds,
+            stop=request.app.state.stopping,
         )
-    except StoreError as exc:
+    except (StoreError, RunInterrupted) as exc:
         raise RunStopped(f"the run stopped: {exc}; run it again to resume") from None
     return RunOut(
         batch_id=result.batch_id,
