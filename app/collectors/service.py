@@ -38,6 +38,7 @@ from app.collectors.base import (
     Unchanged,
 )
 from app.collectors.models import CaptureAttempt
+from app.collectors.ownership import author_mismatch
 from app.collectors.versioning import content_hash, describe_change, source_bytes
 from app.config import Settings
 from app.db import Database, utcnow
@@ -516,7 +517,10 @@ def _finish(
         detail: str | None = None
         version_id: int | None = None
 
-        if isinstance(result, CollectedPost):
+        mismatch = (
+            author_mismatch(post.account, result) if isinstance(result, CollectedPost) else None
+        )
+        if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
             added = _store_versions(session, ctx, post, result, collector, media)
             _learn_account_id(session, ctx, post, result)
@@ -549,6 +553,16 @@ def _finish(
                 version_id = added[-1].id
                 for hook in ctx.on_new_versions:
                     hook(session, post, added, ctx.actor)
+        elif isinstance(result, CollectedPost):
+            outcome = "author_mismatch"
+            detail = mismatch
+            _nothing_archived(session, ctx, post, now, "capture.author_mismatch", detail)
+        elif isinstance(result, Unchanged) and not _has_versions(session, post.id):
+            # "Unchanged" with nothing archived is not a capture: never `captured` with zero
+            # versions (a feed entry no longer in the feed, whose page still answers).
+            outcome = "not_captured"
+            detail = result.reason or "the platform answered but gave nothing to archive"
+            _nothing_archived(session, ctx, post, now, "capture.nothing_archived", detail)
         elif isinstance(result, Unchanged):
             post.last_captured_at = now
             if post.status in (PostStatus.waiting, PostStatus.failing, PostStatus.unavailable):
@@ -608,6 +622,41 @@ def _finish(
             )
         ]
     return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
+
+
+def _has_versions(session: Session, post_id: int) -> bool:
+    return (
+        session.scalar(select(CapturedVersion.id).where(CapturedVersion.post_id == post_id))
+        is not None
+    )
+
+
+def _nothing_archived(
+    session: Session,
+    ctx: CaptureContext,
+    post: FlaggedPost,
+    now: dt.datetime,
+    action: str,
+    reason: str | None,
+) -> None:
+    """The poll happened and archived nothing: the post shows why (officers and its owner
+    see the reason on the post) and the audit log records the outcome."""
+    post.last_error = reason
+    post.last_error_at = now
+    if post.status in (PostStatus.captured, PostStatus.edited) and not _has_versions(
+        session, post.id
+    ):
+        post.status = PostStatus.unavailable
+    if post.status in (PostStatus.waiting, PostStatus.failing):
+        post.status = PostStatus.unavailable
+    record(
+        session,
+        actor=ctx.actor,
+        action=action,
+        object_type="post",
+        object_id=post.id,
+        details={"reason": reason},
+    )
 
 
 def _learn_account_id(

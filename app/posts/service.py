@@ -13,7 +13,7 @@ from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.models import Classification
 from app.db import utcnow
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import (
     ClassificationOut,
@@ -96,6 +96,10 @@ def flag_post(
         )
     )
     if existing is not None:
+        if existing.account.owner_id != user.id:
+            # Another employee's post: say only that it is archived, nothing of it (not its
+            # note, who flagged it, its status or its last error).
+            raise Conflict("this post is already archived for another account")
         return existing, False
     now = utcnow()
     post = FlaggedPost(
