@@ -30,7 +30,6 @@ from app.open_records import jobs as open_records_jobs
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
 from app.snapshots.pool import shutdown_pools
-from app.storage import jobs as storage_jobs
 
 log = logging.getLogger("postvault.worker")
 
@@ -68,11 +67,10 @@ def job_specs(
         ),
     ]
     for name, job, trigger in [
+        *open_records_jobs.JOBS,
         *retention_jobs.JOBS,
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
-        *storage_jobs.JOBS,
-        *open_records_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings, stop), trigger))
     return specs

@@ -30,12 +30,18 @@ from app.classification.models import Classification
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
-from app.open_records.models import RecordsRequest, RequestItem, RequestStatus, ResponsePackage
+from app.open_records.models import (
+    PackageStatus,
+    RecordsRequest,
+    RequestItem,
+    RequestStatus,
+    ResponsePackage,
+)
 from app.open_records.redaction import archived_snapshot_sha256, release_copy
 from app.open_records.requests import get_request, list_items, redactions_of
 from app.posts.models import CapturedVersion
+from app.retention.assignment import current_assignment
 from app.retention.models import Hold
-from app.retention.service import current_assignment
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
 
@@ -69,7 +75,7 @@ class ReleasedFile:
     reasons: tuple[str, ...]
 
 
-ACTIVE_STATUSES = ("queued", "running")
+ACTIVE_STATUSES = (PackageStatus.queued, PackageStatus.running)
 # A package whose process died this many times is marked failed, not resumed again (a package
 # that kills its process every time must not take the next one down with it).
 MAX_ATTEMPTS = 3
@@ -91,7 +97,7 @@ def _stale(now: dt.datetime, lease_seconds: float) -> ColumnElement[bool]:
             and_(
                 column.is_(None),
                 or_(
-                    ResponsePackage.status == "running",
+                    ResponsePackage.status == PackageStatus.running,
                     ResponsePackage.created_at < now - dt.timedelta(seconds=lease_seconds),
                 ),
             ),
@@ -102,7 +108,7 @@ def _stale(now: dt.datetime, lease_seconds: float) -> ColumnElement[bool]:
 def _fail(
     session: Session, package: ResponsePackage, *, error: str, actor: Actor, now: dt.datetime
 ) -> None:
-    package.status = "failed"
+    package.status = PackageStatus.failed
     package.error = error
     package.finished_at = now
     package.lease_owner = None
@@ -156,7 +162,7 @@ def start_package(
             raise Conflict(f"package {running.id} of request {request.number} is still being made")
     package = ResponsePackage(
         request_id=request_id,
-        status="queued",
+        status=PackageStatus.queued,
         progress=0,
         total=len(items),
         created_by_id=officer.id,
@@ -450,7 +456,7 @@ def run_package(
         package = session.get(ResponsePackage, package_id)
         if package is None:
             raise NotFound(f"no package {package_id}")
-        if package.status in ("done", "failed"):
+        if package.status in (PackageStatus.done, PackageStatus.failed):
             return package
         won = leases.claim(
             session,
@@ -460,7 +466,7 @@ def run_package(
             statuses=ACTIVE_STATUSES,
             lease_seconds=lease_seconds,
             now=clock(),
-            values={"status": "running", "attempts": ResponsePackage.attempts + 1},
+            values={"status": PackageStatus.running, "attempts": ResponsePackage.attempts + 1},
         )
     if not won:
         log.info("package %s is being made by another run", package_id)
@@ -519,7 +525,7 @@ def run_package(
                 obj = put_object(session, store, data, mime_type="application/zip", kind="package")
                 package = fenced(session)
                 package.sha256 = obj.sha256
-                package.status = "done"
+                package.status = PackageStatus.done
                 package.finished_at = clock()
                 package.lease_owner = None
                 package.lease_expires_at = None
@@ -621,7 +627,7 @@ def download(
     session: Session, *, store: ArchiveStore, officer: User, request_id: int, package_id: int
 ) -> tuple[ResponsePackage, bytes]:
     package = get_package(session, request_id=request_id, package_id=package_id)
-    if package.status != "done" or package.sha256 is None:
+    if package.status != PackageStatus.done or package.sha256 is None:
         raise Conflict(f"package {package_id} is {package.status}, not ready to download")
     data = store.get(package.sha256)
     record(

@@ -19,8 +19,8 @@ from app import leases
 from app.audit.service import Actor, record
 from app.db import Database, utcnow
 from app.errors import Conflict
-from app.retention.models import DispositionBatch
-from app.retention.service import RunResult, StepHook, run_batch
+from app.retention.disposition_run import RunResult, StepHook, run_batch
+from app.retention.models import BatchStatus, DispositionBatch
 from app.storage.base import ArchiveStore
 
 log = logging.getLogger("postvault.retention")
@@ -53,13 +53,13 @@ def run_batch_leased(
     with database.session() as session:
         batch = session.get(DispositionBatch, batch_id)
         previous_owner = batch.lease_owner if batch is not None else None
-        if batch is not None and batch.status in ("approved", "running"):
+        if batch is not None and batch.status in (BatchStatus.approved, BatchStatus.running):
             if not leases.claim(
                 session,
                 DispositionBatch,
                 batch_id,
                 owner=owner,
-                statuses=("approved", "running"),
+                statuses=(BatchStatus.approved, BatchStatus.running),
                 lease_seconds=lease_seconds,
                 now=clock(),
             ):
@@ -131,7 +131,7 @@ def resume_disposition(
             session.scalars(
                 select(DispositionBatch.id)
                 .where(
-                    DispositionBatch.status == "running",
+                    DispositionBatch.status == BatchStatus.running,
                     leases.expired(DispositionBatch, clock()),
                 )
                 .order_by(DispositionBatch.id)

@@ -30,7 +30,7 @@ from app.open_records import package as package_service
 from app.open_records.models import ResponsePackage
 from app.storage.local import LocalStore
 from tests.conftest import MakePerson, Person
-from tests.snapshots.captures import bluesky_capture
+from tests.factories import bluesky_capture
 from tests.snapshots.conftest import ArchivePost
 
 LEASE = 60

@@ -24,9 +24,8 @@ from app.retention.models import DispositionBatch
 from app.retention.run_lease import RunInterrupted, resume_disposition, run_batch_leased
 from app.storage.local import LocalStore
 from tests.conftest import wipe
-from tests.retention.factory import TZ
+from tests.factories import TODAY, TZ, build_world
 from tests.retention.test_disposition import propose_and_approve, state_of
-from tests.retention.world import TODAY, build_world
 
 ACTOR = Actor.system("tests")
 LEASE = 60

@@ -15,7 +15,7 @@ from app.main import create_app
 from app.snapshots import jobs as snapshot_jobs
 from app.snapshots.models import Snapshot
 from app.worker import START_UP_JOBS
-from tests.snapshots.captures import bluesky_capture, mastodon_capture
+from tests.factories import bluesky_capture, mastodon_capture
 from tests.snapshots.conftest import ArchivePost
 
 

@@ -12,7 +12,7 @@ import pikepdf
 from app.collectors.base import Author, EmbeddedPost
 from app.snapshots.render import render_snapshot, sanitize_html  # old
 from app.weblinks import web_url
-from tests.snapshots.captures import make_view, mastodon_capture
+from tests.factories import make_view, mastodon_capture
 from tests.snapshots.test_render import page_text
 
 HOSTILE = [
