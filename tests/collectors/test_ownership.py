@@ -75,12 +75,17 @@ def api(
 ) -> Iterator[TestClient]:
     hosts = f"{masto.netloc},{blog.netloc}"
     configured = settings.model_copy(
-        update={"fetch_allow_hosts": hosts, "mastodon_plain_http_instances": masto.netloc}
+        update={
+            "fetch_allow_hosts": hosts,
+            "mastodon_plain_http_instances": masto.netloc,
+            "fetch_plain_http_hosts": blog.netloc,  # the blog's accounts are http:// URLs
+        }
     )
     context: CaptureContext = build_capture_context(
         db, configured, store=LocalStore(settings.archive_dir), worker="ownership"
     )
     client.app.state.capture_context = lambda: context  # type: ignore[attr-defined]
+    client.app.state.settings = configured  # type: ignore[attr-defined]  # plain-HTTP hosts
     yield client
     context.client.close()
 
