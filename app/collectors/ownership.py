@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.accounts.models import SocialAccount
 from app.collectors.base import CollectedPost
+from app.platforms.mastodon.urls import PLATFORM_ID as MASTODON
 
 
 def _mastodon_name(handle: str) -> tuple[str, str]:
@@ -32,7 +33,7 @@ def author_mismatch(account: SocialAccount, captured: CollectedPost) -> str | No
             f"the post is by {author.handle}, not by the registered account {account.handle}; "
             "nothing was archived"
         )
-    if account.platform == "mastodon" and _mastodon_name(author.handle) != _mastodon_name(
+    if account.platform == MASTODON and _mastodon_name(author.handle) != _mastodon_name(
         account.handle
     ):
         return (
