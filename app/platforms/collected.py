@@ -169,6 +169,9 @@ class Unchanged(BaseModel):
 
     kind: Literal["unchanged"] = "unchanged"
     http_requests: int = 0
+    # Why there was nothing to compare, shown when the post has no version yet (a post is
+    # never `captured` with nothing archived).
+    reason: str | None = None
 
 
 CollectResult = (
