@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.db import Database
+from app.snapshots.fonts import script_report
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +27,8 @@ def _archive_writable(folder: Path) -> str:
 
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
-    """Database reachable and archive folder writable; 503 naming what is not."""
+    """Database reachable and archive folder writable (503 naming what is not), and which
+    scripts have no installed font."""
     database: Database = request.app.state.db
     try:
         with database.engine.connect() as conn:
@@ -36,7 +38,16 @@ def healthz(request: Request) -> JSONResponse:
         db_state = f"unreachable: {type(exc).__name__}"
     archive_state = _archive_writable(request.app.state.settings.archive_dir)
     ok = db_state == "ok" and archive_state == "ok"
+    # Missing fonts do not fail the check (captures still work; snapshots list what they
+    # could not draw) but are reported: "missing: CJK, emoji".
+    fonts = script_report()
     return JSONResponse(
-        {"status": "ok" if ok else "failing", "database": db_state, "archive": archive_state},
+        {
+            "status": "ok" if ok else "failing",
+            "database": db_state,
+            "archive": archive_state,
+            "fonts": fonts.summary(),
+            "fonts_missing": fonts.missing,
+        },
         status_code=200 if ok else 503,
     )

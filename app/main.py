@@ -31,6 +31,7 @@ from app.pipeline import build_capture_context, install_hooks
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
+from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_fonts_at_startup()  # logs the scripts no installed font covers
         scheduler = None
         if settings.run_scheduler:
             scheduler = start_scheduler(db, settings, app.state.capture_context())

@@ -70,6 +70,8 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
         with database.session() as session:
             if args.all:
                 ids = service.all_renderable_versions(session)
+            elif args.missing_glyphs:
+                ids = service.versions_missing_glyphs(session)
             else:
                 ids = service.versions_to_render(session, outdated_too=True)
         with tqdm(
@@ -115,8 +117,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="render new snapshots of versions whose snapshot is missing or from an older "
         "renderer (old snapshots are kept)",
     )
-    rerender.add_argument(
+    which = rerender.add_mutually_exclusive_group()
+    which.add_argument(
         "--all", action="store_true", help="re-render every version, not only outdated ones"
+    )
+    which.add_argument(
+        "--missing-glyphs",
+        action="store_true",
+        help="re-render versions whose snapshot could not draw some characters (after "
+        "installing fonts: scripts/install-fonts)",
     )
     rerender.add_argument("--quiet", action="store_true", help="no progress bar")
     rerender.set_defaults(handler=cmd_rerender)

@@ -14,7 +14,7 @@ import io
 import re
 import struct
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app import __version__ as app_version
 from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
+from app.snapshots.fonts import missing_characters, missing_sentence
 from app.snapshots.schemas import MediaFile, SnapshotView
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -450,6 +451,8 @@ class Prepared:
     title: str
     author: str
     captured_at: dt.datetime
+    # Characters of the page no installed font covers ("U+1F68D"), in order of appearance.
+    missing_glyphs: list[str] = field(default_factory=list)
 
 
 def prepare(view: SnapshotView) -> Prepared:
@@ -509,29 +512,38 @@ def prepare(view: SnapshotView) -> Prepared:
         data=view.source_json,
     )
     attachments = [source_attachment, *media.attachments.values()]
-    html = _environment.get_template("snapshot.html").render(
-        view=view,
-        post=post,
-        platform=platform,
-        title=title,
-        author=author,
-        description=f"Archived snapshot of {view.post_url}, captured {utc_text(view.captured_at)}",
-        keywords=[
+    template = _environment.get_template("snapshot.html")
+    context = {
+        "view": view,
+        "post": post,
+        "platform": platform,
+        "title": title,
+        "author": author,
+        "description": f"Archived snapshot of {view.post_url}, captured {utc_text(view.captured_at)}",
+        "keywords": [
             k for k in (platform, view.retention.series_code if view.retention else None) if k
         ],
-        generator=f"PostVault {app_version} (snapshot renderer {RENDERER_VERSION})",
-        created=_w3c(view.captured_at),
-        main=main,
-        quote=_embedded(media, post.quote_of),
-        repost=_embedded(media, post.repost_of),
-        card=card,
-        card_image=card_image,
-        replies=replies,
-        attachments=attachments,
-        utc=utc_text,
-        renderer_version=RENDERER_VERSION,
-    )
-    return Prepared(html, resources, attachments, title, author, view.captured_at)
+        "generator": f"PostVault {app_version} (snapshot renderer {RENDERER_VERSION})",
+        "created": _w3c(view.captured_at),
+        "main": main,
+        "quote": _embedded(media, post.quote_of),
+        "repost": _embedded(media, post.repost_of),
+        "card": card,
+        "card_image": card_image,
+        "replies": replies,
+        "attachments": attachments,
+        "utc": utc_text,
+        "renderer_version": RENDERER_VERSION,
+    }
+    html = template.render(**context, missing_glyphs=[], missing_text="")
+    # Found before rendering, so the capture record can say which characters show as boxes
+    # (the sentence itself is ASCII: rendering it again changes nothing it reports).
+    missing = missing_characters(html)
+    if missing:
+        html = template.render(
+            **context, missing_glyphs=missing, missing_text=missing_sentence(missing)
+        )
+    return Prepared(html, resources, attachments, title, author, view.captured_at, missing)
 
 
 # --- the PDF ------------------------------------------------------------------------------
@@ -539,7 +551,9 @@ def prepare(view: SnapshotView) -> Prepared:
 _ALREADY_COMPRESSED = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif")
 
 
-def _xmp_properties(view: SnapshotView) -> list[tuple[str, str, str, str]]:
+def _xmp_properties(
+    view: SnapshotView, missing_glyphs: Sequence[str] = ()
+) -> list[tuple[str, str, str, str]]:
     """(name, XMP value type, value, description) of PostVault's own XMP properties."""
     post = view.post
     rows = [
@@ -552,16 +566,28 @@ def _xmp_properties(view: SnapshotView) -> list[tuple[str, str, str, str]]:
         ("sourceSha256", "Text", view.source_sha256, "SHA-256 of the embedded source JSON"),
         ("collector", "Text", f"{view.collector} {view.collector_version}", "Collector"),
         ("rendererVersion", "Text", RENDERER_VERSION, "PostVault snapshot renderer version"),
+        (
+            "missingGlyphCount",
+            "Integer",
+            str(len(missing_glyphs)),
+            "Characters no installed font could draw",
+        ),
+        (
+            "missingGlyphs",
+            "Text",
+            " ".join(missing_glyphs),
+            "Code points (U+XXXX) no installed font could draw, space separated",
+        ),
     ]
     if post.created_at is not None:
         rows.insert(3, ("postCreatedAt", "Date", _w3c(post.created_at), "When the post was made"))
     return rows
 
 
-def xmp_addition(view: SnapshotView) -> bytes:
+def xmp_addition(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> bytes:
     """rdf:Description elements for PostVault's properties, with the PDF/A extension schema
     that PDF/A requires for any property outside the predefined XMP schemas."""
-    rows = _xmp_properties(view)
+    rows = _xmp_properties(view, missing_glyphs)
     values = "".join(f"<{XMP_PREFIX}:{n}>{xml_escape(v)}</{XMP_PREFIX}:{n}>" for n, _, v, _ in rows)
     schema_rows = "".join(
         '<rdf:li rdf:parseType="Resource">'
@@ -636,7 +662,7 @@ def _key(name: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
-def finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
+def finisher(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> Callable[[Any, Any], None]:
     """Adjust WeasyPrint's PDF objects before they are written (no second parse of the PDF)."""
 
     def finish(_document: Any, pdf: Any) -> None:
@@ -646,7 +672,9 @@ def finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
         )
         if b"</rdf:RDF>" not in packet:
             raise RuntimeError("WeasyPrint wrote XMP without an rdf:RDF element")
-        metadata.stream = [packet.replace(b"</rdf:RDF>", xmp_addition(view) + b"</rdf:RDF>", 1)]
+        metadata.stream = [
+            packet.replace(b"</rdf:RDF>", xmp_addition(view, missing_glyphs) + b"</rdf:RDF>", 1)
+        ]
         # Plain-text XMP can be found and read without a PDF parser.
         metadata.compress = False
         names = pdf.catalog.get("Names")
@@ -757,5 +785,7 @@ def render_snapshot(view: SnapshotView) -> bytes:
         }
     )
     document = weasyprint.HTML(string=prepared.html, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(finisher=finisher(view), **pdf_options(prepared, fetcher))
+    pdf: bytes = document.write_pdf(
+        finisher=finisher(view, prepared.missing_glyphs), **pdf_options(prepared, fetcher)
+    )
     return pdf

@@ -29,6 +29,7 @@ from app.errors import Conflict, DomainError, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.posts.service import get_post
 from app.retention.models import RetentionAssignment
+from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.models import Snapshot
 from app.snapshots.pool import RenderError, render_pool
 from app.snapshots.render import RENDERER_VERSION, render_snapshot
@@ -290,6 +291,7 @@ def record_snapshot(
         .where(Snapshot.version_id == version_id, Snapshot.is_current.is_(True))
         .values(is_current=False)
     )
+    missing_glyphs = read_missing_glyphs(pdf)
     snapshot = Snapshot(
         version_id=version_id,
         sha256=stored.sha256,
@@ -297,6 +299,8 @@ def record_snapshot(
         renderer_version=RENDERER_VERSION,
         is_current=True,
         created_at=utcnow(),
+        missing_glyph_count=None if missing_glyphs is None else len(missing_glyphs),
+        missing_glyphs=missing_glyphs,
     )
     session.add(snapshot)
     session.flush()
@@ -314,6 +318,7 @@ def record_snapshot(
             "renderer_version": RENDERER_VERSION,
             "source_sha256": view.source_sha256,
             "replaces_snapshot_id": current.id if current is not None else None,
+            "missing_glyphs": missing_glyphs,
         },
     )
     return snapshot
@@ -363,6 +368,23 @@ def versions_to_render(session: Session, *, outdated_too: bool = True) -> list[i
         .order_by(CapturedVersion.id)
     )
     return list(session.scalars(query))
+
+
+def versions_missing_glyphs(session: Session) -> list[int]:
+    """Versions whose current snapshot could not draw some characters, oldest first (to
+    render again once fonts are installed)."""
+    return list(
+        session.scalars(
+            select(Snapshot.version_id)
+            .join(CapturedVersion, CapturedVersion.id == Snapshot.version_id)
+            .where(
+                Snapshot.is_current.is_(True),
+                Snapshot.missing_glyph_count > 0,
+                CapturedVersion.normalized.is_not(None),
+            )
+            .order_by(Snapshot.version_id)
+        )
+    )
 
 
 def all_renderable_versions(session: Session) -> list[int]:

@@ -31,6 +31,7 @@ from app.posts.schemas import PostDetail, VersionSummary
 from app.retention.calendar import HolidayCalendar, load_calendar
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
 from app.retention.service import local_date
+from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.snapshots.schemas import FixityOverview
 from app.snapshots.service import fixity_overview
@@ -159,6 +160,7 @@ class Dashboard:
     batches: list[ProposedBatch]
     today: dt.date
     fixity: FixityOverview
+    fonts: FontReport
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -328,6 +330,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         today=today,
         # Failing objects first: a missing or changed file is the first thing to see.
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
+        fonts=script_report(),
     )
 
 
