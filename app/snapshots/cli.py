@@ -13,6 +13,7 @@ from app.migrate import migrated_database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
 from app.snapshots.render import RENDERER_VERSION
+from app.storage import timestamps
 from app.storage.service import store_from_settings
 
 RERENDER_BATCH = 20
@@ -23,7 +24,8 @@ def _out(text: str) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Re-hash every stored object; exit 1 naming each one missing or changed."""
+    """Re-hash every stored object and verify every timestamp token; exit 1 naming each
+    object missing or changed and each token that fails."""
     database = migrated_database(settings)
     store = store_from_settings(settings)
     try:
@@ -39,8 +41,26 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 report = service.check_fixity(
                     session, store=store, keys=keys, progress=bar.update, actor=Actor.system("cli")
                 )
+            try:
+                stamped, token_problems, pending = timestamps.verify_tokens(
+                    session, store=store, settings=settings
+                )
+            except timestamps.TimestampError as exc:
+                sys.stderr.write(f"postvault: {exc}\n")
+                return 2
     finally:
         database.dispose()
+    for token_problem in token_problems:
+        _out(
+            f"TIMESTAMP {token_problem.object_kind} object {token_problem.object_sha256}: "
+            f"{token_problem.problem}"
+        )
+    if pending:
+        _out(f"{pending} objects have a timestamp pending (the TSA has not answered yet)")
+    if token_problems:
+        sys.stderr.write(
+            f"postvault: {len(token_problems)} of {stamped} timestamp tokens failed to verify\n"
+        )
     for problem in report.problems:
         what = f"{problem.kind} object" if problem.kind else "object"
         if problem.problem == "mismatch":
@@ -55,7 +75,13 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             f"check ({len(report.missing)} missing, {len(report.mismatched)} changed)\n"
         )
         return 1
-    _out(f"all {report.checked} stored objects verified intact")
+    if token_problems:
+        return 1
+    anchored = "up to POSTVAULT_TSA_CA_FILE" if settings.tsa_ca_file else "imprint only"
+    _out(
+        f"all {report.checked} stored objects verified intact; {stamped} timestamp tokens "
+        f"verified ({anchored})"
+    )
     return 0
 
 
@@ -87,6 +113,7 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
                         render_many=pool.render_many,
                         actor=Actor.system("cli"),
                         progress=bar.update,
+                        settings=settings,
                     )
                 rendered += report.rendered
                 unchanged += report.unchanged
@@ -104,7 +131,9 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = sub.add_parser(
-        "verify", help="re-hash every stored object; exit 1 if any is missing or changed"
+        "verify",
+        help="re-hash every stored object and verify every timestamp token; exit 1 if any "
+        "object is missing or changed or any token fails",
     )
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(handler=cmd_verify)

@@ -1,4 +1,5 @@
-"""Scheduled work: fixity checks spread over the interval, and snapshots still missing."""
+"""Scheduled work: fixity checks spread over the interval, snapshots still missing, and
+trusted timestamps still pending."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.config import Settings
 from app.db import Database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
+from app.storage import timestamps
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.snapshots")
@@ -53,12 +55,25 @@ def snapshot_backfill_job(database: Database, settings: Settings) -> None:
             store=store,
             version_ids=ids,
             render_many=render_pool(settings.render_workers).render_many,
+            settings=settings,
         )
     if report.failed:
         log.error("snapshot backfill: %d versions failed: %s", len(report.failed), report.failed)
 
 
+def timestamp_retry_job(database: Database, settings: Settings) -> None:
+    """Ask the TSA again for the timestamps still pending (it was down or answered badly)."""
+    if settings.tsa_url is None:
+        return
+    store = store_from_settings(settings)
+    with database.session() as session:
+        stamped, pending = timestamps.retry_pending(session, store=store, settings=settings)
+    if stamped or pending:
+        log.info("timestamps: %d stamped now, %d still pending", stamped, pending)
+
+
 JOBS: list[tuple[str, Callable[[Database, Settings], None], dict[str, Any]]] = [
     ("fixity_check", fixity_job, {"trigger": "interval", "hours": 24}),
     ("snapshot_backfill", snapshot_backfill_job, {"trigger": "interval", "minutes": 10}),
+    ("timestamp_retry", timestamp_retry_job, {"trigger": "interval", "minutes": 5}),
 ]

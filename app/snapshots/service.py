@@ -47,6 +47,8 @@ from app.snapshots.schemas import (
 from app.storage.base import ArchiveStore, FixityError, ObjectMissing, StoreError
 from app.storage.models import FixityCheck, StoredObject
 from app.storage.service import put_object
+from app.storage.timestamp_models import TimestampStatus, TimestampToken
+from app.storage.timestamps import timestamp_object, token_of
 
 log = logging.getLogger("postvault.snapshots")
 
@@ -272,8 +274,10 @@ def record_snapshot(
     version_id: int,
     pdf: bytes,
     actor: Actor = SYSTEM,
+    settings: Settings | None = None,
 ) -> Snapshot:
-    """Store a rendered PDF and make it the version's current snapshot (audited)."""
+    """Store a rendered PDF and make it the version's current snapshot (audited), and ask
+    the TSA for its trusted timestamp when one is configured (pending if it cannot answer)."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     current = current_snapshot(session, version_id=version_id)
     if current is not None and current.sha256 == sha256:
@@ -321,6 +325,14 @@ def record_snapshot(
             "missing_glyphs": missing_glyphs,
         },
     )
+    timestamp_object(
+        session,
+        store=store,
+        settings=settings or get_settings(),
+        data=pdf,
+        kind="snapshot",
+        retain_until=view.retention.due_on if view.retention else None,
+    )
     return snapshot
 
 
@@ -346,7 +358,13 @@ def snapshot_version(
     except RenderError as exc:
         raise SnapshotUnavailable(f"version {version_id} could not be rendered: {exc}") from exc
     return record_snapshot(
-        session, store=store, view=view, version_id=version_id, pdf=pdf, actor=actor
+        session,
+        store=store,
+        view=view,
+        version_id=version_id,
+        pdf=pdf,
+        actor=actor,
+        settings=settings,
     )
 
 
@@ -413,6 +431,7 @@ def rerender_versions(
     render_many: ManyRenderer | None = None,
     actor: Actor = SYSTEM,
     progress: Callable[[int], object] | None = None,
+    settings: Settings | None = None,
 ) -> RerenderReport:
     """New snapshots of these versions from their stored source and media; the old ones stay
     (no longer current). Views render in parallel when `render_many` is a pool's."""
@@ -437,7 +456,13 @@ def rerender_versions(
         else:
             before = current_snapshot(session, version_id=version_id)
             snapshot = record_snapshot(
-                session, store=store, view=view, version_id=version_id, pdf=result, actor=actor
+                session,
+                store=store,
+                view=view,
+                version_id=version_id,
+                pdf=result,
+                actor=actor,
+                settings=settings,
             )
             if before is not None and before.id == snapshot.id:
                 report.unchanged += 1
@@ -476,7 +501,12 @@ def rerender_all(
     if render_many is None:
         render_many = render_pool((settings or get_settings()).render_workers).render_many
     return rerender_versions(
-        session, store=store, version_ids=ids, render_many=render_many, actor=actor
+        session,
+        store=store,
+        version_ids=ids,
+        render_many=render_many,
+        actor=actor,
+        settings=settings,
     )
 
 
@@ -539,6 +569,54 @@ def read_snapshot(
         },
     )
     return snapshot, data
+
+
+def read_snapshot_timestamp(
+    session: Session, *, store: ArchiveStore, viewer: User, post_id: int, number: int
+) -> tuple[Snapshot, TimestampToken, bytes]:
+    """The RFC 3161 TimeStampResp of the current snapshot of version `number` (over the
+    SHA-256 of exactly the bytes snapshot.pdf serves), verified against its own hash, with
+    the view audited."""
+    post = get_post(session, viewer=viewer, post_id=post_id)
+    version = session.scalar(
+        select(CapturedVersion).where(
+            CapturedVersion.post_id == post.id, CapturedVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound(f"post {post_id} has no version {number}")
+    snapshot = current_snapshot(session, version_id=version.id)
+    if snapshot is None:
+        raise NotFound(f"version {number} of post {post_id} has no snapshot yet")
+    token = token_of(session, snapshot.sha256)
+    if token is None:
+        raise NotFound(
+            f"the snapshot of version {number} of post {post_id} has no trusted timestamp "
+            "(no time-stamping authority was configured when it was made)"
+        )
+    if token.status != TimestampStatus.stamped or token.token_sha256 is None:
+        raise NotFound(
+            f"the trusted timestamp of the snapshot of version {number} of post {post_id} is "
+            "pending: the time-stamping authority has not given a valid token yet; PostVault "
+            "asks again every few minutes"
+        )
+    try:
+        data = store.get(token.token_sha256)
+    except (FixityError, ObjectMissing):
+        log.error("timestamp token %s of snapshot %s is damaged or missing", token.id, snapshot.id)
+        raise SnapshotUnavailable(
+            "the stored timestamp token does not match its recorded SHA-256 or is missing; it "
+            "is not served and the damage is logged for the records officers"
+        ) from None
+    record(
+        session,
+        actor=Actor.of(viewer),
+        action="timestamp.viewed",
+        object_type="snapshot",
+        object_id=snapshot.id,
+        details={"post_id": post_id, "version_number": number, "token_sha256": token.token_sha256},
+    )
+    return snapshot, token, data
 
 
 # --- fixity -------------------------------------------------------------------------------
