@@ -35,6 +35,7 @@ from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.snapshots.schemas import FixityOverview
 from app.snapshots.service import fixity_overview
+from app.storage.timestamp_models import TimestampToken
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (
@@ -68,6 +69,10 @@ class PostPage:
     account: SocialAccount
     versions_with_pdf: frozenset[int]
     comparisons: list[Comparison]
+    # Per version number with a snapshot: its trusted timestamp ("stamped", "pending") and
+    # how many characters it could not draw.
+    timestamps: dict[int, str] = field(default_factory=dict)
+    missing_glyphs: dict[int, int] = field(default_factory=dict)
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -75,19 +80,27 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
     them have a PDF snapshot, and the differences between consecutive versions."""
     detail = posts_service.post_detail(session, viewer=viewer, post_id=post_id)
     post = posts_service.get_post(session, viewer=viewer, post_id=post_id)
-    with_pdf = frozenset(
-        session.scalars(
-            select(CapturedVersion.number)
-            .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
-            .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
-        )
-    )
+    snapshot_rows = session.execute(
+        select(CapturedVersion.number, Snapshot.missing_glyph_count, TimestampToken.status)
+        .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
+        .outerjoin(TimestampToken, TimestampToken.object_sha256 == Snapshot.sha256)
+        .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
+    ).all()
+    with_pdf = frozenset(number for number, _, _ in snapshot_rows)
     versions = detail.versions
     comparisons = [
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
-    return PostPage(post, detail, post.account, with_pdf, comparisons)
+    return PostPage(
+        post,
+        detail,
+        post.account,
+        with_pdf,
+        comparisons,
+        timestamps={number: str(status) for number, _, status in snapshot_rows if status},
+        missing_glyphs={number: count for number, count, _ in snapshot_rows if count},
+    )
 
 
 # --- the records officer's dashboard -----------------------------------------------------

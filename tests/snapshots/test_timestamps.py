@@ -39,6 +39,7 @@ from tests.snapshots.conftest import ArchivePost
 from tests.snapshots.test_service import _tamper
 from tests.test_serve import free_port
 from tests.tsa import LoopbackTSA, make_test_ca, running_tsa
+from tests.web.support import give_password, sign_in
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,6 +183,12 @@ def test_a_tsa_down_or_answering_garbage_never_blocks_a_capture_and_a_job_retrie
     )
     assert answer.status_code == 404
     assert "pending" in answer.json()["detail"]
+    if mode == "garbage":  # the post's page says so too
+        give_password(db, archived.owner.user)
+        sign_in(client, archived.owner.user.email)
+        page = client.get(f"/posts/{archived.post_id}").text
+        assert "Timestamp pending" in page
+        assert "snapshot.tsr" not in page
 
     tsa.mode = "ok"
     with db.session() as session:
@@ -191,6 +198,10 @@ def test_a_tsa_down_or_answering_garbage_never_blocks_a_capture_and_a_job_retrie
     assert token.token_sha256 is not None
     reply = store.get(token.token_sha256)
     assert tsa.verify_with_openssl(reply, store.get(snapshot.sha256)).startswith("Verification")
+    if mode == "garbage":
+        page = client.get(f"/posts/{archived.post_id}").text
+        assert f"/api/v1/posts/{archived.post_id}/versions/1/snapshot.tsr" in page
+        assert "Timestamp pending" not in page
 
 
 def test_a_token_signed_by_another_ca_is_not_kept(
