@@ -77,7 +77,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     if token_problems:
         return 1
-    anchored = "up to POSTVAULT_TSA_CA_FILE" if settings.tsa_ca_file else "imprint only"
+    anchored = (
+        "signature and chain up to POSTVAULT_TSA_CA_FILE"
+        if settings.tsa_ca_file
+        else "signature by the certificate each carries; POSTVAULT_TSA_CA_FILE unset, no chain"
+    )
     _out(
         f"all {report.checked} stored objects verified intact; {stamped} timestamp tokens "
         f"verified ({anchored})"

@@ -23,7 +23,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from asn1crypto import cms
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
@@ -125,6 +129,74 @@ def http_poster(settings: Settings) -> Poster:
     return post
 
 
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def check_signature(token: bytes) -> None:
+    """The token's CMS signature verifies with the TSA certificate the token carries, and its
+    signed message digest is that of the TSTInfo it holds.
+
+    This proves the token is intact and was signed by that certificate's key, not that the
+    certificate is to be trusted: that needs the chain (POSTVAULT_TSA_CA_FILE).
+    """
+    try:
+        signed = cms.ContentInfo.load(token)["content"]
+        signers = signed["signer_infos"]
+        if len(signers) != 1:
+            raise TimestampError(f"the token has {len(signers)} signers, not one")
+        signer = signers[0]
+        sid = signer["sid"].chosen
+        certificate = next(
+            (
+                c.chosen
+                for c in signed["certificates"] or []
+                if c.name == "certificate"
+                and c.chosen.issuer == sid["issuer"]
+                and c.chosen.serial_number == sid["serial_number"].native
+            ),
+            None,
+        )
+        if certificate is None:
+            raise TimestampError("the token does not carry its signer's certificate")
+        hash_name = signer["digest_algorithm"]["algorithm"].native
+        if hash_name not in _HASHES:
+            raise TimestampError(f"the token is signed over {hash_name}, not SHA-2")
+        content = signed["encap_content_info"]["content"].contents
+        attributes = signer["signed_attrs"]
+        digests = [
+            a["values"][0].native for a in attributes if a["type"].native == "message_digest"
+        ]
+        if digests != [hashlib.new(hash_name, content).digest()]:
+            raise TimestampError("the token's signed digest is not that of its content")
+        # The signature covers the attributes DER-encoded as a SET OF (RFC 5652 5.4).
+        message = b"\x31" + attributes.dump()[1:]
+        signature = signer["signature"].native
+        algorithm = signer["signature_algorithm"].signature_algo
+        key = x509.load_der_x509_certificate(certificate.dump()).public_key()
+        chosen = _HASHES[hash_name]()
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(chosen))
+        elif isinstance(key, rsa.RSAPublicKey):
+            pad: padding.AsymmetricPadding = (
+                padding.PSS(padding.MGF1(chosen), padding.PSS.AUTO)
+                if algorithm == "rsassa_pss"
+                else padding.PKCS1v15()
+            )
+            key.verify(signature, message, pad, chosen)
+        else:
+            raise TimestampError("the token is signed with a key type PostVault cannot check")
+    except InvalidSignature:
+        raise TimestampError(
+            "the token's signature does not verify with the certificate it carries"
+        ) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TimestampError(f"the token's signature cannot be read: {exc}") from None
+
+
 def check_reply(
     reply: bytes,
     *,
@@ -133,7 +205,8 @@ def check_reply(
     anchors: TrustAnchors | None,
 ) -> TimeStampResponse:
     """The decoded reply if it is a granted token over `sha256` (and `nonce` when given),
-    signed up to `anchors` when given; TimestampError naming the first problem otherwise."""
+    whose signature verifies with the certificate it carries and, when `anchors` are given,
+    up to them; TimestampError naming the first problem otherwise."""
     try:
         response = decode_timestamp_response(reply)
     except ValueError as exc:
@@ -147,6 +220,7 @@ def check_reply(
         raise TimestampError("the token's message imprint is not the object's SHA-256")
     if nonce is not None and info.nonce != nonce:
         raise TimestampError("the token's nonce is not the one sent")
+    check_signature(response.time_stamp_token())
     if anchors is not None:
         builder = VerifierBuilder()
         for root in anchors.roots:

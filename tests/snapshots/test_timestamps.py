@@ -249,7 +249,10 @@ def test_verify_checks_every_token_and_names_the_object_whose_token_changed(
     second = _snapshot(db, store, tsa_settings, archive_post(_post("second")).version_ids[0])
     intact = _postvault(tsa_settings, "verify", "--quiet")
     assert intact.returncode == 0, intact.stdout + intact.stderr
-    assert "2 timestamp tokens verified (up to POSTVAULT_TSA_CA_FILE)" in intact.stdout
+    assert "2 timestamp tokens verified (signature and chain up to" in intact.stdout
+    unanchored = _postvault(tsa_settings.model_copy(update={"tsa_ca_file": None}), "verify")
+    assert unanchored.returncode == 0, unanchored.stdout + unanchored.stderr
+    assert "signature by the certificate each carries" in unanchored.stdout
 
     token = _token(db, second.sha256)
     assert token.token_sha256 is not None
@@ -339,3 +342,23 @@ def test_a_package_lists_each_items_timestamp_and_carries_the_tokens(
     assert row["archived_pdf_timestamp_token"] == f"data/timestamps/{snapshot.sha256}.pdf.tsr"
     assert tsa.verify_with_openssl(token, store.get(snapshot.sha256)).startswith("Verification")
     assert hashlib.sha256(token).hexdigest().encode() in bag_manifest
+
+
+def test_a_token_with_a_changed_signature_fails_without_a_chain_too(
+    db: Database, store: LocalStore, tsa: LoopbackTSA, tsa_settings: Settings
+) -> None:
+    with db.session() as session:
+        put_object(session, store, b"evidence", mime_type="text/plain", kind="test")
+        row = timestamps.timestamp_object(
+            session, store=store, settings=tsa_settings, data=b"evidence", kind="test"
+        )
+        assert row is not None
+        assert row.status == TimestampStatus.stamped
+    reply = tsa.replies[-1]
+    digest = hashlib.sha256(b"evidence").hexdigest()
+    timestamps.check_reply(reply, sha256=digest, nonce=None, anchors=None)
+    changed = bytearray(reply)
+    changed[-3] ^= 0x01  # inside the signature value, the last field of the token
+    with pytest.raises(timestamps.TimestampError, match="signature"):
+        timestamps.check_reply(bytes(changed), sha256=digest, nonce=None, anchors=None)
+    assert "Verification: OK" not in tsa.verify_with_openssl(bytes(changed), b"evidence")
