@@ -38,9 +38,9 @@ from app.db import Database
 from app.migrate import upgrade_to_head
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.snapshots import service
+from app.snapshots.page_assets import ArchiveFetcher
 from app.snapshots.pool import render_pool
 from app.snapshots.render import (
-    ArchiveFetcher,
     finisher,
     pdf_options,
     prepare,

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth.deps import OfficerUser
-from app.classification import service
+from app.classification import review, service
 from app.classification.schemas import OverrideCreate, OverrideOut, ReviewPage
 from app.db import SessionDep
 from app.posts.schemas import ClassificationOut
 
 router = APIRouter(tags=["classification"])
+
+
+def _label_hooks(request: Request) -> list[service.LabelChangedHook]:
+    hooks: list[service.LabelChangedHook] = request.app.state.on_label_changed
+    return hooks
+
+
+LabelHooks = Annotated[list[service.LabelChangedHook], Depends(_label_hooks)]
 
 
 @router.post(
@@ -17,11 +27,16 @@ router = APIRouter(tags=["classification"])
     status_code=status.HTTP_201_CREATED,
 )
 def override_classification(
-    post_id: int, body: OverrideCreate, officer: OfficerUser, session: SessionDep
+    post_id: int, body: OverrideCreate, officer: OfficerUser, session: SessionDep, hooks: LabelHooks
 ) -> OverrideOut:
     """Set a post's label by hand (records officers); it stays through re-classification."""
     created = service.override(
-        session, post_id=post_id, label=body.label.value, reason=body.reason, officer=officer
+        session,
+        post_id=post_id,
+        label=body.label.value,
+        reason=body.reason,
+        officer=officer,
+        on_label_changed=hooks,
     )
     return OverrideOut.model_validate(created)
 
@@ -31,10 +46,13 @@ def revoke_override(
     post_id: int,
     officer: OfficerUser,
     session: SessionDep,
+    hooks: LabelHooks,
     reason: str = Query(min_length=1, max_length=4000, description="Why the override ends."),
 ) -> OverrideOut:
     """End the active override: the rules' decision applies again."""
-    revoked = service.revoke_override(session, post_id=post_id, reason=reason, officer=officer)
+    revoked = service.revoke_override(
+        session, post_id=post_id, reason=reason, officer=officer, on_label_changed=hooks
+    )
     return OverrideOut.model_validate(revoked)
 
 
@@ -46,7 +64,7 @@ def classification_history(
 ) -> list[ClassificationOut]:
     """Every decision stored for the post's versions, oldest first."""
     out = []
-    for row, number in service.classification_history(session, post_id=post_id):
+    for row, number in review.classification_history(session, post_id=post_id):
         item = ClassificationOut.model_validate(row)
         item.version_number = number
         out.append(item)
@@ -61,5 +79,5 @@ def review_queue(
     offset: int = Query(default=0, ge=0),
 ) -> ReviewPage:
     """Near-duplicate proposals and low-confidence decisions waiting for an officer."""
-    items, total = service.review_queue(session, limit=limit, offset=offset)
+    items, total = review.review_queue(session, limit=limit, offset=offset)
     return ReviewPage(items=items, total=total, limit=limit, offset=offset)

@@ -20,31 +20,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.config import ClassifierConfig
+from app.classification.crosspost import DbCrossPostIndex, store_fingerprint
 from app.classification.models import (
     Classification,
     ClassificationOverride,
-    ContentFingerprint,
-    ContentFingerprintBand,
     Label,
 )
 from app.classification.rules import (
     CLASSIFIER_VERSION,
-    FINGERPRINT_ALGORITHM,
     Decision,
-    Fingerprint,
-    IndexedCapture,
     PostContext,
     RuleId,
     classify,
     fingerprint,
 )
-from app.classification.schemas import ReviewItem
 from app.collectors.base import CollectedPost
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -53,121 +48,14 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 LabelChangedHook = Callable[[Session, int, Actor], None]
 # Called with (session, post_id, actor) after a post's effective label changed; the lead
 # registers the retention assignment here.
+# Callers pass their hooks (`on_label_changed=`: the capture context's, the app's); this list
+# is only the fallback for callers that pass none (one-shot CLI commands, tests).
 ON_LABEL_CHANGED: list[LabelChangedHook] = []
 
 # Returns True when the URL answers (the primary copy is still published).
 LinkChecker = Callable[[str], bool]
 
 _LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
-
-
-# --- the cross-post index in the database ---------------------------------------------------
-
-
-def _indexed(fp: ContentFingerprint) -> IndexedCapture:
-    return IndexedCapture(
-        version_id=fp.version_id,
-        post_id=fp.post_id,
-        platform=fp.platform,
-        account_handle=fp.account_handle,
-        url=fp.url,
-        normalized_text=fp.normalized_text,
-    )
-
-
-class DbCrossPostIndex:
-    """`CrossPostIndex` over content_fingerprints: indexed lookups, never a scan."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def exact_matches(
-        self,
-        exact_hash: str,
-        *,
-        exclude_post_id: int | None,
-        before_version_id: int | None,
-        limit: int,
-    ) -> Sequence[IndexedCapture]:
-        query = select(ContentFingerprint).where(ContentFingerprint.exact_hash == exact_hash)
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.scalars(query.order_by(ContentFingerprint.version_id).limit(limit))
-        return [_indexed(fp) for fp in rows]
-
-    def near_candidates(
-        self,
-        keys: Sequence[str],
-        *,
-        exclude_post_id: int | None,
-        before_version_id: int | None,
-        limit: int,
-    ) -> Sequence[IndexedCapture]:
-        if not keys:
-            return []
-        shared = func.count().label("shared")
-        query = (
-            select(ContentFingerprint, shared)
-            .join(
-                ContentFingerprintBand,
-                ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
-            )
-            .where(ContentFingerprintBand.band_key.in_(list(keys)))
-            .group_by(ContentFingerprint.id)
-        )
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.execute(
-            query.order_by(shared.desc(), ContentFingerprint.version_id).limit(limit)
-        )
-        return [_indexed(fp) for fp, _n in rows]
-
-
-def _store_fingerprint(
-    session: Session, *, version: CapturedVersion, post: FlaggedPost, print_: Fingerprint
-) -> None:
-    existing = session.scalar(
-        select(ContentFingerprint).where(ContentFingerprint.version_id == version.id)
-    )
-    if existing is not None and existing.algorithm == FINGERPRINT_ALGORITHM:
-        return
-    if existing is not None:
-        session.delete(existing)
-        session.flush()
-    fp = ContentFingerprint(
-        version_id=version.id,
-        post_id=post.id,
-        account_id=post.account_id,
-        platform=post.platform,
-        account_handle=post.account.handle,
-        url=post.url,
-        algorithm=FINGERPRINT_ALGORITHM,
-        exact_hash=print_.exact_hash,
-        normalized_text=print_.normalized_text,
-        created_at=utcnow(),
-    )
-    session.add(fp)
-    session.flush()
-    if print_.band_keys:
-        session.execute(
-            insert(ContentFingerprintBand),
-            [{"band_key": key, "fingerprint_id": fp.id} for key in sorted(set(print_.band_keys))],
-        )
-
-
-def forget_version(session: Session, *, version_id: int) -> None:
-    """Remove a version's cross-post index rows: disposition calls this for each destroyed
-    version, so no trace of its text stays in the index."""
-    ids = select(ContentFingerprint.id).where(ContentFingerprint.version_id == version_id)
-    session.execute(
-        delete(ContentFingerprintBand).where(ContentFingerprintBand.fingerprint_id.in_(ids))
-    )
-    session.execute(delete(ContentFingerprint).where(ContentFingerprint.version_id == version_id))
-    session.flush()
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -200,11 +88,17 @@ def effective_label(session: Session, post_id: int) -> Label | None:
     return max((Label(v) for v in labels), key=lambda label: _LABEL_RANK[label])
 
 
-def _notify(session: Session, post_id: int, actor: Actor, before: Label | None) -> bool:
+def _notify(
+    session: Session,
+    post_id: int,
+    actor: Actor,
+    before: Label | None,
+    hooks: Sequence[LabelChangedHook] | None,
+) -> bool:
     after = effective_label(session, post_id)
     if after == before:
         return False
-    for hook in ON_LABEL_CHANGED:
+    for hook in ON_LABEL_CHANGED if hooks is None else hooks:
         hook(session, post_id, actor)
     return True
 
@@ -517,7 +411,7 @@ def _decide(
     except ValidationError:
         return _carried_forward(session, version)
     print_ = fingerprint(content)
-    _store_fingerprint(session, version=version, post=post, print_=print_)
+    store_fingerprint(session, version=version, post=post, print_=print_)
     ctx = PostContext(
         platform=post.platform,
         account_handle=post.account.handle,
@@ -536,6 +430,7 @@ def classify_version(
     config: ClassifierConfig,
     actor: Actor,
     link_checker: LinkChecker | None = None,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> Classification:
     """Classify one captured version (the capture pipeline calls this for every new version)
     and store the decision. An active override stays the post's label."""
@@ -553,7 +448,7 @@ def classify_version(
         actor=actor,
         previous=previous,
     )
-    _notify(session, version.post_id, actor, before)
+    _notify(session, version.post_id, actor, before, on_label_changed)
     return row
 
 
@@ -563,6 +458,7 @@ def verify_primaries(
     actor: Actor,
     link_checker: LinkChecker | None = None,
     post_ids: Sequence[int] | None = None,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> list[Classification]:
     """Re-check the primary copy of every current secondary copy; one that cannot be verified
     (its archived primary is gone, or - with a link checker - its link is dead) becomes a
@@ -593,7 +489,7 @@ def verify_primaries(
             actor=actor,
             previous=row,
         )
-        _notify(session, version.post_id, actor, before)
+        _notify(session, version.post_id, actor, before, on_label_changed)
         changed.append(new_row)
     return changed
 
@@ -602,7 +498,13 @@ def verify_primaries(
 
 
 def override(
-    session: Session, *, post_id: int, label: str, reason: str, officer: User
+    session: Session,
+    *,
+    post_id: int,
+    label: str,
+    reason: str,
+    officer: User,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ClassificationOverride:
     """A records officer's label for a post: audited, and kept through every re-classification
     until revoked. A new override replaces the previous one."""
@@ -656,12 +558,17 @@ def override(
             "replaces_override_id": previous.id if previous else None,
         },
     )
-    _notify(session, post_id, actor, before)
+    _notify(session, post_id, actor, before, on_label_changed)
     return new
 
 
 def revoke_override(
-    session: Session, *, post_id: int, reason: str, officer: User
+    session: Session,
+    *,
+    post_id: int,
+    reason: str,
+    officer: User,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ClassificationOverride:
     """End the active override: the rules' latest decision becomes current again."""
     reason = reason.strip()
@@ -697,60 +604,8 @@ def revoke_override(
         object_id=post_id,
         details={"override_id": override_.id, "label": override_.label, "reason": reason},
     )
-    _notify(session, post_id, actor, before)
+    _notify(session, post_id, actor, before, on_label_changed)
     return override_
-
-
-# --- review ---------------------------------------------------------------------------------
-
-
-def review_queue(
-    session: Session, *, limit: int = 50, offset: int = 0
-) -> tuple[list[ReviewItem], int]:
-    """Near-duplicate proposals and low-confidence decisions on the latest version of posts
-    without an override, oldest first."""
-    latest = (
-        select(CapturedVersion.post_id, func.max(CapturedVersion.number).label("number"))
-        .group_by(CapturedVersion.post_id)
-        .subquery()
-    )
-    query = (
-        select(Classification, CapturedVersion, FlaggedPost)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .join(
-            latest,
-            (latest.c.post_id == CapturedVersion.post_id)
-            & (latest.c.number == CapturedVersion.number),
-        )
-        .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
-        .where(
-            Classification.is_current.is_(True),
-            Classification.source == "rules",
-            Classification.needs_review.is_(True),
-            FlaggedPost.status != PostStatus.disposed,
-        )
-    )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(Classification.id).limit(limit).offset(offset))
-    items = [
-        ReviewItem(
-            classification_id=c.id,
-            post_id=p.id,
-            post_url=p.url,
-            platform=p.platform,
-            version_id=v.id,
-            version_number=v.number,
-            label=c.label,
-            rule_id=c.rule_id,
-            reasons=list(c.reasons),
-            confidence=c.confidence,
-            primary_ref=c.primary_ref,
-            review_details=c.review_details,
-            created_at=c.created_at,
-        )
-        for c, v, p in rows
-    ]
-    return items, total
 
 
 # --- re-classification ----------------------------------------------------------------------
@@ -818,6 +673,7 @@ def reclassify_all(
     progress: Callable[[int], None] | None = None,
     link_checker: LinkChecker | None = None,
     batch_size: int = 500,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ReclassifySummary:
     """Run the rules again over every version (after a configuration change). A version gets
     a new decision row only when the decision differs; overrides are never undone. Audits
@@ -877,7 +733,7 @@ def reclassify_all(
                 progress(1)
         session.flush()
     for post_id, before in labels_before.items():
-        if _notify(session, post_id, actor, before):
+        if _notify(session, post_id, actor, before, on_label_changed):
             summary.posts_relabelled += 1
     record(
         session,
@@ -888,16 +744,3 @@ def reclassify_all(
         details={"config_hash": config.config_hash, **summary.as_dict()},
     )
     return summary
-
-
-def classification_history(session: Session, *, post_id: int) -> list[tuple[Classification, int]]:
-    """Every decision stored for a post's versions with the version number, oldest first."""
-    if session.get(FlaggedPost, post_id) is None:
-        raise NotFound(f"no post {post_id}")
-    rows = session.execute(
-        select(Classification, CapturedVersion.number)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .where(CapturedVersion.post_id == post_id)
-        .order_by(Classification.id)
-    )
-    return [(row, number) for row, number in rows]

@@ -5,8 +5,9 @@ from fastapi import APIRouter, Query, Response
 from app.auth.deps import CurrentUser, OfficerUser
 from app.db import SessionDep
 from app.snapshots import service
-from app.snapshots.schemas import FixityOverview
+from app.storage import fixity as fixity_service
 from app.storage.deps import StoreDep
+from app.storage.schemas import FixityOverview
 
 router = APIRouter(prefix="/api/v1", tags=["snapshots"])
 
@@ -75,4 +76,4 @@ def fixity(
     offset: int = Query(default=0, ge=0),
 ) -> FixityOverview:
     """The latest fixity check of each stored object, failures first, with a summary."""
-    return service.fixity_overview(session, limit=limit, offset=offset)
+    return fixity_service.fixity_overview(session, limit=limit, offset=offset)

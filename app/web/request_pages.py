@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth.models import User
 from app.db import SessionDep
@@ -21,10 +20,12 @@ from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
 from app.open_records.models import RequestStatus
 from app.open_records.schemas import TEXT_MAX
-from app.retention.service import local_today
-from app.storage.base import ArchiveStore
+from app.platforms.registry import registry
+from app.retention.calendar import local_today
+from app.storage.deps import StoreDep
 from app.web import workspace
 from app.web.deps import OfficerPageUser, check_csrf
+from app.web.forms import refusal_of
 from app.web.rendering import render, see_other
 from app.web.router import sentence
 
@@ -48,11 +49,6 @@ DONE = {
 
 def _today(request: Request) -> dt.date:
     return local_today(request.app.state.settings.retention_timezone)
-
-
-def _store(request: Request) -> ArchiveStore:
-    store: ArchiveStore = request.app.state.capture_context().store
-    return store
 
 
 def _redirect(request_id: int, done: str, anchor: str) -> Response:
@@ -112,7 +108,7 @@ def _new_page(
         today=_today(request),
         officers=workspace.officers(session),
         employees=workspace.employees_with_accounts(session),
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
     )
 
 
@@ -151,7 +147,7 @@ def open_request(
     new, errors = workspace.read_new_request(form, today=_today(request))
     if new is None:
         return _new_page(request, session, user, form=form, errors=errors, status_code=422)
-    try:
+    with refusal_of(session) as refused:
         created = requests_service.create_request(
             session,
             officer=user,
@@ -163,8 +159,7 @@ def open_request(
             saved_searches=new.saved_searches,
             assigned_to_id=new.assigned_to_id,
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = "assigned_to" if "officer" in exc.message else "search_text"
         return _new_page(
             request,
@@ -230,7 +225,7 @@ def _workspace(
         names=workspace.REQUEST_STATUS_NAMES,
         package_names=workspace.PACKAGE_STATUS_NAMES,
         denials=workspace.DENIALS,
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
     )
 
 
@@ -270,7 +265,7 @@ def change_status(
     reason: str = Form(""),
 ) -> Response:
     form = {"status": status, "reason": reason}
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if status not in {s.value for s in RequestStatus}:
             raise Invalid("choose the next step from the list")
         current = requests_service.get_request(session, request_id).status
@@ -292,10 +287,7 @@ def change_status(
             status=RequestStatus(status),
             reason=reason or None,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = "reason" if "reason" in exc.message else "status"
         return _workspace(
             request,
@@ -317,7 +309,7 @@ def assign(
     session: SessionDep,
     assigned_to: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if assigned_to and not assigned_to.isdigit():
             raise Invalid("choose a records officer from the list")
         requests_service.assign(
@@ -326,10 +318,7 @@ def assign(
             request_id=request_id,
             assigned_to_id=int(assigned_to) if assigned_to else None,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -349,16 +338,13 @@ def add_note(
     session: SessionDep,
     body: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if not body.strip():
             raise Invalid("write the note before adding it")
         if len(body) > TEXT_MAX:
             raise Invalid(f"a note has at most {TEXT_MAX} characters")
         requests_service.add_note(session, officer=user, request_id=request_id, body=body.strip())
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -384,7 +370,7 @@ def add_items(
     employee: str = Form(""),
 ) -> Response:
     search_form = {"q": q, "platform": platform, "employee": employee}
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         requests_service.add_items(
             session,
             officer=user,
@@ -392,10 +378,7 @@ def add_items(
             post_ids=workspace.read_post_ids(post_id),
             latest_only=latest_only == "yes",
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -415,14 +398,15 @@ def redact(
     item_id: int,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     phrase: str = Form(""),
     exemption: str = Form(""),
     every: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         workspace.redact_phrase(
             session,
-            store=_store(request),
+            store=store,
             officer=user,
             request_id=request_id,
             item_id=item_id,
@@ -430,10 +414,7 @@ def redact(
             exemption=exemption,
             every=every == "yes",
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = exc.field if isinstance(exc, workspace.FieldInvalid) else "phrase"
         return _workspace(
             request,
@@ -454,23 +435,21 @@ def withhold(
     item_id: int,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     media_sha256: str = Form(""),
     exemption: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         workspace.withhold_media(
             session,
-            store=_store(request),
+            store=store,
             officer=user,
             request_id=request_id,
             item_id=item_id,
             media_sha256=media_sha256,
             exemption=exemption,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         # Shown next to the file's reason field, or under the item's files when the form
         # named a file the item does not have.
         return _workspace(
@@ -494,7 +473,7 @@ def remove_item(
     session: SessionDep,
     reason: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if not reason.strip():
             raise Invalid("say why the item leaves the set; the reason is kept with it")
         if len(reason) > TEXT_MAX:
@@ -502,10 +481,7 @@ def remove_item(
         requests_service.remove_item(
             session, officer=user, request_id=request_id, item_id=item_id, reason=reason.strip()
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -520,12 +496,14 @@ def remove_item(
 
 @router.get("/officer/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request: Request, request_id: int, item_id: int, user: OfficerPageUser, session: SessionDep
+    request_id: int,
+    item_id: int,
+    user: OfficerPageUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
-    data = redaction_service.read_released_copy(
-        session, store=_store(request), item=item, officer=user
-    )
+    data = redaction_service.read_released_copy(session, store=store, item=item, officer=user)
     return Response(
         data,
         media_type="application/pdf",
@@ -539,14 +517,11 @@ def redacted_pdf(
 
 @router.post("/officer/requests/{request_id}/package")
 def make_package(
-    request: Request, request_id: int, user: OfficerPageUser, session: SessionDep
+    request: Request, request_id: int, user: OfficerPageUser, session: SessionDep, store: StoreDep
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         package = package_service.start_package(session, officer=user, request_id=request_id)
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -560,7 +535,7 @@ def make_package(
     request.app.state.run_in_background(
         package_service.run_package,
         request.app.state.db,
-        _store(request),
+        store,
         package_id=package.id,
         actor=Actor.of(user),
     )
@@ -569,10 +544,14 @@ def make_package(
 
 @router.get("/officer/requests/{request_id}/packages/{package_id}/download")
 def download_package(
-    request: Request, request_id: int, package_id: int, user: OfficerPageUser, session: SessionDep
+    request_id: int,
+    package_id: int,
+    user: OfficerPageUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     package, data = package_service.download(
-        session, store=_store(request), officer=user, request_id=request_id, package_id=package_id
+        session, store=store, officer=user, request_id=request_id, package_id=package_id
     )
     number = requests_service.get_request(session, request_id).number
     return Response(

@@ -10,18 +10,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts_service
-from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.collectors import service as capture_service
 from app.db import SessionDep
 from app.errors import DomainError, Invalid, NotFound
+from app.platforms.fetcher import Fetcher
+from app.platforms.registry import registry
 from app.posts import service as posts_service
 from app.posts.models import PostStatus
 from app.posts.schemas import NOTE_MAX_LENGTH
 from app.web import service
 from app.web.deps import AdminPageUser, OfficerPageUser, PageUser, check_csrf, safe_next
+from app.web.forms import refusal_of
 from app.web.rendering import render, see_other
 from app.web.security import WebSession
 
@@ -150,7 +152,7 @@ def _accounts_page(
         user=user,
         status_code=status_code,
         accounts=service.my_accounts(session, owner=user),
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
         done=_done(done),
         form=form or {"platform": "", "account": ""},
         error=error,
@@ -177,13 +179,18 @@ def register_account(
     try:
         if not account.strip():
             raise Invalid("type your handle, or paste the link to your profile")
-        if platform:
+        fetcher = Fetcher.from_settings(request.app.state.settings)
+        if platform and "://" not in account:
             _row, created = accounts_service.register_account(
-                session, owner=user, platform=platform, handle=account
+                session, owner=user, platform=platform, handle=account, fetcher=fetcher
             )
-        else:
+        else:  # a link: with a platform chosen when the link alone cannot tell
             _row, created = accounts_service.register_account(
-                session, owner=user, profile_url=account
+                session,
+                owner=user,
+                platform=platform or None,
+                profile_url=account.strip(),
+                fetcher=fetcher,
             )
     except DomainError as exc:
         session.rollback()
@@ -202,12 +209,9 @@ def register_account(
 def remove_account(
     request: Request, account_id: int, user: PageUser, session: SessionDep
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         accounts_service.remove_account(session, viewer=user, account_id=account_id)
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _accounts_page(
             request,
             session,
@@ -291,7 +295,7 @@ def flag_post(
             status_code=422,
             errors={"account_id": "Choose one of your accounts from the list."},
         )
-    try:
+    with refusal_of(session) as refused:
         post, created = posts_service.flag_post(
             session,
             user=user,
@@ -299,8 +303,7 @@ def flag_post(
             note=note,
             account_id=int(account_id) if account_id else None,
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _flag_page(
             request,
             session,
@@ -351,18 +354,27 @@ def _status_filter(status: str | None) -> str | None:
     return status if status in STATUSES else None
 
 
-@router.get("/posts")
-def posts_page(
+def _posts_list_page(
     request: Request,
-    user: PageUser,
-    session: SessionDep,
-    status: str | None = None,
-    page: int = Query(1, ge=1, le=100_000),
+    session: Session,
+    user: User,
+    *,
+    everyone: bool,
+    status: str | None,
+    page: int,
 ) -> Response:
+    """The list of flagged posts: an employee's own ("My posts") or, for records officers,
+    every employee's ("All flagged posts"); one page, one template."""
     chosen = _status_filter(status)
-    posts, total = service.my_posts(
-        session, owner=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
+    offset = (page - 1) * PAGE_SIZE
+    if everyone:
+        posts, total = service.all_posts(
+            session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
+    else:
+        posts, total = service.my_posts(
+            session, owner=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
     return render(
         request,
         "posts.html",
@@ -373,9 +385,20 @@ def posts_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         status=chosen,
         statuses=STATUSES,
-        heading="My posts",
-        base_path="/posts",
+        heading="All flagged posts" if everyone else "My posts",
+        base_path="/officer/posts" if everyone else "/posts",
     )
+
+
+@router.get("/posts")
+def posts_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    status: str | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    return _posts_list_page(request, session, user, everyone=False, status=status, page=page)
 
 
 def _post_page(
@@ -454,23 +477,7 @@ def officer_posts_page(
     status: str | None = None,
     page: int = Query(1, ge=1, le=100_000),
 ) -> Response:
-    chosen = _status_filter(status)
-    posts, total = service.all_posts(
-        session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    return render(
-        request,
-        "posts.html",
-        user=user,
-        posts=posts,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        status=chosen,
-        statuses=STATUSES,
-        heading="All flagged posts",
-        base_path="/officer/posts",
-    )
+    return _posts_list_page(request, session, user, everyone=True, status=status, page=page)
 
 
 # --- Admin: users -------------------------------------------------------------------------
@@ -527,12 +534,11 @@ def create_user(
     password: str = Form(""),
 ) -> Response:
     form = {"email": email, "name": name, "role": role}
-    try:
+    with refusal_of(session) as refused:
         service.create_user_with_password(
             session, actor=Actor.of(user), email=email, name=name, role=role, password=password
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,
@@ -555,10 +561,9 @@ def reset_password(
     target = session.get(User, user_id)
     if target is None:
         raise NotFound(f"no user {user_id}")
-    try:
+    with refusal_of(session) as refused:
         auth_service.set_password(session, user=target, password=password, actor=Actor.of(user))
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,

@@ -17,15 +17,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Platform, SocialAccount
+from app.accounts.models import SocialAccount
 from app.audit.service import Actor
 from app.auth.models import Role, User
 from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records import search as search_service
 from app.open_records.models import (
+    PackageStatus,
     RecordsRequest,
     Redaction,
     RequestItem,
@@ -35,26 +35,27 @@ from app.open_records.models import (
 )
 from app.open_records.requests import Deadline
 from app.open_records.schemas import SEARCH_QUERY_MAX_LENGTH, TEXT_MAX, SearchQuery
+from app.platforms.registry import PLATFORM_NAMES, registry
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.schemas import SearchCriteria
+from app.search import service as search_service
 from app.storage.base import ArchiveStore
-from app.web.rendering import PLATFORM_NAMES
 from app.web.service import OPEN_REQUEST_STATUSES, request_deadline, request_mark
 
-REQUEST_STATUS_NAMES = {
-    "received": "Received",
-    "acknowledged": "Acknowledged",
-    "in_progress": "In progress",
-    "granted": "Granted",
-    "partly_denied": "Partly denied",
-    "denied": "Denied",
-    "closed": "Closed",
+REQUEST_STATUS_NAMES: dict[str, str] = {
+    RequestStatus.received: "Received",
+    RequestStatus.acknowledged: "Acknowledged",
+    RequestStatus.in_progress: "In progress",
+    RequestStatus.granted: "Granted",
+    RequestStatus.partly_denied: "Partly denied",
+    RequestStatus.denied: "Denied",
+    RequestStatus.closed: "Closed",
 }
-PACKAGE_STATUS_NAMES = {
-    "queued": "Waiting to start",
-    "running": "Being made",
-    "done": "Ready",
-    "failed": "Failed",
+PACKAGE_STATUS_NAMES: dict[str, str] = {
+    PackageStatus.queued: "Waiting to start",
+    PackageStatus.running: "Being made",
+    PackageStatus.done: "Ready",
+    PackageStatus.failed: "Failed",
 }
 DENIALS = (RequestStatus.denied.value, RequestStatus.partly_denied.value)
 NAME_MAX = 300
@@ -210,7 +211,7 @@ def read_new_request(
             errors["search_employee"] = "Choose an employee from the list."
     platform = form.get("search_platform", "")
     if platform:
-        if platform in {p.value for p in Platform}:
+        if platform in registry:
             criteria["platform"] = platform
         else:
             errors["search_platform"] = "Choose a platform from the list."
@@ -273,14 +274,14 @@ def search_archive(
         raise Invalid("type a word or two to search for")
     if len(q) > SEARCH_QUERY_MAX_LENGTH:
         raise Invalid(f"a search has at most {SEARCH_QUERY_MAX_LENGTH} characters")
-    if platform and platform not in {p.value for p in Platform}:
+    if platform and platform not in registry:
         raise Invalid("choose a platform from the list")
     if employee and not employee.isdigit():
         raise Invalid("choose an employee from the list")
     try:
         query = SearchQuery(
             q=q,
-            platform=Platform(platform) if platform else None,
+            platform=platform or None,
             employee_id=int(employee) if employee else None,
             limit=SEARCH_HITS_SHOWN,
         )
@@ -385,7 +386,7 @@ class RequestPage:
 
     @property
     def packaging(self) -> bool:
-        return any(p.status in ("queued", "running") for p in self.packages)
+        return any(p.status in (PackageStatus.queued, PackageStatus.running) for p in self.packages)
 
 
 def marked_text(text: str, redactions: Sequence[Redaction]) -> list[TextPiece]:

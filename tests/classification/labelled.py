@@ -9,12 +9,8 @@ from typing import Any
 import yaml
 
 from app.classification.config import ClassifierConfig, parse_classifier_config
-from app.classification.rules import (
-    IndexedCapture,
-    InMemoryCrossPostIndex,
-    PostContext,
-    fingerprint,
-)
+from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
+from app.classification.rules import PostContext, fingerprint
 from app.collectors.base import CollectedPost
 from tests.classification.shapes import FIXTURES, build
 

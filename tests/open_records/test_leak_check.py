@@ -17,7 +17,7 @@ from app.open_records.redaction import find_leaks, leak_places, redacted_view
 from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
-from tests.snapshots.captures import bluesky_capture, make_view
+from tests.factories import bluesky_capture, make_view
 from tests.snapshots.fonts import restricted_fontconfig
 from tests.snapshots.render_elsewhere import render_with_fonts
 

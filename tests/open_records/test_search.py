@@ -26,15 +26,15 @@ from app.collectors.base import Author, CollectedPost, LinkCard, MediaRef, Reply
 from app.db import Database
 from app.errors import Forbidden, Invalid
 from app.open_records.schemas import SearchPage, SearchQuery
-from app.open_records.search import (
+from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
+from app.retention.models import HeldPost, Hold
+from app.search.service import (
     fts5_expression,
     index_version,
     parse_query,
     remove_post_from_index,
     search,
 )
-from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
-from app.retention.models import HeldPost, Hold
 from app.storage.models import StoredObject
 from tests.conftest import MakePerson, Person
 

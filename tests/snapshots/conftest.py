@@ -18,7 +18,7 @@ from app.snapshots.schemas import MediaFile
 from app.storage.local import LocalStore
 from app.storage.service import put_object
 from tests.conftest import MakePerson, Person
-from tests.snapshots.captures import bluesky_capture, canonical_json, sha
+from tests.factories import bluesky_capture, canonical_json, sha
 
 
 @dataclass

@@ -32,7 +32,7 @@ from app.snapshots.models import Snapshot
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import MediaFile
 from app.storage.local import LocalStore
-from tests.snapshots.captures import bluesky_capture, make_view
+from tests.factories import bluesky_capture, make_view
 from tests.snapshots.conftest import ArchivePost
 from tests.snapshots.fonts import restricted_fontconfig, tofu
 from tests.test_serve import free_port

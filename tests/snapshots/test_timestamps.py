@@ -34,7 +34,7 @@ from app.storage.models import StoredObject
 from app.storage.service import put_object
 from app.storage.timestamp_models import TimestampStatus, TimestampToken
 from tests.conftest import MakePerson
-from tests.snapshots.captures import bluesky_capture
+from tests.factories import bluesky_capture
 from tests.snapshots.conftest import ArchivePost
 from tests.snapshots.test_service import _tamper
 from tests.test_serve import free_port
