@@ -28,7 +28,7 @@ from app.retention.models import (
 )
 from app.snapshots.models import Snapshot
 from app.storage.models import FixityCheck, StoredObject
-from app.storage.timestamp_models import TimestampToken
+from app.timestamps.models import TimestampToken
 
 __all__ = [
     "ApiToken",

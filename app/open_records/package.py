@@ -42,7 +42,7 @@ from app.retention.assignment import current_assignment
 from app.retention.models import Hold
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
-from app.storage.timestamps import token_of
+from app.timestamps.service import token_of
 
 log = logging.getLogger("postvault.open_records")
 

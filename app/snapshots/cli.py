@@ -13,8 +13,9 @@ from app.migrate import migrated_database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
 from app.snapshots.render import RENDERER_VERSION
-from app.storage import fixity, timestamps
+from app.storage import fixity
 from app.storage.service import store_from_settings
+from app.timestamps import service as timestamps
 
 RERENDER_BATCH = 20
 

@@ -12,8 +12,9 @@ from app.config import Settings
 from app.db import Database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
-from app.storage import fixity, timestamps
+from app.storage import fixity
 from app.storage.service import store_from_settings
+from app.timestamps import service as timestamps
 
 log = logging.getLogger("postvault.snapshots")
 

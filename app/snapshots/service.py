@@ -41,8 +41,8 @@ from app.snapshots.schemas import (
 from app.storage.base import ArchiveStore, FixityError, ObjectMissing, StoreError
 from app.storage.models import StoredObject
 from app.storage.service import put_object
-from app.storage.timestamp_models import TimestampStatus, TimestampToken
-from app.storage.timestamps import timestamp_object, token_of
+from app.timestamps.models import TimestampStatus, TimestampToken
+from app.timestamps.service import timestamp_object, token_of
 
 log = logging.getLogger("postvault.snapshots")
 

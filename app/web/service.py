@@ -34,7 +34,7 @@ from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.storage.fixity import fixity_overview
 from app.storage.schemas import FixityOverview
-from app.storage.timestamp_models import TimestampToken
+from app.timestamps.models import TimestampToken
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (

@@ -28,11 +28,11 @@ from app.snapshots import service
 from app.snapshots.models import Snapshot
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import MediaFile
-from app.storage import timestamps
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 from app.storage.service import put_object
-from app.storage.timestamp_models import TimestampStatus, TimestampToken
+from app.timestamps import service as timestamps
+from app.timestamps.models import TimestampStatus, TimestampToken
 from tests.conftest import MakePerson
 from tests.factories import bluesky_capture
 from tests.snapshots.conftest import ArchivePost

@@ -53,9 +53,9 @@ from app.config import Settings
 from app.db import utcnow
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
-from app.storage.timestamp_models import TimestampStatus, TimestampToken
+from app.timestamps.models import TimestampStatus, TimestampToken
 
-log = logging.getLogger("postvault.storage")
+log = logging.getLogger("postvault.timestamps")
 
 SYSTEM = Actor.system("timestamps")
 REPLY_MEDIA_TYPE = "application/timestamp-reply"
