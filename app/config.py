@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,6 +116,29 @@ class Settings(BaseSettings):
         "then verified up to it when made and by `postvault verify`.",
     )
     tsa_timeout_seconds: float = Field(default=10.0, gt=0)
+    # --- observability ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line with the request id"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; unset = /metrics is off."
+    )
+
+    # --- notices (email) ---
+    smtp_host: str | None = Field(default=None, description="Mail server; unset = no mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection (STARTTLS).")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA certificate(s) to trust for the mail server's TLS."
+    )
+    smtp_from: str = Field(default="postvault@localhost", description="The From address.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address people open PostVault at (https://archive.city.example); "
+        "when https, cookies are Secure even behind a proxy that speaks plain HTTP to us.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,9 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.notices.router import router as notices_router
+from app.observability.logs import RequestIdMiddleware
+from app.observability.metrics import router as metrics_router
 from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
@@ -174,6 +177,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     for router in (
         health_router,
+        metrics_router,
+        notices_router,
         auth_router,
         accounts_router,
         posts_router,
@@ -187,4 +192,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.include_router(router)
     install_web(app, settings, db)
     install_platform_enum(app)
+    # Outermost, so every log line of the request, errors included, carries its id.
+    app.add_middleware(RequestIdMiddleware)
     return app

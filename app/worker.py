@@ -21,6 +21,7 @@ from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
+from app.notices import jobs as notice_jobs
 from app.open_records import jobs as open_records_jobs
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
@@ -54,6 +55,7 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
         *retention_jobs.JOBS,
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
+        *notice_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings), trigger))
     return specs

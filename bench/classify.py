@@ -28,9 +28,9 @@ from app.classification.config import ClassifierConfig, parse_classifier_config
 from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
 from app.classification.rules import PostContext, classify, fingerprint
 from app.classification.service import classify_version
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, LinkCard
 from app.db import Database
 from app.migrate import upgrade_to_head
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCard
 from app.posts.models import CapturedVersion, FlaggedPost
 
 CONFIG: ClassifierConfig = parse_classifier_config(

@@ -23,8 +23,8 @@ from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.classification.models import Classification
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, LinkCard, MediaRef, Reply
 from app.db import Database, utcnow
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCard, MediaRef, Reply
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.assignment import assign_retention
 from app.retention.holds import place_hold

@@ -60,7 +60,7 @@ from app.classification.config import (
 )
 from app.classification.crosspost_index import CrossPostIndex, Fingerprint, IndexedCapture
 from app.classification.models import Label
-from app.collectors.base import Author, CollectedPost, EmbeddedPost
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost
 from app.platforms.registry import PHRASE_NAMES as PLATFORM_NAMES
 from app.platforms.registry import registry
 

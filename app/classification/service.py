@@ -40,9 +40,9 @@ from app.classification.rules import (
     classify,
     fingerprint,
 )
-from app.collectors.base import CollectedPost
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 
 LabelChangedHook = Callable[[Session, int, Actor], None]

@@ -15,6 +15,7 @@ from app.classification.models import Classification
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.platforms.base import PostRef
+from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import (
@@ -51,9 +52,16 @@ def _match_account(
 
 
 def flag_post(
-    session: Session, *, user: User, url: str, note: str | None, account_id: int | None = None
+    session: Session,
+    *,
+    user: User,
+    url: str,
+    note: str | None,
+    account_id: int | None = None,
+    fetcher: Fetcher | None = None,
 ) -> tuple[FlaggedPost, bool]:
-    """Flag a post of one of the caller's accounts; returns (post, created)."""
+    """Flag a post of one of the caller's accounts; returns (post, created). With a
+    `fetcher`, the platform's flag-time check (`verify_post`) may ask the site first."""
     refs = registry.recognise_post(url)
     ref, account = _match_account(session, owner=user, refs=refs, account_id=account_id)
     external_id = registry.get(ref.platform).external_id(ref, account)
@@ -64,6 +72,9 @@ def flag_post(
     )
     if existing is not None:
         return existing, False
+    if fetcher is not None:
+        with fetcher.open_client() as client:
+            registry.get(ref.platform).verify_post(ref, account, fetcher.session(client))
     now = utcnow()
     post = FlaggedPost(
         account_id=account.id,

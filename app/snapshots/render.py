@@ -28,7 +28,7 @@ from PIL import Image
 from weasyprint.css import ColorProfile
 
 from app import __version__ as app_version
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
 from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
 from app.snapshots.fonts import missing_characters, missing_sentence
 from app.snapshots.page_assets import ArchiveFetcher, file_extension, jpeg_rendition

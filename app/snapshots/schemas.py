@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.collectors.base import CollectedPost
+from app.platforms.collected import CollectedPost
 
 
 class MediaFile(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +22,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.models import Classification
-from app.collectors.base import CollectedPost
 from app.config import Settings, get_settings
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound
+from app.observability.metrics import observe_render
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.posts.service import get_post
 from app.retention.models import RetentionAssignment
@@ -442,7 +444,13 @@ def rerender_versions(
             report.failed.append((version_id, message))
             if progress:
                 progress(1)
+    started = time.monotonic()
     results = render_many([view for _, view in views])
+    if views:
+        # Wall time per snapshot of the batch (rendered in parallel in the pool).
+        each = (time.monotonic() - started) / len(views)
+        for _ in views:
+            observe_render(each)
     for (version_id, view), result in zip(views, results, strict=True):
         if isinstance(result, Exception):
             log.error("snapshot of version %s not rendered: %s", version_id, result)

@@ -302,6 +302,7 @@ def flag_post(
             url=url,
             note=note,
             account_id=int(account_id) if account_id else None,
+            fetcher=Fetcher.from_settings(request.app.state.settings),
         )
     if (exc := refused.error) is not None:
         return _flag_page(

@@ -11,7 +11,7 @@ import yaml
 from app.classification.config import ClassifierConfig, parse_classifier_config
 from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
 from app.classification.rules import PostContext, fingerprint
-from app.collectors.base import CollectedPost
+from app.platforms.collected import CollectedPost
 from tests.classification.shapes import FIXTURES, build
 
 

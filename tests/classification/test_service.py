@@ -12,8 +12,8 @@ from app.audit.service import Actor
 from app.classification import crosspost, service
 from app.classification.models import Classification, ContentFingerprint, ContentFingerprintBand
 from app.classification.service import LinkChecker
-from app.collectors.base import CollectedPost
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from tests.classification.labelled import archive, cases, config
 from tests.conftest import MakePerson
@@ -70,7 +70,7 @@ def _post_with(
     session: Session, owner_id: int, text: str, *, platform: str = "mastodon"
 ) -> CapturedVersion:
     from app.auth.models import User
-    from app.collectors.base import Author
+    from app.platforms.collected import Author
 
     owner = session.get(User, owner_id)
     assert owner is not None

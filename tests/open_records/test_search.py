@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import SocialAccount
 from app.auth.models import User
 from app.classification.models import Classification, ClassificationOverride
-from app.collectors.base import Author, CollectedPost, LinkCard, MediaRef, Reply
 from app.db import Database
 from app.errors import Forbidden, Invalid
 from app.open_records.schemas import SearchPage, SearchQuery
+from app.platforms.collected import Author, CollectedPost, LinkCard, MediaRef, Reply
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
 from app.retention.models import HeldPost, Hold
 from app.search.service import (

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.accounts.models import SocialAccount
-from app.collectors.base import CollectedPost
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind, VersionMedia
 from app.snapshots.schemas import MediaFile
 from app.storage.local import LocalStore
