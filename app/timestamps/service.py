@@ -41,7 +41,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.collectors.http import (
+from app.config import Settings
+from app.db import utcnow
+from app.platforms.http import (
     FetchPolicy,
     FetchRefused,
     ResponseTooLarge,
@@ -49,8 +51,6 @@ from app.collectors.http import (
     policy_from_settings,
     read_capped,
 )
-from app.config import Settings
-from app.db import utcnow
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
 from app.timestamps.models import TimestampStatus, TimestampToken

@@ -22,9 +22,9 @@ import pytest
 from pdfminer.high_level import extract_text as pdfminer_text
 from sqlalchemy import select
 
-from app.collectors.base import CollectedPost
 from app.config import Settings
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.snapshots import fonts
 from app.snapshots.fonts import Coverage, missing_sentence, parse_charsets, script_report
 from app.snapshots.metadata import read_missing_glyphs

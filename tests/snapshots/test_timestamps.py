@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.collectors.base import CollectedPost
 from app.config import Settings
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.snapshots import service
 from app.snapshots.models import Snapshot
 from app.snapshots.render import render_snapshot
