@@ -9,7 +9,7 @@ that asks), pending until the TSA answers with a valid token; the token itself i
 object of kind "timestamp" (`token_sha256`).
 
 Revision ID: e12a0001
-Revises: 0005
+Revises: 0201_notices
 Create Date: 2026-12-01 21:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e12a0001"
-down_revision: str | None = "0005"
+down_revision: str | None = "0201_notices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
