@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = Field(default="", description="Key prefix inside the S3 bucket.")
 
+    # --- trusted timestamps (RFC 3161) ---
+    tsa_url: str | None = Field(
+        default=None,
+        description="Time-stamping authority (RFC 3161, HTTP POST); every new snapshot gets a "
+        "timestamp over its SHA-256. Unset = no timestamps.",
+    )
+    tsa_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the TSA's certificate chain (root, intermediates): tokens are "
+        "then verified up to it when made and by `postvault verify`.",
+    )
+    tsa_timeout_seconds: float = Field(default=10.0, gt=0)
     # --- observability ---
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line with the request id"
@@ -204,6 +216,15 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _http_tsa(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @property

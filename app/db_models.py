@@ -28,6 +28,7 @@ from app.retention.models import (
 )
 from app.snapshots.models import Snapshot
 from app.storage.models import FixityCheck, StoredObject
+from app.timestamps.models import TimestampToken
 
 __all__ = [
     "ApiToken",
@@ -56,6 +57,7 @@ __all__ = [
     "Snapshot",
     "SocialAccount",
     "StoredObject",
+    "TimestampToken",
     "User",
     "UserIdentity",
     "VersionMedia",

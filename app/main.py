@@ -40,6 +40,7 @@ from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
+from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_fonts_at_startup()  # logs the scripts no installed font covers
         scheduler = None
         if settings.run_scheduler:
             scheduler = start_scheduler(db, settings, app.state.capture_context(), lifecycle)

@@ -44,6 +44,7 @@ from app.retention.assignment import current_assignment
 from app.retention.models import Hold
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
+from app.timestamps.service import token_of
 
 log = logging.getLogger("postvault.open_records")
 
@@ -73,6 +74,10 @@ class ReleasedFile:
     archived_sha256: str
     redacted: bool
     reasons: tuple[str, ...]
+    # The archived snapshot's RFC 3161 token: "" / None when there is none (yet).
+    timestamp_status: str = ""
+    timestamp_time: str = ""
+    timestamp_token: bytes | None = None
 
 
 ACTIVE_STATUSES = (PackageStatus.queued, PackageStatus.running)
@@ -212,6 +217,11 @@ def release_item(
     else:
         released_sha = archived
     suffix = "-redacted" if redactions else ""
+    token = token_of(session, archived)
+    token_bytes, token_time = None, ""
+    if token is not None and token.token_sha256 is not None and token.gen_time is not None:
+        token_bytes = store.get(token.token_sha256)  # verified against its hash on read
+        token_time = token.gen_time.isoformat()
     return ReleasedFile(
         item_id=item.id,
         version_id=version.id,
@@ -226,6 +236,9 @@ def release_item(
         archived_sha256=archived,
         redacted=bool(redactions),
         reasons=tuple(sorted({r.exemption for r in redactions})),
+        timestamp_status=token.status if token is not None else "none",
+        timestamp_time=token_time,
+        timestamp_token=token_bytes,
     )
 
 
@@ -377,6 +390,8 @@ def _manifests(
                 "released_sha256": hashlib.sha256(f.data).hexdigest(),
                 "redacted": f.redacted,
                 "source_sha256": f.source_sha256,
+                "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
+                "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
             }
         )
     text = io.StringIO()
@@ -390,9 +405,17 @@ def _manifests(
     ).encode("utf-8")
 
 
+def _token_path(f: ReleasedFile) -> str:
+    """Where the bag carries the RFC 3161 token of an item's archived snapshot."""
+    return f"data/timestamps/{f.archived_sha256}.pdf.tsr"
+
+
 def build_bag(session: Session, *, request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
     """The ZIP of one BagIt bag holding the released files and what describes them."""
     payload: dict[str, bytes] = {f"data/items/{f.name}": f.data for f in files}
+    for f in files:
+        if f.timestamp_token is not None:
+            payload[_token_path(f)] = f.timestamp_token
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined

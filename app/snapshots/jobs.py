@@ -1,4 +1,5 @@
-"""Scheduled work: fixity checks spread over the interval, and snapshots still missing."""
+"""Scheduled work: fixity checks spread over the interval, snapshots still missing, and
+trusted timestamps still pending."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.snapshots import service
 from app.snapshots.pool import render_pool
 from app.storage import fixity
 from app.storage.service import store_from_settings
+from app.timestamps import service as timestamps
 
 log = logging.getLogger("postvault.snapshots")
 
@@ -65,6 +67,7 @@ def snapshot_backfill_job(
                 store=store,
                 version_ids=ids,
                 render_many=render_pool(settings.render_workers).render_many,
+                settings=settings,
             )
         if report.failed:
             log.error(
@@ -75,7 +78,19 @@ def snapshot_backfill_job(
 snapshot_backfill_job.stoppable = True  # type: ignore[attr-defined]
 
 
+def timestamp_retry_job(database: Database, settings: Settings) -> None:
+    """Ask the TSA again for the timestamps still pending (it was down or answered badly)."""
+    if settings.tsa_url is None:
+        return
+    store = store_from_settings(settings)
+    with database.session() as session:
+        stamped, pending = timestamps.retry_pending(session, store=store, settings=settings)
+    if stamped or pending:
+        log.info("timestamps: %d stamped now, %d still pending", stamped, pending)
+
+
 JOBS: list[tuple[str, Callable[[Database, Settings], None], dict[str, Any]]] = [
     ("fixity_check", fixity_job, {"trigger": "interval", "hours": 24}),
     ("snapshot_backfill", snapshot_backfill_job, {"trigger": "interval", "minutes": 10}),
+    ("timestamp_retry", timestamp_retry_job, {"trigger": "interval", "minutes": 5}),
 ]

@@ -30,9 +30,11 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
 from app.retention.calendar import HolidayCalendar, load_calendar, local_date
 from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, RetentionAssignment
+from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.storage.fixity import fixity_overview
 from app.storage.schemas import FixityOverview
+from app.timestamps.models import TimestampToken
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (
@@ -66,6 +68,10 @@ class PostPage:
     account: SocialAccount
     versions_with_pdf: frozenset[int]
     comparisons: list[Comparison]
+    # Per version number with a snapshot: its trusted timestamp ("stamped", "pending") and
+    # how many characters it could not draw.
+    timestamps: dict[int, str] = field(default_factory=dict)
+    missing_glyphs: dict[int, int] = field(default_factory=dict)
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -73,19 +79,27 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
     them have a PDF snapshot, and the differences between consecutive versions."""
     detail = posts_service.post_detail(session, viewer=viewer, post_id=post_id)
     post = posts_service.get_post(session, viewer=viewer, post_id=post_id)
-    with_pdf = frozenset(
-        session.scalars(
-            select(CapturedVersion.number)
-            .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
-            .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
-        )
-    )
+    snapshot_rows = session.execute(
+        select(CapturedVersion.number, Snapshot.missing_glyph_count, TimestampToken.status)
+        .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
+        .outerjoin(TimestampToken, TimestampToken.object_sha256 == Snapshot.sha256)
+        .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
+    ).all()
+    with_pdf = frozenset(number for number, _, _ in snapshot_rows)
     versions = detail.versions
     comparisons = [
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
-    return PostPage(post, detail, post.account, with_pdf, comparisons)
+    return PostPage(
+        post,
+        detail,
+        post.account,
+        with_pdf,
+        comparisons,
+        timestamps={number: str(status) for number, _, status in snapshot_rows if status},
+        missing_glyphs={number: count for number, count, _ in snapshot_rows if count},
+    )
 
 
 # --- the records officer's dashboard -----------------------------------------------------
@@ -158,6 +172,7 @@ class Dashboard:
     batches: list[ProposedBatch]
     today: dt.date
     fixity: FixityOverview
+    fonts: FontReport
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -327,6 +342,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         today=today,
         # Failing objects first: a missing or changed file is the first thing to see.
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
+        fonts=script_report(),
     )
 
 
