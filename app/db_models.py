@@ -18,6 +18,7 @@ from app.open_records.models import (
     RequestNote,
     ResponsePackage,
 )
+from app.platforms.x.models import XReadMonth
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.retention.models import (
     DispositionBatch,
@@ -58,4 +59,5 @@ __all__ = [
     "StoredObject",
     "User",
     "VersionMedia",
+    "XReadMonth",
 ]

@@ -17,6 +17,7 @@ from app.platforms.bluesky import PLATFORM as BLUESKY
 from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.mastodon import PLATFORM as MASTODON
+from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
 # Listing order: how platforms are listed in messages, menus and the API enum.
@@ -25,6 +26,7 @@ PLATFORMS: tuple[Platform, ...] = (
     MASTODON,
     FEED,
     YOUTUBE,
+    X,
 )
 
 

@@ -37,7 +37,9 @@ EXPANSIONS = (
 )
 USER_FIELDS = "id,name,username,profile_image_url,protected,verified,withheld"
 MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants,alt_text,width,height,duration_ms"
-SEARCH_EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
+SEARCH_EXPANSIONS = (
+    "author_id,attachments.media_keys"  # no tweets in includes: a page reads its size
+)
 
 LOOKUP_PARAMS = {
     "tweet.fields": TWEET_FIELDS,

@@ -13,6 +13,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from app.errors import Invalid
+from app.platforms.base import AccountRef, PostRef, UrlParts
+
+PLATFORM_ID = "x"
 HOSTS = frozenset(
     {
         "x.com",
@@ -40,9 +44,9 @@ POST_FORM = "https://x.com/<user>/status/<id>"
 ACCOUNT_FORM = "@user or https://x.com/<user>"
 
 
-class NotAnXUrl(ValueError):
-    """The text is on X's hosts but names no post or account; the message says which form
-    is expected."""
+class NotAnXUrl(Invalid):
+    """The text is on X's hosts but names no post or account (a 422); the message says which
+    form is expected."""
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,39 @@ def parse_account(text: str) -> str:
             return normalise_username(segments[0])
         raise NotAnXUrl(f"'{value}' is not an X profile URL: expected {ACCOUNT_FORM}")
     return normalise_username(value)
+
+
+# --- the contract's forms (app/platforms/base.py) ----------------------------------------------
+
+
+def profile_url(username: str) -> str:
+    return f"https://x.com/{username}"
+
+
+def _on_x(url: UrlParts) -> bool:
+    if url.is_web:
+        return url.netloc in HOSTS
+    # "x.com/user/status/1" pasted without a scheme
+    return not url.scheme and url.raw.lower().split("/", 1)[0] in HOSTS
+
+
+def post_ref(url: UrlParts) -> PostRef | None:
+    """The X post `url` names; None when the URL is not on X; NotAnXUrl (422) when it is on X
+    but not a post (a profile, a search)."""
+    if not _on_x(url):
+        return None
+    ref = parse_post_url(url.raw)
+    return PostRef(
+        PLATFORM_ID, ref.username, ref.tweet_id, ref.canonical_url, site=None, by_site=False
+    )
+
+
+def account_from_handle(handle: str) -> AccountRef:
+    name = parse_account(handle)
+    return AccountRef(PLATFORM_ID, name, profile_url(name))
+
+
+def account_from_profile_url(url: UrlParts) -> AccountRef | None:
+    if not _on_x(url):
+        return None
+    return account_from_handle(url.raw)
