@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from pydantic import JsonValue
+
 from app.errors import Invalid
 
 if TYPE_CHECKING:
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from app.platforms.fetcher import Fetcher, FetchSession
 
 MAX_URL_LENGTH = 2048
+# Marks a schema or parameter that takes a platform id; app/platforms/openapi.py turns the
+# mark into `enum: [the registered ids]` when the OpenAPI document is built.
+PLATFORM_ENUM_MARK: dict[str, JsonValue] = {"x-postvault-platform": True}
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class AccountRef:
     platform: str  # a registry id
     handle: str  # unique per platform
     profile_url: str
+    # False for a guess by form alone (a feed URL is any URL): registering it needs the
+    # platform's `discover_account` to find the proof first.
+    proven: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,8 @@ class Platform:
     # True for platforms that claim a URL only by the employee's account on its site (their
     # PostRefs have by_site=True); listed last in "expected ..." messages.
     site_bound: ClassVar[bool] = False
+    post_noun: ClassVar[str] = "post"  # "This YouTube video by ..." in classification reasons
+    video_platform: ClassVar[bool] = False  # every post is a video (its own content)
 
     @property
     def record_label(self) -> str:
@@ -180,8 +190,9 @@ class Platform:
         return ref
 
     def discover_account(self, url: UrlParts, http: FetchSession) -> AccountRef | None:
-        """The one recognition hook that may fetch: runs for a profile URL no platform knew
-        by its form. Return an account only on proof (a feed found and parsed)."""
+        """The one recognition hook that may fetch: runs when this platform's
+        `account_from_profile_url` answered an unproven guess. Return an account only on
+        proof (a feed found and parsed)."""
         return None
 
     # --- tying a post to an account ---------------------------------------------------------
@@ -216,4 +227,4 @@ class Platform:
 
     def author_ids(self, author: Author) -> list[str]:
         """Every identifier by which `author` could be listed among the official accounts."""
-        return [author.handle] if author.handle else []
+        return []

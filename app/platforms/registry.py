@@ -7,12 +7,14 @@ table of recognised URLs (`python -m app.platforms.readme_table`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from app.errors import Invalid
-from app.platforms.base import AccountRef, Platform, PostRef, UrlParts
+from app.platforms.base import PLATFORM_ENUM_MARK, AccountRef, Platform, PostRef, UrlParts
 from app.platforms.bluesky import PLATFORM as BLUESKY
 from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
@@ -60,6 +62,13 @@ class Registry:
         wanted = platform_id.strip().lower()
         for platform in self._platforms:
             if platform.id == wanted:
+                return platform
+        raise UnknownPlatform(platform_id, self.ids())
+
+    def require(self, platform_id: str) -> Platform:
+        """The platform with exactly this id (query parameters: no case folding)."""
+        for platform in self._platforms:
+            if platform.id == platform_id:
                 return platform
         raise UnknownPlatform(platform_id, self.ids())
 
@@ -133,37 +142,59 @@ class Registry:
     def account_from_handle(self, platform_id: str, handle: str) -> AccountRef:
         return self.get(platform_id).account_from_handle(handle)
 
-    def account_from_profile_url(
-        self, url: str, *, fetcher: Fetcher, platform_id: str | None = None
-    ) -> AccountRef:
-        """The account a profile URL names.
+    def account_from_profile_url(self, url: str, *, platform_id: str | None = None) -> AccountRef:
+        """The account a profile URL names, by its form alone (pure).
 
-        With `platform_id` the employee said which platform it is. Without, the URL's form
-        decides; a URL no platform knows by form becomes an account only when a platform's
-        discovery proves it (a feed found and parsed), else Invalid naming the platforms.
-        An http:// URL is accepted only for a host in POSTVAULT_FETCH_PLAIN_HTTP_HOSTS.
+        With `platform_id` the employee said which platform it is. Without, the first
+        platform (in recognition order) that knows the form answers; a site-bound platform's
+        answer is an unproven guess (`proven=False`) that `register_account` must prove.
         """
         parts = UrlParts.parse(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise Invalid(f"'{parts.raw}' is not an http(s) URL")
-        check_plain_http(parts, fetcher)
         if platform_id is not None:
             return self.get(platform_id).profile_url_for(parts)
         for platform in self._by_recognition_order():
             ref = platform.account_from_profile_url(parts)
             if ref is not None:
                 return ref
-        with fetcher.open_client() as client:
-            http = fetcher.session(client)
-            for platform in self._by_recognition_order():
-                ref = platform.discover_account(parts, http)
-                if ref is not None:
-                    return ref
-        raise Invalid(
+        raise self.not_an_account(parts)
+
+    def not_an_account(self, parts: UrlParts) -> Invalid:
+        return Invalid(
             f"PostVault does not recognise {parts.raw} as an account of a platform it knows "
             f"({self.known_platforms_sentence()}) and found no feed there: choose the platform, "
             "or give the address of the blog's RSS or Atom feed"
         )
+
+    def resolve_account(
+        self,
+        *,
+        fetcher: Fetcher,
+        platform_id: str | None = None,
+        handle: str | None = None,
+        profile_url: str | None = None,
+    ) -> AccountRef:
+        """The account to register from `{platform, handle}`, `{platform, profile_url}` or
+        `{profile_url}`, checked: a plain-HTTP URL only for a host named in
+        POSTVAULT_FETCH_PLAIN_HTTP_HOSTS, and a guess by form only once proven (a feed found
+        and parsed there), else Invalid naming the platforms PostVault knows."""
+        if profile_url:
+            parts = UrlParts.parse(profile_url)
+            check_plain_http(parts, fetcher)
+            ref = self.account_from_profile_url(profile_url, platform_id=platform_id)
+        else:
+            ref = self.account_from_handle(platform_id or "", handle or "")
+            if "://" in (handle or ""):  # a handle that is a URL (a feed's address)
+                check_plain_http(UrlParts.parse(handle or ""), fetcher)
+        if ref.proven:
+            return ref
+        parts = UrlParts.parse(ref.profile_url)
+        with fetcher.open_client() as client:
+            proven = self.get(ref.platform).discover_account(parts, fetcher.session(client))
+        if proven is None:
+            raise self.not_an_account(parts)
+        return proven
 
 
 def check_plain_http(parts: UrlParts, fetcher: Fetcher) -> None:
@@ -175,9 +206,56 @@ def check_plain_http(parts: UrlParts, fetcher: Fetcher) -> None:
         )
 
 
+class LiveLabels(Mapping[str, str]):
+    """A read-only id → label mapping that always reflects the registry (templates and
+    tables hold one of these instead of a copied dict)."""
+
+    def __init__(self, registry: Registry, label: Callable[[Platform], str]) -> None:
+        self._registry = registry
+        self._label = label
+
+    def __getitem__(self, platform_id: str) -> str:
+        for platform in self._registry:
+            if platform.id == platform_id:
+                return self._label(platform)
+        raise KeyError(platform_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry.ids())
+
+    def __len__(self) -> int:
+        return len(self._registry.ids())
+
+
 registry = Registry(PLATFORMS)
+PLATFORM_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.name)
+RECORD_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.record_label)
+PHRASE_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.phrase_label)
 
 
-def platform_ids_enum() -> type[StrEnum]:
-    """The registered ids as a StrEnum (built on call, so a platform added in a test is in)."""
-    return StrEnum("PlatformId", {i: i for i in registry.ids()})  # type: ignore[return-value]
+def _known_platform(value: str) -> str:
+    if value not in registry:
+        raise ValueError(f"unknown platform '{value}': use one of {', '.join(registry.ids())}")
+    return value
+
+
+# A request field that takes a platform id: checked against the registry when validated,
+# listed as an enum in the OpenAPI document (see app/platforms/openapi.py).
+PlatformId = Annotated[
+    str, AfterValidator(_known_platform), Field(json_schema_extra=PLATFORM_ENUM_MARK)
+]
+
+
+class _IdsByName(type):
+    def __getattr__(cls, name: str) -> str:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return registry.require(name).id
+        except UnknownPlatform:
+            raise AttributeError(name) from None
+
+
+class PlatformIds(str, metaclass=_IdsByName):
+    """The registered ids as attributes (`PlatformIds.<id>` is the platform's own id
+    string), for code and tests that name a platform without writing the string."""

@@ -39,12 +39,16 @@ class Feed(Platform):
     )
     order = 1000  # the catch-all: every other platform is asked first
     site_bound = True
+    post_noun = "feed entry"
 
     def parse_post_url(self, url: UrlParts) -> PostRef | None:
         return urls.parse_post_url(url)
 
     def account_from_handle(self, handle: str) -> AccountRef:
         return urls.account_from_feed_url(handle)
+
+    def account_from_profile_url(self, url: UrlParts) -> AccountRef | None:
+        return urls.guess_from_profile_url(url)
 
     def profile_url_for(self, url: UrlParts) -> AccountRef:
         # `{"platform": "feed", "profile_url": ...}`: the employee says it is the feed.

@@ -15,6 +15,14 @@ def account_from_feed_url(url: str) -> AccountRef:
     return AccountRef(PLATFORM_ID, feed_url, feed_url)
 
 
+def guess_from_profile_url(url: UrlParts) -> AccountRef | None:
+    """Any web URL could be a feed: a guess, until discovery finds and parses one there."""
+    if not url.is_web:
+        return None
+    ref = account_from_feed_url(url.raw)
+    return AccountRef(ref.platform, ref.handle, ref.profile_url, proven=False)
+
+
 def parse_post_url(url: UrlParts) -> PostRef | None:
     """Any web URL may be an entry of a registered blog: claimed by site only."""
     if not url.is_web:

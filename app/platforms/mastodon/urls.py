@@ -30,7 +30,10 @@ def account_from_handle(handle: str) -> AccountRef:
 def account_from_profile_url(url: UrlParts) -> AccountRef | None:
     segments = url.segments
     if len(segments) == 1 and segments[0].startswith("@") and "@" not in segments[0][1:]:
-        return account_from_handle(f"{segments[0][1:]}@{url.netloc}")
+        ref = account_from_handle(f"{segments[0][1:]}@{url.netloc}")
+        if url.scheme == "http":  # allowed only for plain-HTTP hosts: kept as given
+            return AccountRef(ref.platform, ref.handle, "http" + ref.profile_url[5:])
+        return ref
     return None
 
 

@@ -28,6 +28,8 @@ class YouTube(Platform):
     )
     settings = ("youtube_api_url", "youtube_api_key")
     order = 20
+    post_noun = "video"
+    video_platform = True
 
     def parse_post_url(self, url: UrlParts) -> PostRef | None:
         return urls.parse_post_url(url)
