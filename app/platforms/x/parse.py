@@ -113,7 +113,9 @@ class Problem:
 
     @property
     def is_about_requested_tweet(self) -> bool:
-        return self.parameter in (None, "id", "ids") and self.resource_type in (None, "tweet")
+        # A suspended author's tweet is answered with a problem about the user, still
+        # under the request's own `id` parameter.
+        return self.parameter in (None, "id", "ids")
 
     def describe(self) -> str:
         return f"{self.title}: {self.detail}" if self.detail else self.title
@@ -155,10 +157,13 @@ class Answer:
             self.media.setdefault(key, value)
 
     def problem_for(self, tweet_id: str) -> Problem | None:
-        for problem in self.problems:
-            if problem.is_about_requested_tweet and problem.resource_id in (None, tweet_id):
+        about = [p for p in self.problems if p.is_about_requested_tweet]
+        for problem in about:
+            if problem.resource_id == tweet_id:
                 return problem
-        return None
+        # A single lookup: a problem under its `id` parameter is about that tweet even when
+        # it names the author instead.
+        return about[0] if about and tweet_id not in self.tweets else None
 
     def partial_problems(self) -> list[Problem]:
         return [p for p in self.problems if not p.is_about_requested_tweet]

@@ -128,6 +128,7 @@ class XApi:
         self.protected_users: set[str] = set()
         self.suspended_users: set[str] = set()
         self.script: dict[str, list[Answer]] = {}
+        self.include_versions = True  # False: includes leave out the other versions
         self.limits = {"lookup": lookup_limit, "search": search_limit}
         self.window = window
         self._used: dict[str, int] = {"lookup": 0, "search": 0}
@@ -394,7 +395,7 @@ class XApi:
                             add_user(included.get("author_id"))
                         if "attachments.media_keys" in expansions:
                             add_media(included)
-            if "edit_history_tweet_ids" in expansions:
+            if "edit_history_tweet_ids" in expansions and self.include_versions:
                 for version in tweet.get("edit_history_tweet_ids") or []:
                     if version != tweet["id"]:
                         add_tweet(str(version), "edit_history_tweet_ids")
