@@ -67,6 +67,7 @@ class PostPage:
     account: SocialAccount
     versions_with_pdf: frozenset[int]
     comparisons: list[Comparison]
+    notes: list[str] = field(default_factory=list)  # the platform's notes on what it captures
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -86,7 +87,14 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
-    return PostPage(post, detail, post.account, with_pdf, comparisons)
+    from app.platforms.registry import registry
+
+    notes: list[str] = []
+    if post.platform in registry:
+        post_notes = getattr(registry.get(post.platform), "post_notes", None)  # optional hook
+        if post_notes is not None:
+            notes = post_notes(session, post)
+    return PostPage(post, detail, post.account, with_pdf, comparisons, notes)
 
 
 # --- the records officer's dashboard -----------------------------------------------------
@@ -159,6 +167,8 @@ class Dashboard:
     batches: list[ProposedBatch]
     today: dt.date
     fixity: FixityOverview
+    # (label, sentence) from platforms that report on their capture (X's monthly reads)
+    platform_facts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -251,6 +261,19 @@ def request_mark(deadline: Deadline) -> str | None:
     return None
 
 
+def _platform_facts(
+    session: Session, settings: Settings, now: dt.datetime
+) -> list[tuple[str, str]]:
+    from app.platforms.registry import registry
+
+    facts: list[tuple[str, str]] = []
+    for platform in registry:
+        report = getattr(platform, "dashboard_facts", None)  # optional platform hook
+        if report is not None:
+            facts += report(session, settings, now)
+    return facts
+
+
 def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None = None) -> Dashboard:
     now = now or utcnow()
     today = now.astimezone(dt.UTC).date()
@@ -328,6 +351,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         today=today,
         # Failing objects first: a missing or changed file is the first thing to see.
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
+        platform_facts=_platform_facts(session, settings, now),
     )
 
 

@@ -21,6 +21,7 @@ def upgrade() -> None:
         "x_read_months",
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("reads_used", sa.Integer(), nullable=False),
+        sa.Column("first_capture_reads", sa.Integer(), nullable=False),
         sa.Column("requests", sa.Integer(), nullable=False),
         sa.Column("polls_deferred", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from app.collectors.base import Author, Collector
     from app.config import Settings
     from app.platforms.fetcher import Fetcher
+    from app.posts.models import FlaggedPost
 
 
 class X(Platform):
@@ -33,6 +35,18 @@ class X(Platform):
     )
     settings = ("x_api_url", "x_bearer_token", "x_monthly_read_budget")
     order = 15
+    # Often while X's recent search still finds replies (7 days after posting), the last
+    # just before the window closes; then monthly, for removal.
+    poll_offsets: ClassVar[tuple[dt.timedelta, ...]] = (
+        dt.timedelta(0),
+        dt.timedelta(hours=1),
+        dt.timedelta(hours=6),
+        dt.timedelta(days=1),
+        dt.timedelta(days=3),
+        dt.timedelta(days=5),
+        dt.timedelta(days=6, hours=20),
+        dt.timedelta(days=30),
+    )
 
     def parse_post_url(self, url: UrlParts) -> PostRef | None:
         return urls.post_ref(url)
@@ -74,15 +88,22 @@ class X(Platform):
             ids.append(author.platform_id)
         return ids
 
-    def dashboard_facts(self, session: Session, settings: Settings) -> list[tuple[str, str]]:
-        """The officer dashboard's lines for this platform: this month's reads."""
-        from app.db import utcnow
+    def dashboard_facts(
+        self, session: Session, settings: Settings, now: dt.datetime
+    ) -> list[tuple[str, str]]:
+        """The officer dashboard's line for X: this month's reads, used and left."""
         from app.platforms.x.budget import state_of
 
-        state = state_of(session, settings.x_monthly_read_budget, utcnow())
+        state = state_of(session, settings.x_monthly_read_budget, now)
+        if settings.x_bearer_token is None and state.budget is None and not state.requests:
+            return []  # X is not in use here
         if state.budget is None:
-            used = f"{state.reads_used} posts read in {state.month} (no monthly budget set)"
-            return [("X API reads", used)]
+            return [
+                (
+                    "X API reads",
+                    f"{state.reads_used} posts read in {state.month} (no monthly budget set)",
+                )
+            ]
         return [
             (
                 "X API reads",
@@ -91,6 +112,23 @@ class X(Platform):
                 "within the budget",
             )
         ]
+
+    def post_notes(self, session: Session, post: FlaggedPost) -> list[str]:
+        """What the post page says about X's capture: the window in which replies are found."""
+        from sqlalchemy import select
+
+        from app.platforms.x.collector import reply_window_note
+        from app.posts.models import CapturedVersion
+
+        created = session.scalar(
+            select(CapturedVersion.platform_created_at)
+            .where(
+                CapturedVersion.post_id == post.id, CapturedVersion.platform_created_at.is_not(None)
+            )
+            .order_by(CapturedVersion.number)
+            .limit(1)
+        )
+        return [reply_window_note(created) + "; PostVault polls often in that window."]
 
 
 PLATFORM = X()

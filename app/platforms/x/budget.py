@@ -1,33 +1,37 @@
 """POSTVAULT_X_MONTHLY_READ_BUDGET: never read more posts in a month than the tier allows.
 
-X's tiers cap the posts an app may read per calendar month. Before a poll sends anything it
-reserves the most that poll could read (a lookup: the tweet, its versions and the tweets it
-references; a replies search: one page), in one conditional UPDATE, so workers racing for the
-last reads cannot both win; when the poll finishes the reservation is settled to what the
-answers really held. A poll that cannot reserve is deferred (a RateLimited outcome with the
-time it may run), never sent.
+X's tiers cap the posts an app may read per calendar month (UTC). Before a poll sends anything
+it reserves the most that request could read (a lookup: the tweet, its other versions and the
+tweets it references; a replies search: one page) in one conditional UPDATE, so workers
+racing for the last reads cannot both win; when the answer arrives the reservation is settled
+to what it really held. A request that cannot reserve is not sent: the poll is deferred (a
+RateLimited outcome with the time it may run).
 
-Spreading: first captures (a post never captured, the evidence that matters most) may use
-the whole budget; later polls only a share that grows through the month
-(RE_POLL_SHARE of the budget, pro rata of the month gone plus one day), so re-polls early in
-the month cannot leave nothing for posts flagged later.
+Spreading. First captures (a post never captured: the evidence that matters most) may use the
+whole budget. Later polls may use only what is left after the first captures this month is
+expected to need, at the month's rate so far (`first_capture_reads / fraction of the month
+gone`), and of that only the part due by now (pro rata of the month gone, plus one day):
+
+    repoll_reads + need <= (budget - projected_first_reads) * pace
+
+so re-polls early in the month cannot leave nothing for posts flagged later, and a quiet
+month lets re-polls use what first captures did not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database, utcnow
 from app.platforms.x.models import XReadMonth
 
-RE_POLL_SHARE = 0.8
+_HOUR = dt.timedelta(hours=1)
 
 
 def month_key(now: dt.datetime) -> str:
@@ -41,27 +45,42 @@ def month_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def ceiling(budget: int, now: dt.datetime, *, first_capture: bool) -> int:
-    """The most reads this month may have used by `now` for this kind of poll."""
-    if first_capture:
-        return budget
+def month_fractions(now: dt.datetime) -> tuple[float, float]:
+    """(fraction of the month gone, at least one day's worth; pace: that plus one day)."""
     start, end = month_bounds(now)
     days = (end - start).total_seconds() / 86400
-    elapsed = (now - start).total_seconds() / 86400
-    return math.floor(budget * RE_POLL_SHARE * min(1.0, (elapsed + 1) / days))
+    gone = (now - start).total_seconds() / 86400
+    return max(gone, 1.0) / days, min(1.0, (gone + 1) / days)
+
+
+def repoll_room(budget: int, first_reads: int, now: dt.datetime) -> float:
+    """How many reads later polls may have used by `now`."""
+    gone, pace = month_fractions(now)
+    projected_first = min(float(budget), first_reads / gone)
+    return (budget - projected_first) * pace
+
+
+def allows(
+    budget: int, used: int, first_reads: int, need: int, now: dt.datetime, *, first_capture: bool
+) -> bool:
+    if used + need > budget:
+        return False
+    return first_capture or (used - first_reads) + need <= repoll_room(budget, first_reads, now)
 
 
 def next_allowed(
-    budget: int, used: int, need: int, now: dt.datetime, *, first_capture: bool
+    budget: int, used: int, first_reads: int, need: int, now: dt.datetime, *, first_capture: bool
 ) -> dt.datetime:
-    """When a poll needing `need` reads may run, `used` having been read this month."""
-    start, end = month_bounds(now)
-    if first_capture or need > budget * RE_POLL_SHARE:
-        return end
-    days = (end - start).total_seconds() / 86400
-    elapsed_needed = (used + need) / (budget * RE_POLL_SHARE) * days - 1
-    moment = start + dt.timedelta(days=max(elapsed_needed, 0))
-    return min(max(moment, now + dt.timedelta(minutes=5)), end)
+    """The first hour at which the request would fit, the month's counts staying as they
+    are; the next month when nothing fits before then."""
+    _start, end = month_bounds(now)
+    if not first_capture and used + need <= budget:
+        moment = now + _HOUR
+        while moment < end:
+            if allows(budget, used, first_reads, need, moment, first_capture=False):
+                return moment
+            moment += _HOUR
+    return end
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,7 @@ class BudgetState:
     month: str
     budget: int | None
     reads_used: int
+    first_capture_reads: int
     requests: int
     polls_deferred: int
 
@@ -81,14 +101,15 @@ class BudgetState:
 class Reservation:
     month: str
     reads: int
+    first_capture: bool
 
 
 class Deferred(Exception):
     def __init__(self, retry_at: dt.datetime, state: BudgetState, need: int) -> None:
         super().__init__(
-            f"the monthly X read budget ({state.budget}) has {state.reads_left} reads left of "
-            f"which this poll may not take the {need} it could need now; it runs "
-            f"{retry_at.isoformat(timespec='minutes')}"
+            f"the monthly X read budget ({state.budget}) has {state.reads_left} reads left; "
+            f"this poll could need {need} and waits until "
+            f"{retry_at.isoformat(timespec='minutes')} to stay within it"
         )
         self.retry_at = retry_at
 
@@ -97,13 +118,16 @@ def state_of(session: Session, budget: int | None, now: dt.datetime) -> BudgetSt
     key = month_key(now)
     row = session.get(XReadMonth, key)
     if row is None:
-        return BudgetState(key, budget, 0, 0, 0)
-    return BudgetState(key, budget, row.reads_used, row.requests, row.polls_deferred)
+        return BudgetState(key, budget, 0, 0, 0, 0)
+    return BudgetState(
+        key, budget, row.reads_used, row.first_capture_reads, row.requests, row.polls_deferred
+    )
 
 
 class ReadBudget:
     """The shared monthly counter. `database` is opened from the URL on first use, so the
-    collector (which is handed no database) counts in the same one as the capture pipeline."""
+    collector (which is handed no database) counts in the same one as the capture pipeline.
+    Without a monthly budget the reads are still counted, for the dashboard."""
 
     def __init__(
         self,
@@ -118,6 +142,14 @@ class ReadBudget:
         self._lock = threading.Lock()
 
     @property
+    def counts(self) -> bool:
+        return self._database is not None or self._url is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.monthly is not None and self.counts
+
+    @property
     def database(self) -> Database:
         with self._lock:
             if self._database is None:
@@ -126,42 +158,62 @@ class ReadBudget:
                 self._database = Database(self._url)
             return self._database
 
-    @property
-    def enabled(self) -> bool:
-        return self.monthly is not None
-
-    def _row(self, session: Session, key: str) -> None:
+    @staticmethod
+    def _ensure_row(session: Session, key: str) -> None:
         if session.get(XReadMonth, key) is not None:
             return
         try:
             with session.begin_nested():
-                session.add(XReadMonth(month=key, reads_used=0, requests=0, polls_deferred=0))
+                session.add(
+                    XReadMonth(
+                        month=key,
+                        reads_used=0,
+                        first_capture_reads=0,
+                        requests=0,
+                        polls_deferred=0,
+                    )
+                )
         except IntegrityError:
             pass  # another worker created the month's row first
+
+    def _fits(self, reads: int, now: dt.datetime, first_capture: bool) -> list[ColumnElement[bool]]:
+        """`allows()` as SQL over the row, so the check and the reservation are one UPDATE."""
+        assert self.monthly is not None
+        budget = self.monthly
+        used, first = XReadMonth.reads_used, XReadMonth.first_capture_reads
+        conditions = [used + reads <= budget]
+        if not first_capture:
+            gone, pace = month_fractions(now)
+            # (used - first) + reads <= (budget - first / gone) * pace, and the projection
+            # never above the budget: first <= budget * gone
+            conditions.append(used - first + first * (pace / gone) + reads <= budget * pace)
+            conditions.append(first <= budget * gone)
+        return conditions
 
     def reserve(
         self, reads: int, *, now: dt.datetime | None = None, first_capture: bool
     ) -> Reservation | None:
-        """Take `reads` from this month's budget, or raise Deferred. Without a budget the
-        reads are only counted (for the dashboard); None when there is no database either."""
-        if self.monthly is None and self._url is None and self._database is None:
+        """Take `reads` from this month's budget, or raise Deferred; None: nothing counts."""
+        if not self.counts:
             return None
         now = now or utcnow()
         key = month_key(now)
+        conditions = [XReadMonth.month == key]
+        if self.monthly is not None:
+            conditions += self._fits(reads, now, first_capture)
+        values = {"reads_used": XReadMonth.reads_used + reads, "updated_at": now}
+        if first_capture:
+            values["first_capture_reads"] = XReadMonth.first_capture_reads + reads
         with self.database.session() as session:
-            self._row(session, key)
-            condition = [XReadMonth.month == key]
-            if self.monthly is not None:
-                limit = ceiling(self.monthly, now, first_capture=first_capture)
-                condition.append(XReadMonth.reads_used + reads <= limit)
+            self._ensure_row(session, key)
             result = session.execute(
                 update(XReadMonth)
-                .where(*condition)
-                .values(reads_used=XReadMonth.reads_used + reads, updated_at=now)
+                .where(*conditions)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) == 1:
-                return Reservation(key, reads)
+                return Reservation(key, reads, first_capture)
             session.execute(
                 update(XReadMonth)
                 .where(XReadMonth.month == key)
@@ -171,24 +223,32 @@ class ReadBudget:
             state = state_of(session, self.monthly, now)
         assert self.monthly is not None  # without a budget every reservation succeeds
         retry_at = next_allowed(
-            self.monthly, state.reads_used, reads, now, first_capture=first_capture
+            self.monthly,
+            state.reads_used,
+            state.first_capture_reads,
+            reads,
+            now,
+            first_capture=first_capture,
         )
         raise Deferred(retry_at, state, reads)
 
     def settle(self, reservation: Reservation | None, *, reads: int, requests: int) -> None:
-        """Replace a reservation by what was really read (reservations are the worst case,
-        so this only gives reads back)."""
+        """Replace a reservation by what was really read (the reservation was the worst
+        case, so this gives reads back)."""
         if reservation is None:
             return
-        used = reads
+        change = reads - reservation.reads
+        values = {
+            "reads_used": XReadMonth.reads_used + change,
+            "requests": XReadMonth.requests + requests,
+        }
+        if reservation.first_capture:
+            values["first_capture_reads"] = XReadMonth.first_capture_reads + change
         with self.database.session() as session:
             session.execute(
                 update(XReadMonth)
                 .where(XReadMonth.month == reservation.month)
-                .values(
-                    reads_used=XReadMonth.reads_used - reservation.reads + used,
-                    requests=XReadMonth.requests + requests,
-                )
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 

@@ -54,7 +54,19 @@ LOOKUP_WORST_READS = 8
 FIRST_PAGE = 10  # X's smallest page: most posts have few replies
 NEXT_PAGES = 100
 MAX_REPLY_PAGES = 10
+SNOWFLAKE_EPOCH_MS = 1288834974657
 _TWEET_ID = re.compile(r"^[0-9]{1,20}$")
+
+
+def snowflake_time(tweet_id: str) -> dt.datetime | None:
+    """When a tweet was made, from its id (X's ids since 2010 carry their time in ms)."""
+    try:
+        millis = (int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS
+    except ValueError:
+        return None
+    if millis <= SNOWFLAKE_EPOCH_MS:
+        return None  # an id from before X's snowflake ids
+    return dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
 
 
 def reply_window_note(created_at: dt.datetime | None) -> str:
@@ -111,15 +123,58 @@ class XCollector:
             params=params,
         )
 
-    def _reserve(self, reads: int, *, first: bool) -> Reservation | None:
+    def _reserve(self, reads: int, *, first: bool, spread: str = "") -> Reservation | None:
         try:
             return self.budget.reserve(reads, now=self.fetcher.clock(), first_capture=first)
         except Deferred as exc:
-            raise Abort(
-                RateLimited(host=self.host, retry_at=exc.retry_at, reason=str(exc))
-            ) from exc
+            retry_at = exc.retry_at
+            if not first:
+                # A re-poll the budget cannot take now waits at least until tomorrow, at an
+                # hour of its own (by id), so deferred polls do not all come back at once.
+                now = self.fetcher.clock()
+                tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+                offset = dt.timedelta(minutes=int(spread) % 1440 if spread.isdigit() else 0)
+                retry_at = max(retry_at, tomorrow + offset)
+            raise Abort(RateLimited(host=self.host, retry_at=retry_at, reason=str(exc))) from exc
 
     def _call(
+        self,
+        http: FetchSession,
+        path: str,
+        params: dict[str, str],
+        what: str,
+        spend: _Spend,
+    ) -> tuple[httpx.Response, parse.Answer | None, Any]:
+        """One API call, its reads added to `spend`: (response, its answer when 200/404
+        JSON, its body)."""
+        before = http.stats.requests
+        try:
+            response = self._get(http, path, params)
+        finally:
+            spend.requests += http.stats.requests - before
+        if response.status_code >= 500:
+            return response, None, None
+        try:
+            body = json_body(response, what)
+        except Abort:
+            spend.reads += 1  # a broken answer may still have been counted by X
+            raise
+        if response.status_code not in (200, 404):
+            return response, None, body
+        try:
+            answer = parse.read_answer(body)
+        except parse.MalformedAnswer as exc:
+            spend.reads += 1
+            raise Abort(
+                TransientFailure(
+                    error=f"the {what} answer from the X API is not a tweet answer "
+                    f"(HTTP {response.status_code}): {exc}"
+                )
+            ) from exc
+        spend.reads += answer.reads
+        return response, answer, body
+
+    def _budgeted(
         self,
         http: FetchSession,
         path: str,
@@ -129,35 +184,11 @@ class XCollector:
         reserve: int,
         first: bool,
     ) -> tuple[httpx.Response, parse.Answer | None, Any]:
-        """One budgeted API call: (response, its answer when 200/404 JSON, its body)."""
+        """A call beyond the poll's own reservation (more versions, further reply pages)."""
         reservation = self._reserve(reserve, first=first)
         spend = _Spend()
         try:
-            before = http.stats.requests
-            try:
-                response = self._get(http, path, params)
-            finally:
-                spend.requests = http.stats.requests - before
-            body = json_body(response, what) if response.status_code < 500 else None
-            if response.status_code not in (200, 404):
-                spend.reads = 0
-                return response, None, body
-            try:
-                answer = parse.read_answer(body)
-            except parse.MalformedAnswer as exc:
-                spend.reads = 1  # X may have counted it; count it too, generously
-                raise Abort(
-                    TransientFailure(
-                        error=f"the {what} answer from the X API is not a tweet answer "
-                        f"(HTTP {response.status_code}): {exc}"
-                    )
-                ) from exc
-            spend.reads = answer.reads
-            return response, answer, body
-        except Abort:
-            if spend.reads == 0 and spend.requests:
-                spend.reads = 1  # invalid JSON: it may have been counted
-            raise
+            return self._call(http, path, params, what, spend)
         finally:
             self.budget.settle(reservation, reads=spend.reads, requests=spend.requests)
 
@@ -170,13 +201,28 @@ class XCollector:
         if not _TWEET_ID.match(tweet_id):
             return TransientFailure(error=f"'{tweet_id}' is not an X post id")
         first = target.previous_platform_version_id is None
+        # One reservation for the lookup and the first page of replies (while the post's
+        # id says it is young enough to search), settled once: two writes a poll.
+        searchable = self._searchable(snowflake_time(tweet_id))
+        need = LOOKUP_WORST_READS + (self._first_page() if searchable else 0)
+        reservation = self._reserve(need, first=first, spread=tweet_id)
+        spend = _Spend()
+        try:
+            return self._poll(target, http, tweet_id, first, spend)
+        finally:
+            self.budget.settle(reservation, reads=spend.reads, requests=spend.requests)
+
+    def _searchable(self, created_at: dt.datetime | None) -> bool:
+        return created_at is not None and self.fetcher.clock() - created_at <= REPLY_WINDOW
+
+    def _first_page(self) -> int:
+        return FIRST_PAGE if self.budget.enabled else NEXT_PAGES
+
+    def _poll(
+        self, target: CaptureTarget, http: FetchSession, tweet_id: str, first: bool, spend: _Spend
+    ) -> CollectResult:
         response, answer, body = self._call(
-            http,
-            f"/2/tweets/{tweet_id}",
-            parse.LOOKUP_PARAMS,
-            "tweet lookup",
-            reserve=LOOKUP_WORST_READS,
-            first=first,
+            http, f"/2/tweets/{tweet_id}", parse.LOOKUP_PARAMS, "tweet lookup", spend
         )
         if answer is None:
             return self._refused(response.status_code, body)
@@ -188,7 +234,7 @@ class XCollector:
         chain = parse.edit_chain(answer.tweets[tweet_id])
         missing = parse.missing_versions(chain, answer, target.previous_platform_version_id)
         if missing:
-            _r, more, more_body = self._call(
+            _r, more, more_body = self._budgeted(
                 http,
                 "/2/tweets",
                 {**parse.SEARCH_PARAMS, "ids": ",".join(missing)},
@@ -201,16 +247,18 @@ class XCollector:
                 answer.merge(more)
                 post = parse.build_post(tweet_id, answer)
 
-        if post.created_at is not None and self.fetcher.clock() - post.created_at > REPLY_WINDOW:
+        post.extra["replies_window"] = reply_window_note(post.created_at)
+        if not self._searchable(post.created_at):
             if target.previous_platform_version_id == post.platform_version_id:
                 # The post is still there and no version is new; its replies can no longer be
                 # searched, so there is nothing else to compare.
                 return Unchanged()
             post.replies_captured = False
-            post.extra["replies_window"] = reply_window_note(post.created_at)
         else:
-            post.extra["replies_window"] = reply_window_note(post.created_at)
-            self._replies(http, post, chain, answer, source, first=first)
+            reserved = self._searchable(snowflake_time(tweet_id))
+            self._replies(
+                http, post, chain, answer, source, first=first, spend=spend, reserved=reserved
+            )
         post.source = source
         return post
 
@@ -264,6 +312,8 @@ class XCollector:
         source: dict[str, Any],
         *,
         first: bool,
+        spend: _Spend,
+        reserved: bool,
     ) -> None:
         """Replies by recent search on the conversations of every version. A failure keeps
         a first capture (marked as without replies) and fails a later poll, which is retried,
@@ -281,18 +331,23 @@ class XCollector:
         token: str | None = None
         try:
             for page_number in range(MAX_REPLY_PAGES):
-                size = FIRST_PAGE if page_number == 0 and self.budget.enabled else NEXT_PAGES
+                size = self._first_page() if page_number == 0 else NEXT_PAGES
                 params = {**parse.SEARCH_PARAMS, "query": query, "max_results": str(size)}
                 if token:
                     params["next_token"] = token
-                response, page, body = self._call(
-                    http,
-                    "/2/tweets/search/recent",
-                    params,
-                    "replies search",
-                    reserve=size,
-                    first=first,
-                )
+                if page_number == 0 and reserved:  # reserved with the lookup
+                    response, page, body = self._call(
+                        http, "/2/tweets/search/recent", params, "replies search", spend
+                    )
+                else:
+                    response, page, body = self._budgeted(
+                        http,
+                        "/2/tweets/search/recent",
+                        params,
+                        "replies search",
+                        reserve=size,
+                        first=first,
+                    )
                 if page is None:
                     raise TransientHTTPError(
                         f"the replies search answered HTTP {response.status_code}: "

@@ -19,6 +19,7 @@ class XReadMonth(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-12"
     reads_used: Mapped[int] = mapped_column(Integer, default=0)
+    first_capture_reads: Mapped[int] = mapped_column(Integer, default=0)  # part of reads_used
     requests: Mapped[int] = mapped_column(Integer, default=0)
     polls_deferred: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -43,6 +43,7 @@ _ALWAYS_USER = ("id", "name", "username")
 _ALWAYS_MEDIA = ("media_key", "type")
 _CONVERSATION = re.compile(r"conversation_id:(\d{1,20})")
 _TWEET = re.compile(r"^/2/tweets/(\d{1,20})$")
+SNOWFLAKE_EPOCH_MS = 1288834974657
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
 
 
@@ -135,8 +136,10 @@ class XApi:
         self._reset: dict[str, dt.datetime] = {}
         self.reads = 0
         self.media_requests = 0
+        self._index: dict[str, list[dict[str, Any]]] = {}
+        self._index_size = -1
         self._lock = threading.Lock()
-        self._next_id = 1_700_000_000_000_000_000
+        self._sequence = 0
         self.server = LoopbackServer(self._app)
 
     # --- setup ------------------------------------------------------------------------------
@@ -158,10 +161,12 @@ class XApi:
             self.media.setdefault(str(media["media_key"]), copy.deepcopy(media))
         return body
 
-    def new_id(self) -> str:
+    def new_id(self, at: dt.datetime | None = None) -> str:
+        """A snowflake id, as X makes them: the time in ms since X's epoch, then a sequence."""
+        millis = int((at or self.now).timestamp() * 1000) - SNOWFLAKE_EPOCH_MS
         with self._lock:
-            self._next_id += 4096
-            return str(self._next_id)
+            self._sequence = (self._sequence + 1) % (1 << 22)
+            return str((millis << 22) | self._sequence)
 
     def add_user(self, user_id: str, username: str, name: str | None = None) -> None:
         self.users[user_id] = {
@@ -187,7 +192,7 @@ class XApi:
         retweeted: str | None = None,
         media_keys: list[str] | None = None,
     ) -> str:
-        tweet_id = tweet_id or self.new_id()
+        tweet_id = tweet_id or self.new_id(created_at)
         refs = [
             {"type": kind, "id": ref}
             for kind, ref in (
@@ -267,7 +272,7 @@ class XApi:
         old = self.tweets[tweet_id]
         chain = list(old.get("edit_history_tweet_ids") or [tweet_id])
         new = copy.deepcopy(self.tweets[chain[-1]])
-        new_id = self.new_id()
+        new_id = self.new_id(at)
         new.update(id=new_id, text=new_text, created_at=iso(at or self.now), conversation_id=new_id)
         new.pop("entities", None)
         chain.append(new_id)
@@ -324,6 +329,16 @@ class XApi:
         self._limit(endpoint)
         with self._lock:
             self._used[endpoint] = self.limits[endpoint]
+
+    def _conversation(self, root: str) -> list[dict[str, Any]]:
+        """The tweets of a conversation (an index rebuilt when tweets were added)."""
+        with self._lock:
+            if self._index_size != len(self.tweets):
+                index: dict[str, list[dict[str, Any]]] = {}
+                for tweet in list(self.tweets.values()):
+                    index.setdefault(str(tweet.get("conversation_id")), []).append(tweet)
+                self._index, self._index_size = index, len(self.tweets)
+            return list(self._index.get(root, []))
 
     def _visible(self, tweet_id: str) -> str | None:
         """None when the tweet can be served, else the kind of problem it is."""
@@ -456,10 +471,11 @@ class XApi:
                 headers,
             )
         since = self.clock() - SEARCH_WINDOW
+        candidates = [t for root in roots for t in self._conversation(root)]
         found = sorted(
             (
                 t
-                for t in self.tweets.values()
+                for t in candidates
                 if str(t.get("conversation_id")) in roots
                 and t["id"] not in roots
                 and self._visible(t["id"]) is None
