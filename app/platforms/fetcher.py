@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from app.collectors.base import CollectResult
 from app.collectors.http import (
     FetchedBody,
     FetchPolicy,
@@ -116,7 +117,9 @@ class Fetcher:
     def session(self, client: httpx.Client, stats: RequestStats | None = None) -> FetchSession:
         return FetchSession(self, client, stats or RequestStats())
 
-    def run(self, client: httpx.Client, body: Callable[[FetchSession], Any]) -> Any:
+    def run(
+        self, client: httpx.Client, body: Callable[[FetchSession], CollectResult]
+    ) -> CollectResult:
         """Run a collector's body with a fresh session: exceptions become typed outcomes and
         the outcome carries the number of requests sent (see app/collectors/common.py)."""
         from app.collectors.common import run_collect
@@ -215,3 +218,19 @@ class FetchSession:
             f.limiter.pause(host, retry_at)
             raise HostPaused(host, retry_at)
         return fetched
+
+
+class FetchingCollector:
+    """A collector's base: it holds its Fetcher. `limiter` and `max_bytes` read through to
+    it (the registry's tests check collectors share the process limiter and the cap)."""
+
+    def __init__(self, fetcher: Fetcher | None = None) -> None:
+        self.fetcher = fetcher or Fetcher()
+
+    @property
+    def limiter(self) -> HostLimiter:
+        return self.fetcher.limiter
+
+    @property
+    def max_bytes(self) -> int:
+        return self.fetcher.max_bytes

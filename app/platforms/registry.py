@@ -73,7 +73,7 @@ class Registry:
         raise UnknownPlatform(platform_id, self.ids())
 
     def names(self) -> dict[str, str]:
-        """Web labels by id ("feed" → "Blog feed")."""
+        """Web labels by id."""
         return {p.id: p.name for p in self._platforms}
 
     def record_names(self) -> dict[str, str]:
@@ -231,6 +231,7 @@ registry = Registry(PLATFORMS)
 PLATFORM_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.name)
 RECORD_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.record_label)
 PHRASE_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.phrase_label)
+HANDLE_HELP: Mapping[str, str] = LiveLabels(registry, lambda p: p.handle_help)
 
 
 def _known_platform(value: str) -> str:

@@ -49,14 +49,13 @@ class Bluesky(Platform):
         return f"at://{account.handle}/app.bsky.feed.post/{ref.post_id}"
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        from app.collectors.bluesky import BlueskyCollector
+        from app.platforms.bluesky.collector import BlueskyCollector
 
         return BlueskyCollector(
             resolver_url=settings.bluesky_resolver_url,
             plc_url=settings.bluesky_plc_url,
             appview_url=settings.bluesky_appview_url,
-            limiter=fetcher.limiter,
-            max_bytes=fetcher.max_bytes,
+            fetcher=fetcher,
         )
 
     def author_ids(self, author: Author) -> list[str]:

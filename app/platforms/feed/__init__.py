@@ -35,7 +35,7 @@ class Feed(Platform):
             "post", "any page on the site of a registered feed: https://blog.example/2026/entry"
         ),
         UrlForm("account", "the feed's URL: https://blog.example/feed.xml"),
-        UrlForm("account", 'a blog page whose <link rel="alternate"> names its feed'),
+        UrlForm("account", 'a blog page whose `<link rel="alternate">` names its feed'),
     )
     order = 1000  # the catch-all: every other platform is asked first
     site_bound = True
@@ -68,9 +68,9 @@ class Feed(Platform):
         return None
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        from app.collectors.feed import FeedCollector
+        from app.platforms.feed.collector import FeedCollector
 
-        return FeedCollector(limiter=fetcher.limiter, max_bytes=fetcher.max_bytes)
+        return FeedCollector(fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
         from app.classification.config import normalise_feed

@@ -3,6 +3,7 @@ page's <link rel="alternate"> to one, and accept it only when it parses as a fee
 
 from __future__ import annotations
 
+import xml.sax
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -38,9 +39,11 @@ def _is_feed(content: bytes, url: str, content_type: str) -> bool:
     if "charset=" in content_type.lower():
         headers["content-type"] = content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
-    return bool(parsed.get("version")) and not isinstance(
-        parsed.get("bozo_exception"), feedparser.CharacterEncodingUnknown
-    )
+    # The collector's own test (collector.py `_parse`): well-formed, decodable, RSS or Atom.
+    problem = parsed.get("bozo_exception")
+    if isinstance(problem, xml.sax.SAXParseException | feedparser.CharacterEncodingUnknown):
+        return False
+    return bool(parsed.get("version"))
 
 
 def find_feed(url: str, http: FetchSession) -> str | None:

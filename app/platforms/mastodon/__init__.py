@@ -49,13 +49,9 @@ class Mastodon(Platform):
         return f"{ref.site}/{ref.post_id}"
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        from app.collectors.mastodon import MastodonCollector
+        from app.platforms.mastodon.collector import MastodonCollector
 
-        return MastodonCollector(
-            limiter=fetcher.limiter,
-            max_bytes=fetcher.max_bytes,
-            plain_http_instances=fetcher.plain_http_hosts,
-        )
+        return MastodonCollector(fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
         from app.classification.config import normalise_mastodon

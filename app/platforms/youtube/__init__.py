@@ -56,13 +56,12 @@ class YouTube(Platform):
         )
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        from app.collectors.youtube import YouTubeCollector
+        from app.platforms.youtube.collector import YouTubeCollector
 
         return YouTubeCollector(
             api_url=settings.youtube_api_url,
             api_key=settings.youtube_api_key,
-            limiter=fetcher.limiter,
-            max_bytes=fetcher.max_bytes,
+            fetcher=fetcher,
         )
 
     def author_ids(self, author: Author) -> list[str]:
