@@ -24,7 +24,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import BindParameter, Integer, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,6 +124,69 @@ def state_of(session: Session, budget: int | None, now: dt.datetime) -> BudgetSt
     )
 
 
+_TABLE: Table = XReadMonth.__table__  # type: ignore[assignment]
+_T = _TABLE.c
+_N: BindParameter[int] = bindparam("n", type_=Integer)
+# Prebuilt statements (their compiled forms are cached): the check and the reservation are
+# one UPDATE, so two workers can never both take the last reads.
+_RESERVE_FIRST = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"), _T.reads_used + _N <= bindparam("budget"))
+    .values(
+        reads_used=_T.reads_used + _N,
+        first_capture_reads=_T.first_capture_reads + _N,
+        updated_at=bindparam("now"),
+    )
+)
+# allows() for a re-poll, as SQL over the row:
+#   (used - first) + n <= (budget - first / gone) * pace, the projection at most the budget
+_RESERVE_REPOLL = (
+    update(_TABLE)
+    .where(
+        _T.month == bindparam("m"),
+        _T.reads_used + _N <= bindparam("budget"),
+        _T.reads_used - _T.first_capture_reads + _T.first_capture_reads * bindparam("ratio") + _N
+        <= bindparam("room"),
+        _T.first_capture_reads <= bindparam("first_cap"),
+    )
+    .values(reads_used=_T.reads_used + _N, updated_at=bindparam("now"))
+)
+_COUNT_FIRST = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"))
+    .values(
+        reads_used=_T.reads_used + _N,
+        first_capture_reads=_T.first_capture_reads + _N,
+        updated_at=bindparam("now"),
+    )
+)
+_COUNT_REPOLL = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"))
+    .values(reads_used=_T.reads_used + _N, updated_at=bindparam("now"))
+)
+_DEFER = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"))
+    .values(polls_deferred=_T.polls_deferred + 1)
+    .returning(_T.reads_used, _T.first_capture_reads, _T.requests, _T.polls_deferred)
+)
+_SETTLE_FIRST = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"))
+    .values(
+        reads_used=_T.reads_used + _N,
+        first_capture_reads=_T.first_capture_reads + _N,
+        requests=_T.requests + bindparam("requests"),
+    )
+)
+_SETTLE_REPOLL = (
+    update(_TABLE)
+    .where(_T.month == bindparam("m"))
+    .values(reads_used=_T.reads_used + _N, requests=_T.requests + bindparam("requests"))
+)
+
+
 class ReadBudget:
     """The shared monthly counter. `database` is opened from the URL on first use, so the
     collector (which is handed no database) counts in the same one as the capture pipeline.
@@ -140,6 +203,7 @@ class ReadBudget:
         self._url = database_url
         self._database = database
         self._lock = threading.Lock()
+        self._months: set[str] = set()  # month rows known to exist
 
     @property
     def counts(self) -> bool:
@@ -158,37 +222,24 @@ class ReadBudget:
                 self._database = Database(self._url)
             return self._database
 
-    @staticmethod
-    def _ensure_row(session: Session, key: str) -> None:
-        if session.get(XReadMonth, key) is not None:
+    def _ensure_row(self, session: Session, key: str) -> None:
+        if key in self._months:
             return
-        try:
-            with session.begin_nested():
-                session.add(
-                    XReadMonth(
-                        month=key,
-                        reads_used=0,
-                        first_capture_reads=0,
-                        requests=0,
-                        polls_deferred=0,
+        if session.get(XReadMonth, key) is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        XReadMonth(
+                            month=key,
+                            reads_used=0,
+                            first_capture_reads=0,
+                            requests=0,
+                            polls_deferred=0,
+                        )
                     )
-                )
-        except IntegrityError:
-            pass  # another worker created the month's row first
-
-    def _fits(self, reads: int, now: dt.datetime, first_capture: bool) -> list[ColumnElement[bool]]:
-        """`allows()` as SQL over the row, so the check and the reservation are one UPDATE."""
-        assert self.monthly is not None
-        budget = self.monthly
-        used, first = XReadMonth.reads_used, XReadMonth.first_capture_reads
-        conditions = [used + reads <= budget]
-        if not first_capture:
-            gone, pace = month_fractions(now)
-            # (used - first) + reads <= (budget - first / gone) * pace, and the projection
-            # never above the budget: first <= budget * gone
-            conditions.append(used - first + first * (pace / gone) + reads <= budget * pace)
-            conditions.append(first <= budget * gone)
-        return conditions
+            except IntegrityError:
+                pass  # another worker created the month's row first
+        self._months.add(key)
 
     def reserve(
         self, reads: int, *, now: dt.datetime | None = None, first_capture: bool
@@ -198,38 +249,33 @@ class ReadBudget:
             return None
         now = now or utcnow()
         key = month_key(now)
-        conditions = [XReadMonth.month == key]
-        if self.monthly is not None:
-            conditions += self._fits(reads, now, first_capture)
-        values = {"reads_used": XReadMonth.reads_used + reads, "updated_at": now}
-        if first_capture:
-            values["first_capture_reads"] = XReadMonth.first_capture_reads + reads
+        params: dict[str, object] = {"m": key, "n": reads, "now": now}
+        if self.monthly is None:
+            statement = _COUNT_FIRST if first_capture else _COUNT_REPOLL
+        elif first_capture:
+            statement = _RESERVE_FIRST
+            params["budget"] = self.monthly
+        else:
+            statement = _RESERVE_REPOLL
+            gone, pace = month_fractions(now)
+            params.update(
+                budget=self.monthly,
+                ratio=pace / gone,
+                room=self.monthly * pace,
+                first_cap=self.monthly * gone,
+            )
         with self.database.session() as session:
             self._ensure_row(session, key)
-            result = session.execute(
-                update(XReadMonth)
-                .where(*conditions)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            result = session.execute(statement, params)
             if getattr(result, "rowcount", 0) == 1:
                 return Reservation(key, reads, first_capture)
-            session.execute(
-                update(XReadMonth)
-                .where(XReadMonth.month == key)
-                .values(polls_deferred=XReadMonth.polls_deferred + 1)
-                .execution_options(synchronize_session=False)
-            )
-            state = state_of(session, self.monthly, now)
+            row = session.execute(_DEFER, {"m": key}).one()
         assert self.monthly is not None  # without a budget every reservation succeeds
+        state = BudgetState(key, self.monthly, row[0], row[1], row[2], row[3])
         retry_at = next_allowed(
-            self.monthly,
-            state.reads_used,
-            state.first_capture_reads,
-            reads,
-            now,
+            self.monthly, state.reads_used, state.first_capture_reads, reads, now,
             first_capture=first_capture,
-        )
+        )  # fmt: skip
         raise Deferred(retry_at, state, reads)
 
     def settle(self, reservation: Reservation | None, *, reads: int, requests: int) -> None:
@@ -237,19 +283,11 @@ class ReadBudget:
         case, so this gives reads back)."""
         if reservation is None:
             return
-        change = reads - reservation.reads
-        values = {
-            "reads_used": XReadMonth.reads_used + change,
-            "requests": XReadMonth.requests + requests,
-        }
-        if reservation.first_capture:
-            values["first_capture_reads"] = XReadMonth.first_capture_reads + change
+        statement = _SETTLE_FIRST if reservation.first_capture else _SETTLE_REPOLL
         with self.database.session() as session:
             session.execute(
-                update(XReadMonth)
-                .where(XReadMonth.month == reservation.month)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+                statement,
+                {"m": reservation.month, "n": reads - reservation.reads, "requests": requests},
             )
 
     def state(self, now: dt.datetime | None = None) -> BudgetState:

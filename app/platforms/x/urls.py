@@ -78,6 +78,13 @@ def normalise_username(handle: str) -> str:
     return name.lower()
 
 
+def normalise_official(value: str) -> str:
+    """An official account in classification.yaml: a user name (`@City`, `city`) or X's
+    numeric user id, as the classifier compares them (author_ids)."""
+    value = value.strip()
+    return value if value.isdigit() else parse_account(value)
+
+
 def _segments(url: str) -> list[str]:
     text = url.strip()
     if "://" not in text:
