@@ -187,6 +187,20 @@ _SETTLE_REPOLL = (
 )
 
 
+_DATABASES: dict[str, Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _shared_database(url: str) -> Database:
+    """One engine per database URL for the process: collectors are built per capture
+    context (per manual capture, per worker), and each must not open a pool of its own."""
+    with _DATABASES_LOCK:
+        database = _DATABASES.get(url)
+        if database is None:
+            database = _DATABASES[url] = Database(url)
+        return database
+
+
 class ReadBudget:
     """The shared monthly counter. `database` is opened from the URL on first use, so the
     collector (which is handed no database) counts in the same one as the capture pipeline.
@@ -219,7 +233,7 @@ class ReadBudget:
             if self._database is None:
                 if self._url is None:
                     raise RuntimeError("the X read budget has no database")
-                self._database = Database(self._url)
+                self._database = _shared_database(self._url)
             return self._database
 
     def _ensure_row(self, session: Session, key: str) -> None:

@@ -128,6 +128,16 @@ def test_flag_capture_edit_delete(
     assert versions[1]["text"] == "i miss y’all so much — see you Tuesday"
     assert versions[1]["platform_version_id"] == edit
 
+    # The post page says for how long replies are found.
+    from app.auth.models import User
+    from app.web.service import post_page
+
+    with db.session() as session:
+        viewer = session.get(User, ann.user.id)
+        assert viewer is not None
+        notes = post_page(session, viewer=viewer, post_id=post_id).notes
+    assert "finds replies for 7 days after a post is published (until 2022-10-10T17:57" in notes[0]
+
     api.delete(ORIGINAL)
     removed = capture(web, ann, post_id, api)
     assert removed["outcome"] == "removed"
