@@ -139,6 +139,19 @@ class Settings(BaseSettings):
         description="Alias of POSTVAULT_FETCH_PLAIN_HTTP_HOSTS, kept for existing "
         "configurations: both lists are used.",
     )
+    # X (Twitter), API v2: app/platforms/x/
+    x_api_url: str = Field(default="https://api.x.com", description="X API v2 base URL.")
+    x_bearer_token: SecretStr | None = Field(
+        default=None,
+        description="App bearer token for the X API v2; without it X posts are accepted and "
+        "shown as not captured.",
+    )
+    x_monthly_read_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description="Posts the X API tier may read per calendar month (UTC); polls are spread "
+        "so it is never exceeded. Unset: no monthly cap (rate-limit headers still apply).",
+    )
 
     # --- web ---
     session_max_age_hours: int = Field(

@@ -18,6 +18,7 @@ from app.open_records.models import (
     RequestNote,
     ResponsePackage,
 )
+from app.platforms.x.models import XReadMonth
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.retention.models import (
     DispositionBatch,
@@ -61,4 +62,5 @@ __all__ = [
     "User",
     "UserIdentity",
     "VersionMedia",
+    "XReadMonth",
 ]

@@ -66,11 +66,25 @@ POLL_OFFSETS = (
 MONTHLY = dt.timedelta(days=30)
 
 
-def poll_due_at(flagged_at: dt.datetime, polls_done: int) -> dt.datetime:
+def poll_due_at(
+    flagged_at: dt.datetime, polls_done: int, offsets: tuple[dt.timedelta, ...] = POLL_OFFSETS
+) -> dt.datetime:
     """When poll number `polls_done` (0-based) of a post flagged at `flagged_at` is due."""
-    if polls_done < len(POLL_OFFSETS):
-        return flagged_at + POLL_OFFSETS[polls_done]
-    return flagged_at + POLL_OFFSETS[-1] + MONTHLY * (polls_done - len(POLL_OFFSETS) + 1)
+    if polls_done < len(offsets):
+        return flagged_at + offsets[polls_done]
+    return flagged_at + offsets[-1] + MONTHLY * (polls_done - len(offsets) + 1)
+
+
+def poll_offsets(platform: str) -> tuple[dt.timedelta, ...]:
+    """A platform's own schedule (`poll_offsets` on its descriptor: X polls often while its
+    replies can be searched), else POLL_OFFSETS."""
+    from app.platforms.registry import registry
+
+    if platform in registry:
+        offsets = getattr(registry.get(platform), "poll_offsets", None)
+        if offsets:
+            return tuple(offsets)
+    return POLL_OFFSETS
 
 
 def failure_backoff(failures: int) -> dt.timedelta:
@@ -312,7 +326,7 @@ def run_after_commit(ctx: CaptureContext, version_ids: list[int]) -> None:
 def _advance_schedule(post: FlaggedPost, now: dt.datetime, *, scheduled: bool) -> None:
     if scheduled:
         post.polls_done += 1
-    due = poll_due_at(post.flagged_at, post.polls_done)
+    due = poll_due_at(post.flagged_at, post.polls_done, poll_offsets(post.platform))
     # A post flagged long ago and captured late is not polled in a burst to catch up.
     post.next_poll_at = max(due, now + dt.timedelta(minutes=30)) if post.polls_done else due
 

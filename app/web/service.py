@@ -72,6 +72,7 @@ class PostPage:
     # how many characters it could not draw.
     timestamps: dict[int, str] = field(default_factory=dict)
     missing_glyphs: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # the platform's notes on what it captures
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -91,6 +92,13 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
+    from app.platforms.registry import registry
+
+    notes: list[str] = []
+    if post.platform in registry:
+        post_notes = getattr(registry.get(post.platform), "post_notes", None)  # optional hook
+        if post_notes is not None:
+            notes = post_notes(session, post)
     return PostPage(
         post,
         detail,
@@ -99,6 +107,7 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         comparisons,
         timestamps={number: str(status) for number, _, status in snapshot_rows if status},
         missing_glyphs={number: count for number, count, _ in snapshot_rows if count},
+        notes=notes,
     )
 
 
@@ -173,6 +182,8 @@ class Dashboard:
     today: dt.date
     fixity: FixityOverview
     fonts: FontReport
+    # (label, sentence) from platforms that report on their capture (X's monthly reads)
+    platform_facts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -265,6 +276,19 @@ def request_mark(deadline: Deadline) -> str | None:
     return None
 
 
+def _platform_facts(
+    session: Session, settings: Settings, now: dt.datetime
+) -> list[tuple[str, str]]:
+    from app.platforms.registry import registry
+
+    facts: list[tuple[str, str]] = []
+    for platform in registry:
+        report = getattr(platform, "dashboard_facts", None)  # optional platform hook
+        if report is not None:
+            facts += report(session, settings, now)
+    return facts
+
+
 def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None = None) -> Dashboard:
     now = now or utcnow()
     today = now.astimezone(dt.UTC).date()
@@ -343,6 +367,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         # Failing objects first: a missing or changed file is the first thing to see.
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
         fonts=script_report(),
+        platform_facts=_platform_facts(session, settings, now),
     )
 
 
