@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         description="Comma-separated host or host:port the fetcher may reach although private "
         "or plain HTTP (tests use loopback servers).",
     )
+    fetch_plain_http_hosts: str = Field(
+        default="",
+        description="Comma-separated host or host:port that collectors address over plain "
+        "HTTP and that accounts may be registered with as http:// (test and development "
+        "servers; each must also be in POSTVAULT_FETCH_ALLOW_HOSTS).",
+    )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     fetch_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     media_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
@@ -81,8 +87,8 @@ class Settings(BaseSettings):
     # --- collectors (platform layer) ---
     mastodon_plain_http_instances: str = Field(
         default="",
-        description="Comma-separated Mastodon instance host[:port] reached over plain HTTP "
-        "(test and development instances; each must also be in POSTVAULT_FETCH_ALLOW_HOSTS).",
+        description="Alias of POSTVAULT_FETCH_PLAIN_HTTP_HOSTS, kept for existing "
+        "configurations: both lists are used.",
     )
 
     # --- web ---
@@ -147,6 +153,12 @@ class Settings(BaseSettings):
     @property
     def allowed_fetch_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.fetch_allow_hosts.split(",") if h.strip())
+
+    @property
+    def plain_http_hosts(self) -> frozenset[str]:
+        """POSTVAULT_FETCH_PLAIN_HTTP_HOSTS and its alias POSTVAULT_MASTODON_PLAIN_HTTP_INSTANCES."""
+        listed = f"{self.fetch_plain_http_hosts},{self.mastodon_plain_http_instances}"
+        return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
 
     # --- retention ---
     retention_timezone: str = Field(

@@ -28,6 +28,7 @@ from app.errors import DomainError
 from app.health import router as health_router
 from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context, install_hooks
+from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
@@ -181,4 +182,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    install_platform_enum(app)
     return app

@@ -67,7 +67,9 @@ def test_flagging_again_returns_the_same_post(client: TestClient, make_person: M
 def test_every_platform_form_is_flagged(client: TestClient, make_person: MakePerson) -> None:
     bob = make_person()
     register(client, bob, profile_url="https://mastodon.social/@parks")
-    register(client, bob, profile_url="https://blog.city.example/feed.xml")
+    # Named as a feed: a bare profile URL is a feed only once one is found there, and
+    # blog.city.example serves none (tests/platforms/test_registry.py covers discovery).
+    register(client, bob, platform="feed", handle="https://blog.city.example/feed.xml")
     register(client, bob, profile_url="https://www.youtube.com/@CityParks")
     register(client, bob, profile_url="https://bsky.app/profile/parks.bsky.social")
     urls = {

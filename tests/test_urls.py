@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.accounts.models import Platform
 from app.errors import Invalid
+from app.platforms.registry import PlatformIds as Platform
 from app.posts.urls import account_from_handle, account_from_profile_url, parse_post_url
 
 

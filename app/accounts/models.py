@@ -1,20 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.db import Base, UTCDateTime, utcnow
-
-
-class Platform(enum.StrEnum):
-    bluesky = "bluesky"
-    mastodon = "mastodon"
-    feed = "feed"
-    youtube = "youtube"
 
 
 class SocialAccount(Base):

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.accounts import service
 from app.accounts.schemas import AccountCreate, AccountOut
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
+from app.platforms.fetcher import Fetcher
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
 
 @router.post("", response_model=AccountOut, status_code=status.HTTP_201_CREATED)
 def register_account(
-    body: AccountCreate, user: CurrentUser, session: SessionDep, response: Response
+    body: AccountCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> AccountOut:
     account, created = service.register_account(
         session,
@@ -21,6 +26,7 @@ def register_account(
         handle=body.handle,
         profile_url=body.profile_url,
         access_token=body.access_token,
+        fetcher=Fetcher.from_settings(request.app.state.settings),
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -4,13 +4,22 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.platforms.openapi import PLATFORM_ENUM_MARK
+from app.platforms.registry import registry
+
 
 class AccountCreate(BaseModel):
-    """Either `platform` and `handle`, or a `profile_url` (a profile page or a blog feed)."""
+    """`platform` and `handle`; or a `profile_url` (a profile page or a blog feed), with
+    `platform` when the URL alone cannot tell (a self-hosted site)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    platform: str | None = Field(default=None, max_length=32, examples=["bluesky"])
+    platform: str | None = Field(
+        default=None,
+        max_length=32,
+        examples=[registry.ids()[0]],
+        json_schema_extra=PLATFORM_ENUM_MARK,
+    )
     handle: str | None = Field(default=None, max_length=2048, examples=["alice.bsky.social"])
     profile_url: str | None = Field(default=None, max_length=2048)
     access_token: str | None = Field(
@@ -20,8 +29,11 @@ class AccountCreate(BaseModel):
     @model_validator(mode="after")
     def _one_form(self) -> AccountCreate:
         if self.profile_url:
-            if self.platform or self.handle:
-                raise ValueError("give either profile_url, or platform and handle, not both")
+            if self.handle:
+                raise ValueError(
+                    "give either profile_url (and platform if you like), or platform and "
+                    "handle, not both"
+                )
         elif not (self.platform and self.handle):
             raise ValueError("give platform and handle, or profile_url")
         return self

@@ -10,8 +10,10 @@ from app.audit.service import Actor, record
 from app.auth.models import User
 from app.collectors.models import CaptureAttempt
 from app.errors import Conflict, NotFound
+from app.platforms.base import AccountRef
+from app.platforms.fetcher import Fetcher
+from app.platforms.registry import registry
 from app.posts.models import CapturedVersion, FlaggedPost
-from app.posts.urls import AccountRef, account_from_handle, account_from_profile_url
 
 
 def register_account(
@@ -22,29 +24,34 @@ def register_account(
     handle: str | None = None,
     profile_url: str | None = None,
     access_token: str | None = None,
+    fetcher: Fetcher | None = None,
 ) -> tuple[SocialAccount, bool]:
     """Register an account for `owner`; returns (account, created). Registering one's own
-    account again returns it; an account another employee holds is a conflict."""
-    ref: AccountRef = (
-        account_from_profile_url(profile_url)
-        if profile_url
-        else account_from_handle(platform or "", handle or "")
+    account again returns it; an account another employee holds is a conflict.
+
+    `fetcher` (from Settings) names the plain-HTTP hosts and looks for a feed at a profile
+    URL no platform knows by its form; without one, https only."""
+    ref: AccountRef = registry.resolve_account(
+        fetcher=fetcher or Fetcher(),
+        platform_id=platform or None,
+        handle=handle,
+        profile_url=profile_url,
     )
     existing = session.scalar(
         select(SocialAccount).where(
-            SocialAccount.platform == ref.platform.value, SocialAccount.handle == ref.handle
+            SocialAccount.platform == ref.platform, SocialAccount.handle == ref.handle
         )
     )
     if existing is not None:
         if existing.owner_id == owner.id:
             return existing, False
         raise Conflict(
-            f"the {ref.platform.value} account {ref.handle} is registered to another employee; "
+            f"the {ref.platform} account {ref.handle} is registered to another employee; "
             "ask a records officer if it is yours"
         )
     account = SocialAccount(
         owner_id=owner.id,
-        platform=ref.platform.value,
+        platform=ref.platform,
         handle=ref.handle,
         profile_url=ref.profile_url,
         access_token=access_token or None,

@@ -25,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from app.config import PROJECT_ROOT
 from app.errors import DomainError
+from app.platforms.registry import registry
 
 CONFIG_FILE_NAME = "classification.yaml"
 
@@ -170,8 +171,7 @@ class ClassifierConfig(BaseModel):
     @cached_property
     def official_sets(self) -> dict[str, frozenset[str]]:
         return {
-            platform: self.official_accounts.for_platform(platform)
-            for platform in ("bluesky", "mastodon", "feed", "youtube")
+            platform: self.official_accounts.for_platform(platform) for platform in registry.ids()
         }
 
     @cached_property

@@ -58,25 +58,17 @@ from urllib.parse import urlsplit
 
 from app.classification.config import (
     ClassifierConfig,
-    normalise_bluesky,
-    normalise_feed,
-    normalise_mastodon,
-    normalise_youtube,
 )
 from app.classification.models import Label
 from app.collectors.base import Author, CollectedPost, EmbeddedPost
+from app.platforms.registry import PHRASE_NAMES as PLATFORM_NAMES
+from app.platforms.registry import registry
 
 # Bump when a rule, a reason's meaning or the fingerprint algorithm changes: stored decisions
 # name the version that made them.
 CLASSIFIER_VERSION = "1.0.0"
 FINGERPRINT_ALGORITHM = "wp2-mh30x3"  # word pairs, 30 MinHash values in 10 bands of 3
 
-PLATFORM_NAMES = {
-    "bluesky": "Bluesky",
-    "mastodon": "Mastodon",
-    "feed": "feed",
-    "youtube": "YouTube",
-}
 # Media an employee attaches (adds content); thumbnails, avatars and link previews do not.
 OWN_MEDIA_ROLES = frozenset({"image", "video", "audio", "gifv", "other"})
 MAX_CANDIDATES = 20
@@ -308,33 +300,16 @@ def _platform_name(platform: str) -> str:
     return PLATFORM_NAMES.get(platform, platform)
 
 
+def _is_video_platform(platform: str) -> bool:
+    return platform in registry and registry.get(platform).video_platform
+
+
 def _author_ids(author: Author, platform: str) -> list[str]:
-    """Every identifier by which an author could be listed in official_accounts."""
-    ids: list[str] = []
-    if platform == "bluesky":
-        ids = [normalise_bluesky(v) for v in (author.handle, author.platform_id) if v]
-    elif platform == "mastodon":
-        handle = normalise_mastodon(author.handle)
-        ids.append(handle)
-        if "@" not in handle and author.profile_url:
-            # A local account ("cityofexample") is user@host of its profile URL.
-            host = urlsplit(author.profile_url).hostname
-            if host:
-                ids.append(f"{handle}@{host.lower()}")
-        if author.profile_url:
-            parts = urlsplit(author.profile_url)
-            user = parts.path.strip("/").removeprefix("@")
-            if parts.hostname and user and "/" not in user:
-                ids.append(f"{user.lower()}@{parts.hostname.lower()}")
-    elif platform == "youtube":
-        for value in (author.handle, author.platform_id):
-            if value:
-                ids.append(normalise_youtube(value))
-                if not value.startswith("@") and not value.startswith("UC"):
-                    ids.append(normalise_youtube("@" + value))
-    elif platform == "feed":
-        ids = [normalise_feed(v) for v in (author.handle, author.profile_url) if v and "://" in v]
-    return ids
+    """Every identifier by which an author could be listed in official_accounts (each
+    platform says how its handles are written: app/platforms/<id>/)."""
+    if platform not in registry:
+        return []
+    return registry.get(platform).author_ids(author)
 
 
 def official_account(author: Author, platform: str, config: ClassifierConfig) -> str | None:
@@ -562,7 +537,7 @@ def rule_duplicates(
     index: CrossPostIndex,
     print_: Fingerprint | None = None,
 ) -> Decision | None:
-    if ctx.platform == "youtube" or any(m.role == "video" for m in post.media):
+    if _is_video_platform(ctx.platform) or any(m.role == "video" for m in post.media):
         return None  # a video is its own content, whatever its description repeats
     print_ = print_ or fingerprint(post)
     t = config.thresholds
@@ -657,7 +632,7 @@ def _candidate(match: IndexedCapture, similarity: float) -> dict[str, Any]:
 
 def rule_default(post: CollectedPost, ctx: PostContext, config: ClassifierConfig) -> Decision:
     platform = _platform_name(ctx.platform)
-    what = {"youtube": "video", "feed": "feed entry"}.get(ctx.platform, "post")
+    what = registry.get(ctx.platform).post_noun if ctx.platform in registry else "post"
     reasons = [
         f"This {platform} {what} by {ctx.account_handle} is the employee's own content: it is not "
         "a repost of an official city account, not only a link to a city publication and not "

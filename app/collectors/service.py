@@ -41,6 +41,7 @@ from app.collectors.versioning import content_hash, describe_change, source_byte
 from app.config import Settings
 from app.db import Database, utcnow
 from app.errors import Conflict
+from app.platforms.fetcher import Fetcher
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind, VersionMedia
 from app.storage.base import ArchiveStore, sha256_hex
 from app.storage.service import put_object
@@ -98,6 +99,8 @@ class CaptureContext:
     on_removed: list[RemovedHook] = field(default_factory=list)
     after_commit: list[AfterCommitHook] = field(default_factory=list)
     clock: Callable[[], dt.datetime] = utcnow
+    # Media downloads share the collectors' limiter; None = built from `settings`.
+    fetcher: Fetcher | None = None
 
     @property
     def actor(self) -> Actor:
@@ -269,9 +272,9 @@ def _download_media(
     ctx: CaptureContext, post: CollectedPost, known: Mapping[str, str]
 ) -> _Downloaded:
     """Fetch every media file once, capped and type-checked; URLs already archived for this
-    post (Bluesky blobs by CID, Mastodon's immutable media paths) are not fetched again."""
-    from app.collectors.http import get_limited
-
+    post (Bluesky blobs by CID, Mastodon's immutable media paths) are not fetched again.
+    Downloads go through the Fetcher, so they count against their host's rate limiter."""
+    http = (ctx.fetcher or Fetcher.from_settings(ctx.settings)).session(ctx.client)
     got = _Downloaded()
     by_url: dict[str, tuple[str, str]] = {}
     captures = [post, *post.history]
@@ -287,11 +290,8 @@ def _download_media(
                 got.by_url[ref.url] = known[ref.url]
                 continue
             try:
-                fetched = get_limited(
-                    ctx.client,
-                    ref.url,
-                    max_bytes=ctx.settings.media_max_bytes,
-                    allowed_types=MEDIA_TYPES,
+                fetched = http.download(
+                    ref.url, max_bytes=ctx.settings.media_max_bytes, allowed_types=MEDIA_TYPES
                 )
                 got.requests += 1
             except Exception as exc:  # a media file that cannot be fetched must not lose the post

@@ -4,9 +4,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.accounts.models import Platform
 from app.classification.models import Label
 from app.open_records.models import RequestStatus
+from app.platforms.registry import PlatformId
 from app.retention.schemas import SearchCriteria
 
 SEARCH_QUERY_MAX_LENGTH = 500
@@ -28,7 +28,7 @@ class SearchQuery(BaseModel):
     q: str = Field(max_length=SEARCH_QUERY_MAX_LENGTH, examples=['pool closure -"swim team"'])
     employee_id: int | None = Field(default=None, description="The accounts' owner (user id).")
     account_id: int | None = None
-    platform: Platform | None = None
+    platform: PlatformId | None = None
     date_from: dt.date | None = Field(
         default=None, description="Posted on or after (the platform's date, else captured)."
     )

@@ -468,7 +468,7 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
     if query.account_id is not None:
         conditions.append(d.account_id == query.account_id)
     if query.platform is not None:
-        conditions.append(d.platform == query.platform.value)
+        conditions.append(d.platform == query.platform)
     if query.date_from is not None:
         conditions.append(d.created_at >= _day_start(query.date_from))
     if query.date_to is not None:

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
+from app.platforms.openapi import PLATFORM_ENUM_MARK
+from app.platforms.registry import registry
 from app.posts import service
 from app.posts.models import PostStatus
 from app.posts.schemas import PostCreate, PostDetail, PostOut, PostPage
@@ -31,13 +33,15 @@ def list_posts(
     user: CurrentUser,
     session: SessionDep,
     account_id: int | None = None,
-    platform: str | None = Query(default=None, pattern="^(bluesky|mastodon|feed|youtube)$"),
+    platform: str | None = Query(default=None, json_schema_extra=PLATFORM_ENUM_MARK),
     status_: PostStatus | None = Query(default=None, alias="status"),
     flagged_from: dt.datetime | None = None,
     flagged_to: dt.datetime | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
 ) -> PostPage:
+    if platform is not None:
+        registry.require(platform)  # an unknown one is a 422 naming the known platforms
     filters = service.PostFilters(
         account_id=account_id,
         platform=platform,

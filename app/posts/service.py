@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Platform, SocialAccount
+from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.models import Classification
 from app.db import utcnow
 from app.errors import Invalid, NotFound
+from app.platforms.base import PostRef
+from app.platforms.registry import registry
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import (
     ClassificationOut,
@@ -22,77 +24,42 @@ from app.posts.schemas import (
     RetentionOut,
     VersionSummary,
 )
-from app.posts.urls import SUPPORTED, PostRef, parse_post_url
 from app.retention.models import HeldPost, Hold, RetentionAssignment
 
 
-def _site_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).netloc.lower()
-    return host.removeprefix("www.")
-
-
 def _match_account(
-    session: Session, *, owner: User, ref: PostRef, account_id: int | None
-) -> SocialAccount:
-    mine = list(
-        session.scalars(
-            select(SocialAccount).where(
-                SocialAccount.owner_id == owner.id, SocialAccount.platform == ref.platform.value
+    session: Session, *, owner: User, refs: list[PostRef], account_id: int | None
+) -> tuple[PostRef, SocialAccount]:
+    """The candidate reading of the URL that one of the owner's accounts claims, and that
+    account. The platform explains a refusal; by-site readings nobody claims fall through to
+    the list of what is supported."""
+    for ref in refs:
+        platform = registry.get(ref.platform)
+        mine = list(
+            session.scalars(
+                select(SocialAccount).where(
+                    SocialAccount.owner_id == owner.id, SocialAccount.platform == ref.platform
+                )
             )
         )
-    )
-    if account_id is not None:
-        mine = [a for a in mine if a.id == account_id]
-    name = ref.platform.value.capitalize() if ref.platform is not Platform.youtube else "YouTube"
-    if ref.platform in (Platform.bluesky, Platform.mastodon):
-        for account in mine:
-            if ref.author in (account.handle, account.platform_account_id):
-                return account
-        raise Invalid(
-            f"the post is by {ref.author} on {name}, which is not one of your registered "
-            "accounts: register it first (POST /api/v1/accounts)"
-        )
-    if ref.platform is Platform.youtube:
-        if len(mine) == 1:
-            return mine[0]
-        if not mine:
-            raise Invalid(
-                "you have no registered YouTube account: register your channel first "
-                "(POST /api/v1/accounts)"
-            )
-        raise Invalid(
-            f"you have {len(mine)} YouTube accounts: say which with account_id "
-            f"({', '.join(str(a.id) for a in mine)})"
-        )
-    site = (ref.site or "").removeprefix("www.")
-    for account in mine:
-        if _site_of(account.handle) == site:
-            return account
-    raise Invalid(f"the URL matches no supported platform: expected {SUPPORTED}")
-
-
-def _external_id(ref: PostRef, account: SocialAccount) -> str:
-    if ref.platform is Platform.bluesky:
-        # The account's registered handle, not the URL's author, so that a handle URL and a
-        # DID URL of the same post are one post.
-        return f"at://{account.handle}/app.bsky.feed.post/{ref.post_id}"
-    if ref.platform is Platform.mastodon:
-        return f"{ref.site}/{ref.post_id}"
-    return ref.post_id
+        if account_id is not None:
+            mine = [a for a in mine if a.id == account_id]
+        account = platform.match_account(ref, mine)
+        if account is not None:
+            return ref, account
+    raise Invalid(f"the URL matches no supported platform: expected {registry.supported()}")
 
 
 def flag_post(
     session: Session, *, user: User, url: str, note: str | None, account_id: int | None = None
 ) -> tuple[FlaggedPost, bool]:
     """Flag a post of one of the caller's accounts; returns (post, created)."""
-    ref = parse_post_url(url)
-    account = _match_account(session, owner=user, ref=ref, account_id=account_id)
-    external_id = _external_id(ref, account)
+    refs = registry.recognise_post(url)
+    ref, account = _match_account(session, owner=user, refs=refs, account_id=account_id)
+    external_id = registry.get(ref.platform).external_id(ref, account)
     existing = session.scalar(
         select(FlaggedPost).where(
-            FlaggedPost.platform == ref.platform.value, FlaggedPost.external_id == external_id
+            FlaggedPost.platform == ref.platform, FlaggedPost.external_id == external_id
         )
     )
     if existing is not None:
@@ -102,7 +69,7 @@ def flag_post(
         account_id=account.id,
         flagged_by_id=user.id,
         url=ref.canonical_url,
-        platform=ref.platform.value,
+        platform=ref.platform,
         external_id=external_id,
         note=(note or "").strip() or None,
         status=PostStatus.waiting,

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.accounts.models import Platform
+from app.platforms.registry import PlatformId
 from app.retention.models import HoldKind
 
 TEXT_MAX = 4000
@@ -31,7 +31,7 @@ class SearchCriteria(BaseModel):
         default=None, description="The user who owns the account (or flagged the post)."
     )
     account_id: int | None = None
-    platform: Platform | None = None
+    platform: PlatformId | None = None
     flagged_from: dt.datetime | None = None
     flagged_to: dt.datetime | None = None
     created_from: dt.datetime | None = Field(

@@ -34,7 +34,7 @@ def matching_query(criteria: SearchCriteria) -> Select[Any]:
     if criteria.account_id is not None:
         query = query.where(FlaggedPost.account_id == criteria.account_id)
     if criteria.platform is not None:
-        query = query.where(FlaggedPost.platform == criteria.platform.value)
+        query = query.where(FlaggedPost.platform == criteria.platform)
     if criteria.flagged_from is not None:
         query = query.where(FlaggedPost.flagged_at >= criteria.flagged_from)
     if criteria.flagged_to is not None:

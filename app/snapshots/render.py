@@ -31,6 +31,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app import __version__ as app_version
 from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
+from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
 from app.snapshots.schemas import MediaFile, SnapshotView
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -44,12 +45,6 @@ XMP_PREFIX = "pvs"
 RENDITION_MAX_EDGE = 1200
 RENDITION_QUALITY = 82
 
-PLATFORM_NAMES = {
-    "bluesky": "Bluesky",
-    "mastodon": "Mastodon",
-    "feed": "Web feed",
-    "youtube": "YouTube",
-}
 
 # Platform markup keeps its structure and links, nothing that loads or runs anything.
 ALLOWED_TAGS = {

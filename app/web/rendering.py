@@ -11,18 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.auth.models import User
+from app.platforms.registry import PLATFORM_NAMES, registry
 from app.web.security import CSRF_FIELD, WebSession
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 
 ROLE_NAMES = {"employee": "Employee", "records_officer": "Records officer", "admin": "Admin"}
-PLATFORM_NAMES = {
-    "bluesky": "Bluesky",
-    "mastodon": "Mastodon",
-    "youtube": "YouTube",
-    "feed": "Blog feed",
-}
 STATUS_NAMES = {
     "waiting": "Waiting for capture",
     "captured": "Captured",
@@ -70,6 +65,8 @@ templates.env.filters["iso"] = _iso
 templates.env.globals.update(
     ROLE_NAMES=ROLE_NAMES,
     PLATFORM_NAMES=PLATFORM_NAMES,
+    # What links the Flag page and the bookmarklet help say PostVault recognises.
+    SUPPORTED_POSTS=registry.supported,
     STATUS_NAMES=STATUS_NAMES,
     STATUS_HINTS=STATUS_HINTS,
     KIND_NAMES=KIND_NAMES,

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth.models import User
 from app.db import SessionDep
@@ -21,6 +20,7 @@ from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
 from app.open_records.models import RequestStatus
 from app.open_records.schemas import TEXT_MAX
+from app.platforms.registry import registry
 from app.retention.service import local_today
 from app.storage.base import ArchiveStore
 from app.web import workspace
@@ -112,7 +112,7 @@ def _new_page(
         today=_today(request),
         officers=workspace.officers(session),
         employees=workspace.employees_with_accounts(session),
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
     )
 
 
@@ -230,7 +230,7 @@ def _workspace(
         names=workspace.REQUEST_STATUS_NAMES,
         package_names=workspace.PACKAGE_STATUS_NAMES,
         denials=workspace.DENIALS,
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
     )
 
 

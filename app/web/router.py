@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts_service
-from app.accounts.models import Platform
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.collectors import service as capture_service
 from app.db import SessionDep
 from app.errors import DomainError, Invalid, NotFound
+from app.platforms.registry import registry
 from app.posts import service as posts_service
 from app.posts.models import PostStatus
 from app.posts.schemas import NOTE_MAX_LENGTH
@@ -150,7 +150,7 @@ def _accounts_page(
         user=user,
         status_code=status_code,
         accounts=service.my_accounts(session, owner=user),
-        platforms=[p.value for p in Platform],
+        platforms=registry.ids(),
         done=_done(done),
         form=form or {"platform": "", "account": ""},
         error=error,

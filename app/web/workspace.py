@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Platform, SocialAccount
+from app.accounts.models import SocialAccount
 from app.audit.service import Actor
 from app.auth.models import Role, User
 from app.config import Settings
@@ -35,10 +35,10 @@ from app.open_records.models import (
 )
 from app.open_records.requests import Deadline
 from app.open_records.schemas import SEARCH_QUERY_MAX_LENGTH, TEXT_MAX, SearchQuery
+from app.platforms.registry import PLATFORM_NAMES, registry
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.schemas import SearchCriteria
 from app.storage.base import ArchiveStore
-from app.web.rendering import PLATFORM_NAMES
 from app.web.service import OPEN_REQUEST_STATUSES, request_deadline, request_mark
 
 REQUEST_STATUS_NAMES = {
@@ -210,7 +210,7 @@ def read_new_request(
             errors["search_employee"] = "Choose an employee from the list."
     platform = form.get("search_platform", "")
     if platform:
-        if platform in {p.value for p in Platform}:
+        if platform in registry:
             criteria["platform"] = platform
         else:
             errors["search_platform"] = "Choose a platform from the list."
@@ -273,14 +273,14 @@ def search_archive(
         raise Invalid("type a word or two to search for")
     if len(q) > SEARCH_QUERY_MAX_LENGTH:
         raise Invalid(f"a search has at most {SEARCH_QUERY_MAX_LENGTH} characters")
-    if platform and platform not in {p.value for p in Platform}:
+    if platform and platform not in registry:
         raise Invalid("choose a platform from the list")
     if employee and not employee.isdigit():
         raise Invalid("choose an employee from the list")
     try:
         query = SearchQuery(
             q=q,
-            platform=Platform(platform) if platform else None,
+            platform=platform or None,
             employee_id=int(employee) if employee else None,
             limit=SEARCH_HITS_SHOWN,
         )

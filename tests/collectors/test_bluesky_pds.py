@@ -19,8 +19,9 @@ from app.collectors.base import (
     CollectResult,
     Deleted,
 )
-from app.collectors.bluesky import BlueskyCollector
 from app.collectors.ratelimit import HostLimiter
+from app.platforms.bluesky.collector import BlueskyCollector
+from app.platforms.fetcher import Fetcher
 from tests.collectors.atproto_network import (
     Account,
     AtprotoClient,
@@ -45,9 +46,7 @@ def make_collector(network: AtprotoNetwork, *, appview_url: str | None = None) -
         resolver_url=network.pds,
         plc_url=network.plc,
         appview_url=appview_url or network.appview,
-        limiter=HostLimiter(),
-        attempts=2,
-        sleep=no_sleep,
+        fetcher=Fetcher(limiter=HostLimiter(), attempts=2, sleep=no_sleep),
     )
 
 

@@ -24,10 +24,11 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.bluesky import BlueskyCollector
 from app.collectors.ratelimit import HostLimiter
 from app.collectors.registry import collector_for
 from app.config import Settings
+from app.platforms.bluesky.collector import BlueskyCollector
+from app.platforms.fetcher import Fetcher
 from tests.collectors.bluesky_replay import (
     GET_RECORD,
     GET_REPO_STATUS,
@@ -83,9 +84,7 @@ def collector(pds: XrpcReplay, appview: XrpcReplay, limiter: HostLimiter) -> Blu
         resolver_url=pds.base_url,
         plc_url=pds.base_url,
         appview_url=appview.base_url,
-        limiter=limiter,
-        attempts=2,
-        sleep=no_sleep,
+        fetcher=Fetcher(limiter=limiter, attempts=2, sleep=no_sleep),
     )
 
 
@@ -321,9 +320,7 @@ def test_appview_unreachable(
         resolver_url=pds.base_url,
         plc_url=pds.base_url,
         appview_url=closed_url,
-        limiter=limiter,
-        attempts=2,
-        sleep=no_sleep,
+        fetcher=Fetcher(limiter=limiter, attempts=2, sleep=no_sleep),
     )
     target = CaptureTarget(
         post_id=1,

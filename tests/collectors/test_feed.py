@@ -17,8 +17,9 @@ from app.collectors.base import (
     TransientFailure,
     Unchanged,
 )
-from app.collectors.feed import FeedCollector
 from app.collectors.ratelimit import HostLimiter
+from app.platforms.feed.collector import FeedCollector
+from app.platforms.fetcher import Fetcher
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import FIXTURES, Answer, LoopbackServer, Request
 
@@ -116,7 +117,7 @@ def client(blog: Blog, make_fetch_client: MakeClient) -> httpx.Client:
 
 
 def collector() -> FeedCollector:
-    return FeedCollector(limiter=HostLimiter(), sleep=no_sleep)
+    return FeedCollector(Fetcher(limiter=HostLimiter(), sleep=no_sleep))
 
 
 def test_an_atom_entry(blog: Blog, client: httpx.Client) -> None:

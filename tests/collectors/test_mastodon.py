@@ -19,8 +19,9 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.mastodon import MastodonCollector, split_external_id
 from app.collectors.ratelimit import HostLimiter
+from app.platforms.fetcher import Fetcher
+from app.platforms.mastodon.collector import MastodonCollector, split_external_id
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import Answer, MastodonReplay, load_recording
 
@@ -47,9 +48,11 @@ def client(replay: MastodonReplay, make_fetch_client: MakeClient) -> httpx.Clien
 
 def collector(replay: MastodonReplay, limiter: HostLimiter | None = None) -> MastodonCollector:
     return MastodonCollector(
-        limiter=limiter or HostLimiter(),
-        plain_http_instances=frozenset({replay.server.host}),
-        sleep=no_sleep,
+        Fetcher(
+            limiter=limiter or HostLimiter(),
+            plain_http_hosts=frozenset({replay.server.host}),
+            sleep=no_sleep,
+        )
     )
 
 
@@ -416,7 +419,7 @@ def test_an_instance_without_history(replay: MastodonReplay, client: httpx.Clien
 
 
 def test_an_unreachable_instance_is_a_transient_failure(make_fetch_client: MakeClient) -> None:
-    mastodon = MastodonCollector(limiter=HostLimiter(), sleep=no_sleep)
+    mastodon = MastodonCollector(Fetcher(limiter=HostLimiter(), sleep=no_sleep))
     flagged = CaptureTarget(
         post_id=1,
         platform="mastodon",
@@ -444,10 +447,12 @@ def test_a_status_over_the_size_cap_is_a_clear_failure(
 ) -> None:
     status_id = replay.add_status(MEDIA_STATUS)
     small = MastodonCollector(
-        limiter=HostLimiter(),
-        plain_http_instances=frozenset({replay.server.host}),
-        max_bytes=2000,  # the recorded status is about 4 KB
-        sleep=no_sleep,
+        Fetcher(
+            limiter=HostLimiter(),
+            plain_http_hosts=frozenset({replay.server.host}),
+            max_bytes=2000,  # the recorded status is about 4 KB
+            sleep=no_sleep,
+        )
     )
     result = small.collect(target(replay, status_id), client)
     assert isinstance(result, TransientFailure), result

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.collectors.feed import FeedCollector
-from app.collectors.mastodon import MastodonCollector
 from app.collectors.ratelimit import HostLimiter, shared_limiter
 from app.collectors.registry import COLLECTORS, UnknownPlatform, collector_for
-from app.collectors.youtube import YouTubeCollector
 from app.config import Settings
+from app.platforms.feed.collector import FeedCollector
+from app.platforms.mastodon.collector import MastodonCollector
+from app.platforms.youtube.collector import YouTubeCollector
 
 
 def test_each_platform_has_its_collector() -> None:

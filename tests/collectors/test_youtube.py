@@ -21,7 +21,8 @@ from app.collectors.base import (
     TransientFailure,
 )
 from app.collectors.ratelimit import HostLimiter
-from app.collectors.youtube import YouTubeCollector, next_pacific_midnight
+from app.platforms.fetcher import Fetcher
+from app.platforms.youtube.collector import YouTubeCollector, next_pacific_midnight
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import FIXTURES, Answer, LoopbackServer, Request
 
@@ -62,9 +63,7 @@ def collector(api: Api, key: str | None = "test-key", **kwargs: Any) -> YouTubeC
     return YouTubeCollector(
         api_url=f"{api.server.base_url}/youtube/v3",
         api_key=key,
-        limiter=kwargs.pop("limiter", HostLimiter()),
-        sleep=no_sleep,
-        **kwargs,
+        fetcher=Fetcher(limiter=kwargs.pop("limiter", HostLimiter()), sleep=no_sleep, **kwargs),
     )
 
 

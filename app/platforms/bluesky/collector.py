@@ -55,18 +55,16 @@ from app.collectors.base import (
     Reply,
     TransientFailure,
 )
-from app.collectors.bluesky_text import is_web_url, rich_text
-from app.collectors.common import Abort, error_message, parse_time, run_collect
+from app.collectors.common import Abort, error_message, parse_time
 from app.collectors.http import FetchRefused, ResponseTooLarge, describe_url
 from app.collectors.ratelimit import (
-    HostLimiter,
     HostPaused,
     RequestStats,
     TransientHTTPError,
-    default_backoff,
-    request_with_retries,
-    shared_limiter,
 )
+from app.platforms.bluesky.text import is_web_url, rich_text
+from app.platforms.bluesky.urls import PLATFORM_ID
+from app.platforms.fetcher import Fetcher, FetchingCollector
 
 POST_COLLECTION = "app.bsky.feed.post"
 REPOST_COLLECTION = "app.bsky.feed.repost"
@@ -260,9 +258,9 @@ def _error_text(body: Any) -> str:
     return str(body)[:200]
 
 
-class BlueskyCollector:
-    platform = "bluesky"
-    version = "bluesky/1"
+class BlueskyCollector(FetchingCollector):
+    platform = PLATFORM_ID
+    version = f"{PLATFORM_ID}/1"
 
     def __init__(
         self,
@@ -270,28 +268,20 @@ class BlueskyCollector:
         resolver_url: str,
         plc_url: str,
         appview_url: str,
-        limiter: HostLimiter = shared_limiter,
-        max_bytes: int = 50 * 1024 * 1024,
-        attempts: int = 3,
-        backoff: Callable[[int], float] = default_backoff,
-        sleep: Callable[[float], None] = time.sleep,
+        fetcher: Fetcher | None = None,
         thread_depth: int = 10,
         identity_ttl_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(fetcher)
         self.resolver_url = resolver_url.rstrip("/")
         self.plc_url = plc_url.rstrip("/")
         self.appview_url = appview_url.rstrip("/")
-        self.limiter = limiter
-        self.max_bytes = max_bytes
-        self.attempts = attempts
-        self.backoff = backoff
-        self.sleep = sleep
         self.thread_depth = thread_depth
         self._identities = _IdentityCache(identity_ttl_seconds, clock)
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return run_collect(lambda stats: self._collect(target, client, stats))
+        return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
 
     # --- requests ---------------------------------------------------------------------
 
@@ -307,18 +297,8 @@ class BlueskyCollector:
         the request that produced it."""
         key = f"GET {url}" + (f"?{urlencode(params)}" if params else "")
         try:
-            response = request_with_retries(
-                client,
-                self.limiter,
-                "GET",
-                url,
-                attempts=self.attempts,
-                backoff=self.backoff,
-                sleep=self.sleep,
-                headers={"Accept": "application/json"},
-                params=params,
-                max_bytes=self.max_bytes,
-                stats=stats,
+            response = self.fetcher.session(client, stats).get(
+                url, headers={"Accept": "application/json"}, params=params
             )
         except (HostPaused, TransientHTTPError) as exc:
             source[key] = {"error": str(exc)}

@@ -17,8 +17,6 @@ is reported as AccountGone when the account endpoint says so (`"suspended": true
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,17 +35,15 @@ from app.collectors.base import (
     Reply,
     TransientFailure,
 )
-from app.collectors.common import Abort, error_message, json_body, parse_time, run_collect
+from app.collectors.common import Abort, error_message, json_body, parse_time
 from app.collectors.htmltext import summarise_html
 from app.collectors.ratelimit import (
-    HostLimiter,
     HostPaused,
     RequestStats,
     TransientHTTPError,
-    default_backoff,
-    request_with_retries,
-    shared_limiter,
 )
+from app.platforms.fetcher import FetchingCollector
+from app.platforms.mastodon.urls import PLATFORM_ID
 
 _STATUS_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _INSTANCE = re.compile(r"^[a-z0-9.-]{1,253}(:\d{1,5})?$")
@@ -126,35 +122,22 @@ def _quote(status: Any, instance: str) -> tuple[EmbeddedPost | None, dict[str, A
     return None, facts
 
 
-class MastodonCollector:
-    platform = "mastodon"
-    version = "mastodon/1"
+class MastodonCollector(FetchingCollector):
+    platform = PLATFORM_ID
+    version = f"{PLATFORM_ID}/1"
 
-    def __init__(
-        self,
-        *,
-        limiter: HostLimiter = shared_limiter,
-        max_bytes: int = 50 * 1024 * 1024,
-        plain_http_instances: frozenset[str] = frozenset(),
-        attempts: int = 3,
-        backoff: Callable[[int], float] = default_backoff,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.limiter = limiter
-        self.max_bytes = max_bytes
-        self.plain_http_instances = frozenset(h.lower() for h in plain_http_instances)
-        self.attempts = attempts
-        self.backoff = backoff
-        self.sleep = sleep
+    @property
+    def plain_http_instances(self) -> frozenset[str]:
+        """Instances reached over plain HTTP (POSTVAULT_FETCH_PLAIN_HTTP_HOSTS)."""
+        return self.fetcher.plain_http_hosts
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return run_collect(lambda stats: self._collect(target, client, stats))
+        return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
 
     # --- requests ---------------------------------------------------------------------
 
     def _api(self, instance: str) -> str:
-        scheme = "http" if instance in self.plain_http_instances else "https"
-        return f"{scheme}://{instance}/api/v1"
+        return f"{self.fetcher.base_url(instance)}/api/v1"
 
     def _get(
         self,
@@ -167,19 +150,7 @@ class MastodonCollector:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return request_with_retries(
-            client,
-            self.limiter,
-            "GET",
-            url,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            headers=headers,
-            params=params,
-            max_bytes=self.max_bytes,
-            stats=stats,
-        )
+        return self.fetcher.session(client, stats).get(url, headers=headers, params=params)
 
     # --- the capture ------------------------------------------------------------------
 

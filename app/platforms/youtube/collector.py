@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,17 +30,14 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.common import error_message, json_body, parse_time, run_collect
+from app.collectors.common import error_message, json_body, parse_time
 from app.collectors.htmltext import find_hashtags, find_urls
 from app.collectors.ratelimit import (
-    HostLimiter,
     RequestStats,
-    default_backoff,
     host_key,
-    request_with_retries,
-    shared_limiter,
-    utcnow,
 )
+from app.platforms.fetcher import Fetcher, FetchingCollector
+from app.platforms.youtube.urls import PLATFORM_ID
 
 PARTS = "snippet,status,contentDetails,statistics"
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
@@ -102,33 +97,19 @@ def _largest_thumbnail(thumbnails: Any) -> MediaRef | None:
     )
 
 
-class YouTubeCollector:
-    platform = "youtube"
-    version = "youtube/1"
+class YouTubeCollector(FetchingCollector):
+    platform = PLATFORM_ID
+    version = f"{PLATFORM_ID}/1"
 
     def __init__(
-        self,
-        *,
-        api_url: str,
-        api_key: str | None,
-        limiter: HostLimiter = shared_limiter,
-        max_bytes: int = 50 * 1024 * 1024,
-        attempts: int = 3,
-        backoff: Callable[[int], float] = default_backoff,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], dt.datetime] = utcnow,
+        self, *, api_url: str, api_key: str | None, fetcher: Fetcher | None = None
     ) -> None:
+        super().__init__(fetcher)
         self.api_url = api_url.rstrip("/")
         self.api_key = api_key
-        self.limiter = limiter
-        self.max_bytes = max_bytes
-        self.attempts = attempts
-        self.backoff = backoff
-        self.sleep = sleep
-        self.clock = clock
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return run_collect(lambda stats: self._collect(target, client, stats))
+        return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
 
     def _collect(
         self, target: CaptureTarget, client: httpx.Client, stats: RequestStats
@@ -141,19 +122,10 @@ class YouTubeCollector:
         if not _VIDEO_ID.match(video_id):
             return TransientFailure(error=f"'{video_id}' is not a YouTube video id")
         url = f"{self.api_url}/videos"
-        response = request_with_retries(
-            client,
-            self.limiter,
-            "GET",
+        response = self.fetcher.session(client, stats).get(
             url,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
             params={"part": PARTS, "id": video_id, "key": self.api_key},
             headers={"Accept": "application/json"},
-            max_bytes=self.max_bytes,
-            stats=stats,
-            clock=self.clock,
         )
         body = json_body(response, "videos.list")
         if response.status_code != 200:
@@ -174,7 +146,7 @@ class YouTubeCollector:
         reasons = _error_reasons(body)
         message = error_message(body) or f"HTTP {status}"
         if status == 403 and reasons & _QUOTA:
-            now = self.clock()
+            now = self.fetcher.clock()
             retry_at = next_pacific_midnight(now)
             host = host_key(url)
             self.limiter.pause(host, retry_at)

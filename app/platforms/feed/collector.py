@@ -27,7 +27,6 @@ import calendar
 import datetime as dt
 import time
 import xml.sax
-from collections.abc import Callable
 from typing import Any
 
 import feedparser
@@ -43,19 +42,16 @@ from app.collectors.base import (
     TransientFailure,
     Unchanged,
 )
-from app.collectors.common import run_collect
 from app.collectors.htmltext import summarise_html
 from app.collectors.http import describe_url
 from app.collectors.ratelimit import (
-    HostLimiter,
     HostPaused,
     RequestStats,
     TransientHTTPError,
-    default_backoff,
-    request_with_retries,
-    shared_limiter,
 )
 from app.errors import Invalid
+from app.platforms.feed.urls import PLATFORM_ID
+from app.platforms.fetcher import FetchingCollector
 from app.posts.urls import normalise_web_url
 
 _ENCLOSURE_ROLES = {"image": "image", "video": "video", "audio": "audio"}
@@ -144,27 +140,12 @@ def _content(entry: Any) -> tuple[str | None, str]:
     return None, value.strip()
 
 
-class FeedCollector:
-    platform = "feed"
-    version = "feed/1"
-
-    def __init__(
-        self,
-        *,
-        limiter: HostLimiter = shared_limiter,
-        max_bytes: int = 50 * 1024 * 1024,
-        attempts: int = 3,
-        backoff: Callable[[int], float] = default_backoff,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.limiter = limiter
-        self.max_bytes = max_bytes
-        self.attempts = attempts
-        self.backoff = backoff
-        self.sleep = sleep
+class FeedCollector(FetchingCollector):
+    platform = PLATFORM_ID
+    version = f"{PLATFORM_ID}/1"
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return run_collect(lambda stats: self._collect(target, client, stats))
+        return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
 
     def _get(
         self,
@@ -173,18 +154,7 @@ class FeedCollector:
         stats: RequestStats,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        return request_with_retries(
-            client,
-            self.limiter,
-            "GET",
-            url,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            headers=headers,
-            max_bytes=self.max_bytes,
-            stats=stats,
-        )
+        return self.fetcher.session(client, stats).get(url, headers=headers)
 
     def _permalink_status(
         self, client: httpx.Client, url: str, stats: RequestStats
