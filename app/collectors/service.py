@@ -276,6 +276,9 @@ def _download_media(
     Downloads go through the Fetcher, so they count against their host's rate limiter."""
     http = (ctx.fetcher or Fetcher.from_settings(ctx.settings)).session(ctx.client)
     got = _Downloaded()
+    for held in post.files:  # bytes the collector already has (a browser capture's)
+        got.data[held.sha256] = held.data
+        got.types[held.sha256] = held.mime_type
     by_url: dict[str, tuple[str, str]] = {}
     captures = [post, *post.history]
     for capture in captures:
@@ -738,11 +741,25 @@ def _add_version(
             )
         )
         position += 1
+    archived: dict[str, str] = {}
+    for held in capture.files:
+        if held.role == "media" or (held.sha256, held.role) in seen:
+            continue
+        seen.add((held.sha256, held.role))
+        put_object(session, ctx.store, held.data, mime_type=held.mime_type, kind=held.role)
+        session.add(
+            VersionMedia(
+                version_id=version.id, position=position, sha256=held.sha256, role=held.role
+            )
+        )
+        archived[held.role] = held.sha256
+        position += 1
     _audit_version(
         session,
         ctx,
         version,
         collector=f"{collector.platform}/{collector.version}",
+        **({"archived_files": archived} if archived else {}),
         media_files=len(seen),
         media_errors=capture.extra.get("media_errors", []),
     )

@@ -19,6 +19,7 @@ from app.platforms.bluesky import PLATFORM as BLUESKY
 from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.mastodon import PLATFORM as MASTODON
+from app.platforms.web import PLATFORM as WEB
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
 # Listing order: how platforms are listed in messages, menus and the API enum.
@@ -27,6 +28,7 @@ PLATFORMS: tuple[Platform, ...] = (
     MASTODON,
     FEED,
     YOUTUBE,
+    WEB,
 )
 
 

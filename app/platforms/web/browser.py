@@ -217,6 +217,10 @@ class BrowserCapturer:
     def close(self) -> None:
         try:
             self._thread.submit(self._session.close).result()
+        except RuntimeError:
+            # At interpreter exit the executor is shut down before atexit handlers run; the
+            # Playwright driver and its chromium end with this process.
+            pass
         finally:
             self._thread.shutdown(wait=True)
 

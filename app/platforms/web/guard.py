@@ -244,7 +244,7 @@ class BrowserFetcher:
         )
         log.exchanges.append(exchange)
         try:
-            decoded = _decode(exchange, cap)
+            decoded = decoded_body(exchange, cap)
         except ResponseTooLarge:
             log.refusals.append(Refusal(shown, f"decodes to more than {cap} bytes", "limit"))
             return None
@@ -289,7 +289,7 @@ def _read_raw(response: httpx.Response, cap: int, shown: str) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(exchange: Exchange, cap: int) -> bytes:
+def decoded_body(exchange: Exchange, cap: int) -> bytes:
     """The body without its content encoding, capped (a small gzip body must not inflate
     past the limit). Only the encodings PostVault asked for are decoded."""
     encodings = [
