@@ -28,6 +28,7 @@ from app.retention.models import (
 )
 from app.snapshots.models import Snapshot
 from app.storage.models import FixityCheck, StoredObject
+from app.uploads.models import VersionUpload
 
 __all__ = [
     "ApiToken",
@@ -58,4 +59,5 @@ __all__ = [
     "StoredObject",
     "User",
     "VersionMedia",
+    "VersionUpload",
 ]

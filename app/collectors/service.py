@@ -200,7 +200,10 @@ def _release(post: FlaggedPost) -> None:
 def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
     latest = session.scalars(
         select(CapturedVersion)
-        .where(CapturedVersion.post_id == post.id, CapturedVersion.kind != VersionKind.removal)
+        .where(
+            CapturedVersion.post_id == post.id,
+            CapturedVersion.kind.not_in((VersionKind.removal, VersionKind.upload)),
+        )
         .order_by(CapturedVersion.number.desc())
         .limit(1)
     ).first()
@@ -647,12 +650,15 @@ def _store_versions(
             .order_by(CapturedVersion.number)
         )
     )
-    latest_content = next((v for v in reversed(existing) if v.kind != VersionKind.removal), None)
+    # Uploaded evidence stands beside the captures: a capture is compared with the last
+    # capture, so an upload in between does not make the same content a new version.
+    captured = [v for v in existing if v.kind != VersionKind.upload]
+    latest_content = next((v for v in reversed(captured) if v.kind != VersionKind.removal), None)
     current_hash = content_hash(result)
     if (
         latest_content is not None
         and latest_content.content_hash == current_hash
-        and existing[-1].kind != VersionKind.removal
+        and captured[-1].kind != VersionKind.removal
     ):
         return []
 
@@ -680,7 +686,10 @@ def _store_versions(
 
 def _previous_capture(versions: list[CapturedVersion]) -> CollectedPost | None:
     for version in reversed(versions):
-        if version.kind != VersionKind.removal and version.normalized is not None:
+        if (
+            version.kind not in (VersionKind.removal, VersionKind.upload)
+            and version.normalized is not None
+        ):
             return CollectedPost.model_validate(version.normalized)
     return None
 

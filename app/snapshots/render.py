@@ -33,6 +33,7 @@ from app import __version__ as app_version
 from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
 from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
 from app.snapshots.schemas import MediaFile, SnapshotView
+from app.snapshots.web_capture import web_capture_block
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PDF_VARIANT = "pdf/a-3b"
@@ -172,6 +173,8 @@ def jpeg_rendition(data: bytes, *, max_edge: int = RENDITION_MAX_EDGE) -> bytes 
 
 
 _EXTENSIONS = {
+    "application/wacz": "wacz",
+    "application/pdf": "pdf",
     "image/jpeg": "jpg",
     "image/png": "png",
     "image/gif": "gif",
@@ -503,6 +506,7 @@ def prepare(view: SnapshotView) -> Prepared:
         ),
         data=view.source_json,
     )
+    web = web_capture_block(view, media.attachments, resources)
     attachments = [source_attachment, *media.attachments.values()]
     html = _environment.get_template("snapshot.html").render(
         view=view,
@@ -522,6 +526,7 @@ def prepare(view: SnapshotView) -> Prepared:
         card=card,
         card_image=card_image,
         replies=replies,
+        web=web,
         attachments=attachments,
         utc=utc_text,
         renderer_version=RENDERER_VERSION,

@@ -191,12 +191,12 @@ def validate_wacz(path: Path, *, max_unpacked_bytes: int) -> WaczCheck:
     # their ResourceWarnings, rather than at some later moment in unrelated code.
     with contextlib.redirect_stdout(printed), warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        _run_validation(Validation(str(path)), check)
+        _run_validation(Validation(str(path)), check, printed)
         gc.collect()
     return check
 
 
-def _run_validation(validation: Any, check: WaczCheck) -> None:
+def _run_validation(validation: Any, check: WaczCheck, printed: io.StringIO) -> None:
     """py-wacz's own checks, in its order, stopping at the first that fails.
     check_required_contents answers 0/1; the others True/False."""
     steps = [
@@ -220,6 +220,11 @@ def _run_validation(validation: Any, check: WaczCheck) -> None:
                 check.problems.append(f"{problem} ({type(exc).__name__})")
                 return
             if passed is not True:
+                said = printed.getvalue()
+                if "hash-count" in said:
+                    problem = "a file does not match its hash in datapackage.json"
+                elif "byte-count" in said:
+                    problem = "a file does not have the size datapackage.json gives"
                 check.problems.append(problem)
                 return
     finally:

@@ -182,3 +182,22 @@ def forbidden_port() -> Iterator[ConnectionCounter]:
         yield counter
     finally:
         counter.close()
+
+
+def pdf_attachments(pdf: bytes) -> dict[str, bytes]:
+    """The PDF's embedded files by name, read with pikepdf (an independent reader)."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        return {name: spec.get_file().read_bytes() for name, spec in document.attachments.items()}
+
+
+def pdf_image_count(pdf: bytes) -> int:
+    import io
+
+    import pikepdf
+
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        return sum(len(list(page.get_images())) for page in document.pages)

@@ -21,7 +21,14 @@ from app.storage.local import LocalStore
 from tests.conftest import MakePerson, Person
 from tests.loopback import Loopback
 from tests.platforms.web.conftest import chromium_or_skip
-from tests.platforms.web.sites import MORE_COMMENTS, POST_TEXT, SiteState, social_site
+from tests.platforms.web.sites import (
+    MORE_COMMENTS,
+    POST_TEXT,
+    SiteState,
+    pdf_attachments,
+    pdf_image_count,
+    social_site,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -112,6 +119,18 @@ def test_capture_then_a_new_comment_is_a_new_version(
     assert Image.open(io.BytesIO(store.get(roles["screenshot"]))).format == "PNG"
     with zipfile.ZipFile(wacz_path) as archive:
         assert "pages/pages.jsonl" in archive.namelist()
+
+    # The PDF/A-3 snapshot shows the screenshot and carries the WACZ as an associated file.
+    snapshot = api.get(f"/api/v1/posts/{post_id}/versions/1/snapshot.pdf", headers=pat.headers)
+    assert snapshot.status_code == 200, snapshot.text
+    embedded = pdf_attachments(snapshot.content)
+    waczs = [data for name, data in embedded.items() if name.endswith(".wacz")]
+    assert waczs == [store.get(roles["wacz"])]
+    assert pdf_image_count(snapshot.content) >= 1
+    # And the API serves the WACZ itself.
+    served = api.get(f"/api/v1/posts/{post_id}/versions/1/capture.wacz", headers=pat.headers)
+    assert served.status_code == 200
+    assert served.content == waczs[0]
 
     assert capture(api, pat, post_id)["outcome"] == "unchanged"
 
