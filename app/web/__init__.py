@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
 from app.db import Database
+from app.web.evidence_pages import router as evidence_pages
 from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
 from app.web.request_pages import router as request_pages
@@ -26,3 +27,4 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
     app.include_router(request_pages)
+    app.include_router(evidence_pages)

@@ -67,6 +67,7 @@ class PostPage:
     account: SocialAccount
     versions_with_pdf: frozenset[int]
     comparisons: list[Comparison]
+    versions_with_wacz: frozenset[int] = frozenset()
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -86,7 +87,11 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
-    return PostPage(post, detail, post.account, with_pdf, comparisons)
+    from app.web.evidence_pages import versions_with_wacz
+
+    return PostPage(
+        post, detail, post.account, with_pdf, comparisons, versions_with_wacz(session, post.id)
+    )
 
 
 # --- the records officer's dashboard -----------------------------------------------------
