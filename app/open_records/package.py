@@ -65,6 +65,20 @@ class ReleasedFile:
     archived_sha256: str
     redacted: bool
     reasons: tuple[str, ...]
+    # The version's web archive (browser capture or upload), released beside the PDF only
+    # when nothing of the item is redacted: a WACZ cannot be redacted.
+    wacz: bytes | None = None
+
+
+def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
+    from app.posts.models import VersionMedia
+
+    sha = session.scalar(
+        select(VersionMedia.sha256).where(
+            VersionMedia.version_id == version_id, VersionMedia.role == "wacz"
+        )
+    )
+    return store.get(sha) if sha else None  # verified against its hash on read
 
 
 def start_package(session: Session, *, officer: User, request_id: int) -> ResponsePackage:
@@ -145,6 +159,7 @@ def release_item(
         archived_sha256=archived,
         redacted=bool(redactions),
         reasons=tuple(sorted({r.exemption for r in redactions})),
+        wacz=None if redactions else _wacz_of(session, store, version.id),
     )
 
 
@@ -296,6 +311,8 @@ def _manifests(
                 "released_sha256": hashlib.sha256(f.data).hexdigest(),
                 "redacted": f.redacted,
                 "source_sha256": f.source_sha256,
+                "wacz_file": f"data/items/{f.name.removesuffix('.pdf')}.wacz" if f.wacz else "",
+                "wacz_sha256": hashlib.sha256(f.wacz).hexdigest() if f.wacz else "",
             }
         )
     text = io.StringIO()
@@ -312,6 +329,9 @@ def _manifests(
 def build_bag(session: Session, *, request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
     """The ZIP of one BagIt bag holding the released files and what describes them."""
     payload: dict[str, bytes] = {f"data/items/{f.name}": f.data for f in files}
+    for f in files:
+        if f.wacz is not None:
+            payload[f"data/items/{f.name.removesuffix('.pdf')}.wacz"] = f.wacz
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined

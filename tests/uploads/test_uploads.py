@@ -263,3 +263,42 @@ def test_uploads_are_capped_and_need_a_statement(
     other = make_person()
     status, _ = upload(api, other, post_id, "s.png", png())
     assert status == 404  # another employee's post is not found
+
+
+def test_a_response_package_carries_the_wacz_beside_the_pdf(
+    api: TestClient, make_person: MakePerson
+) -> None:
+    import time
+
+    pat = make_person()
+    post_id = flagged(api, pat)
+    status, body = upload(api, pat, post_id, "capture.wacz", SIGNED_WACZ.read_bytes())
+    assert status == 201, body
+    officer = make_person("records_officer").headers
+    opened = api.post(
+        "/api/v1/requests",
+        json={"received_on": "2026-11-20", "description": "Posts about example.com"},
+        headers=officer,
+    )
+    assert opened.status_code in (200, 201), opened.text
+    rid = opened.json()["id"]
+    added = api.post(f"/api/v1/requests/{rid}/items", json={"post_ids": [post_id]}, headers=officer)
+    assert added.status_code in (200, 201), added.text
+    started = api.post(f"/api/v1/requests/{rid}/package", headers=officer).json()
+    deadline = time.monotonic() + 120
+    while True:
+        state = api.get(f"/api/v1/requests/{rid}/package/{started['id']}", headers=officer).json()
+        if state["status"] in ("done", "failed"):
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "done", state.get("error")
+    got = api.get(f"/api/v1/requests/{rid}/package/{started['id']}/download", headers=officer)
+    with zipfile.ZipFile(io.BytesIO(got.content)) as bag:
+        names = bag.namelist()
+        waczs = [n for n in names if n.endswith(".wacz")]
+        assert len(waczs) == 1, names
+        assert bag.read(waczs[0]) == SIGNED_WACZ.read_bytes()
+        assert waczs[0].removesuffix(".wacz") + ".pdf" in names
+        manifest = next(n for n in names if n.endswith("data/manifest.csv"))
+        assert "wacz_sha256" in bag.read(manifest).decode()
