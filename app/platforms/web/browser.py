@@ -60,6 +60,7 @@ CHROMIUM_ARGS = [
     "--mute-audio",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+QUIET = 0.25  # seconds without a request that count as "the page is done" after a step
 
 # Consent and cookie walls of the sites employees post on, and the common consent tools.
 CONSENT_SELECTORS = (
@@ -136,6 +137,46 @@ _PAGE_FACTS_JS = """
 """
 
 
+_VISIBLE_JS = """
+const visible = (el) => { const r = el.getBoundingClientRect(); const st = getComputedStyle(el);
+  return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none'; };
+"""
+_CONSENT_JS = (
+    """([selectors, pattern]) => {"""
+    + _VISIBLE_JS
+    + """
+  for (const sel of selectors) {
+    const el = document.querySelector(sel);
+    if (el && visible(el)) { el.click(); return sel; }
+  }
+  const re = new RegExp(pattern, 'i');
+  for (const el of document.querySelectorAll('button, [role=button]')) {
+    if (visible(el) && re.test((el.innerText || '').trim())) { el.click(); return 'by its text'; }
+  }
+  return null;
+}"""
+)
+# Presses the first visible "see more" / "view more comments" not pressed before (a button
+# that stays after a press, like "show more" toggles, is pressed once).
+_EXPAND_JS = (
+    """(pattern) => {"""
+    + _VISIBLE_JS
+    + """
+  const re = new RegExp(pattern, 'i');
+  for (const el of document.querySelectorAll('button, a, [role=button]')) {
+    if (el.dataset.postvaultPressed) continue;
+    const label = (el.innerText || el.getAttribute('aria-label') || '').trim();
+    if (label && re.test(label) && visible(el)) {
+      el.dataset.postvaultPressed = '1';
+      el.click();
+      return label;
+    }
+  }
+  return null;
+}"""
+)
+
+
 @dataclass(frozen=True)
 class CaptureLimits:
     timeout_seconds: float = 60.0
@@ -165,6 +206,7 @@ class PageCapture:
     steps: list[str] = field(default_factory=list)  # what was dismissed, expanded, scrolled
     error: str | None = None  # the capture could not finish (timeout, browser crash)
     pending_redirect: str | None = None  # a main-frame redirect the capture follows itself
+    last_activity: float = 0.0  # monotonic time the guard last saw a request start or end
 
     @property
     def login_wall(self) -> bool:
@@ -345,6 +387,7 @@ class _BrowserSession:
         policy = fetcher.policy
 
         def on_request(route: Route, request: Request) -> None:
+            result.last_activity = time.monotonic()
             try:
                 headers = request.all_headers()
             except PlaywrightError:
@@ -372,6 +415,8 @@ class _BrowserSession:
                 route.fulfill(status=exchange.status, headers=page_headers(exchange), body=body)
             except PlaywrightError:
                 pass  # the page went away meanwhile
+            finally:
+                result.last_activity = time.monotonic()
 
         def on_websocket(ws: WebSocketRoute) -> None:
             reason = check_address(ws.url, policy)
@@ -412,10 +457,20 @@ class _BrowserSession:
             return
         result.status = response.status
         result.final_url = page.url
-        try:
-            page.wait_for_load_state("networkidle", timeout=deadline.left_ms(3000))
-        except PlaywrightError:
-            pass  # a page that keeps polling is captured as it is
+        self._settle(page, result, deadline, at_most=3.0)
+
+    def _settle(
+        self, page: Page, result: PageCapture, deadline: _Deadline, *, at_most: float
+    ) -> None:
+        """Let the page finish what it started: every request passes through the route
+        handler, so the page is quiet once no request has come or gone for QUIET seconds
+        (Playwright's "networkidle" waits a fixed 500 ms, too long for 20 captures a minute).
+        A page that keeps polling is captured as it is after `at_most`."""
+        until = time.monotonic() + at_most
+        while not deadline.over and time.monotonic() < until:
+            if time.monotonic() - result.last_activity >= QUIET:
+                return
+            page.wait_for_timeout(40)
 
     def _tidy(self, page: Page, result: PageCapture, deadline: _Deadline) -> None:
         self._dismiss_consent(page, result, deadline)
@@ -424,54 +479,29 @@ class _BrowserSession:
         self._expand(page, result, deadline)  # threads that appeared lower down
         page.evaluate("window.scrollTo(0, 0)")
 
-    def _click(self, page: Page, locator: Any, deadline: _Deadline) -> bool:
-        try:
-            locator.click(timeout=deadline.left_ms(2000))
-        except PlaywrightError:
-            return False
-        try:
-            page.wait_for_load_state("networkidle", timeout=deadline.left_ms(1500))
-        except PlaywrightError:
-            pass
-        return True
-
     def _dismiss_consent(self, page: Page, result: PageCapture, deadline: _Deadline) -> None:
-        for selector in CONSENT_SELECTORS:
-            if deadline.over:
-                return
-            button = page.locator(selector).first
-            if button.count() and button.is_visible() and self._click(page, button, deadline):
-                result.steps.append(f"dismissed consent banner ({selector})")
-                return
-        button = page.get_by_role("button", name=CONSENT_TEXT).first
-        if button.count() and button.is_visible() and self._click(page, button, deadline):
-            result.steps.append("dismissed consent banner (by its button text)")
+        # One round trip finds and presses the banner's button: each Playwright call costs a
+        # round trip to the browser, and a dozen selectors tried one by one cost a second.
+        try:
+            found = page.evaluate(_CONSENT_JS, [list(CONSENT_SELECTORS), CONSENT_TEXT.pattern])
+        except PlaywrightError:
+            return
+        if found:
+            self._settle(page, result, deadline, at_most=1.5)
+            result.steps.append(f"dismissed consent banner ({found})")
 
     def _expand(self, page: Page, result: PageCapture, deadline: _Deadline) -> None:
         clicked = 0
         while clicked < self.limits.expand_steps and not deadline.over:
-            candidates = page.get_by_role("button", name=EXPAND_TEXT).or_(
-                page.get_by_role("link", name=EXPAND_TEXT)
-            )
-            target = None
-            for index in range(min(candidates.count(), 20)):
-                candidate = candidates.nth(index)
-                try:
-                    if candidate.is_visible():
-                        target = candidate
-                        break
-                except PlaywrightError:
-                    continue
-            if target is None:
-                return
             try:
-                label = (target.inner_text(timeout=deadline.left_ms(1000)) or "").strip()
+                label = page.evaluate(_EXPAND_JS, EXPAND_TEXT.pattern)
             except PlaywrightError:
-                return  # it went away under us
-            if not self._click(page, target, deadline):
+                return  # the page navigated or went away
+            if not label:
                 return
             clicked += 1
-            result.steps.append(f"expanded: {label[:60]}")
+            result.steps.append(f"expanded: {str(label)[:60]}")
+            self._settle(page, result, deadline, at_most=1.5)
 
     def _scroll(self, page: Page, result: PageCapture, deadline: _Deadline) -> None:
         for step in range(self.limits.scroll_steps):
@@ -481,10 +511,7 @@ class _BrowserSession:
                 "() => { window.scrollBy(0, window.innerHeight);"
                 " return window.innerHeight + window.scrollY >= document.body.scrollHeight - 2; }"
             )
-            try:
-                page.wait_for_load_state("networkidle", timeout=deadline.left_ms(800))
-            except PlaywrightError:
-                pass
+            self._settle(page, result, deadline, at_most=0.8)
             if at_bottom:
                 result.steps.append(f"scrolled to the end ({step + 1} steps)")
                 return
