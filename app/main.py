@@ -27,7 +27,7 @@ from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
 from app.open_records.router import router as open_records_router
-from app.pipeline import build_capture_context, install_hooks
+from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
@@ -101,7 +101,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     app.state.schedules = load_schedules(settings.schedules_dir)
-    install_hooks(settings)
+    # Passed to whatever changes a label (the classification routes, the capture context):
+    # no process-global list is filled, so two apps in one process keep their own settings.
+    app.state.on_label_changed = label_changed_hooks(settings)
 
     # Web pages get every error as an HTML page with one sentence; the API gets JSON.
     def _page(request: Request) -> bool:

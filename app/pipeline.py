@@ -56,8 +56,15 @@ def recompute_retention(settings: Settings) -> classification_service.LabelChang
     return hook
 
 
+def label_changed_hooks(settings: Settings) -> list[classification_service.LabelChangedHook]:
+    """What a label change (rules or an officer's override) sets off: the post's retention is
+    recomputed. The app, the capture context and the jobs pass these explicitly."""
+    return [recompute_retention(settings)]
+
+
 def install_hooks(settings: Settings) -> None:
-    """A label change (rules or an officer's override) recomputes the post's retention."""
+    """For one-shot CLI commands only: the same hooks as the fallback list, for service calls
+    that pass none. The app and the capture path pass theirs (label_changed_hooks)."""
     hooks = classification_service.ON_LABEL_CHANGED
     hooks[:] = [h for h in hooks if getattr(h, "__name__", "") != "recompute_retention"]
     hooks.append(recompute_retention(settings))
@@ -74,6 +81,7 @@ def build_capture_context(
 ) -> CaptureContext:
     config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     retention = recompute_retention(settings)
+    label_hooks: list[classification_service.LabelChangedHook] = [retention]
 
     def classify_index_and_schedule(
         session: Session, post: FlaggedPost, versions: list[CapturedVersion], actor: Actor
@@ -82,7 +90,13 @@ def build_capture_context(
         # verify-primaries job, never while a capture holds the database.
         for version in versions:
             if version.kind != VersionKind.removal:
-                classify_version(session, version_id=version.id, config=config, actor=actor)
+                classify_version(
+                    session,
+                    version_id=version.id,
+                    config=config,
+                    actor=actor,
+                    on_label_changed=label_hooks,
+                )
                 index_version(session, version.id)
         retention(session, post.id, actor)  # idempotent: writes only when something changed
 
@@ -117,5 +131,6 @@ def build_capture_context(
         worker=worker or settings.worker_id or default_worker_id(),
         on_new_versions=[classify_index_and_schedule],
         on_removed=[removal_starts_retention_clock],
+        on_label_changed=label_hooks,
         after_commit=[snapshot_new_versions],
     )

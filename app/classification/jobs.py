@@ -32,11 +32,16 @@ def link_checker(client: httpx.Client) -> Callable[[str], bool]:
 
 
 def verify_primaries_job(database: Database, settings: Settings) -> None:
+    # The wiring module names what a label change sets off; imported here, when the job
+    # runs, because app.pipeline imports this package.
+    from app.pipeline import label_changed_hooks
+
     with make_client(policy_from_settings(settings)) as client, database.session() as session:
         changed = verify_primaries(
             session,
             actor=Actor.system("classification.verify_primaries"),
             link_checker=link_checker(client),
+            on_label_changed=label_changed_hooks(settings),
         )
     if changed:
         log.warning("%d secondary copies lost their primary and are now records", len(changed))

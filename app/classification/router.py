@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth.deps import OfficerUser
 from app.classification import service
@@ -11,17 +13,30 @@ from app.posts.schemas import ClassificationOut
 router = APIRouter(tags=["classification"])
 
 
+def _label_hooks(request: Request) -> list[service.LabelChangedHook]:
+    hooks: list[service.LabelChangedHook] = request.app.state.on_label_changed
+    return hooks
+
+
+LabelHooks = Annotated[list[service.LabelChangedHook], Depends(_label_hooks)]
+
+
 @router.post(
     "/api/v1/posts/{post_id}/classification",
     response_model=OverrideOut,
     status_code=status.HTTP_201_CREATED,
 )
 def override_classification(
-    post_id: int, body: OverrideCreate, officer: OfficerUser, session: SessionDep
+    post_id: int, body: OverrideCreate, officer: OfficerUser, session: SessionDep, hooks: LabelHooks
 ) -> OverrideOut:
     """Set a post's label by hand (records officers); it stays through re-classification."""
     created = service.override(
-        session, post_id=post_id, label=body.label.value, reason=body.reason, officer=officer
+        session,
+        post_id=post_id,
+        label=body.label.value,
+        reason=body.reason,
+        officer=officer,
+        on_label_changed=hooks,
     )
     return OverrideOut.model_validate(created)
 
@@ -31,10 +46,13 @@ def revoke_override(
     post_id: int,
     officer: OfficerUser,
     session: SessionDep,
+    hooks: LabelHooks,
     reason: str = Query(min_length=1, max_length=4000, description="Why the override ends."),
 ) -> OverrideOut:
     """End the active override: the rules' decision applies again."""
-    revoked = service.revoke_override(session, post_id=post_id, reason=reason, officer=officer)
+    revoked = service.revoke_override(
+        session, post_id=post_id, reason=reason, officer=officer, on_label_changed=hooks
+    )
     return OverrideOut.model_validate(revoked)
 
 

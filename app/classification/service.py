@@ -53,6 +53,8 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 LabelChangedHook = Callable[[Session, int, Actor], None]
 # Called with (session, post_id, actor) after a post's effective label changed; the lead
 # registers the retention assignment here.
+# Callers pass their hooks (`on_label_changed=`: the capture context's, the app's); this list
+# is only the fallback for callers that pass none (one-shot CLI commands, tests).
 ON_LABEL_CHANGED: list[LabelChangedHook] = []
 
 # Returns True when the URL answers (the primary copy is still published).
@@ -200,11 +202,17 @@ def effective_label(session: Session, post_id: int) -> Label | None:
     return max((Label(v) for v in labels), key=lambda label: _LABEL_RANK[label])
 
 
-def _notify(session: Session, post_id: int, actor: Actor, before: Label | None) -> bool:
+def _notify(
+    session: Session,
+    post_id: int,
+    actor: Actor,
+    before: Label | None,
+    hooks: Sequence[LabelChangedHook] | None,
+) -> bool:
     after = effective_label(session, post_id)
     if after == before:
         return False
-    for hook in ON_LABEL_CHANGED:
+    for hook in ON_LABEL_CHANGED if hooks is None else hooks:
         hook(session, post_id, actor)
     return True
 
@@ -536,6 +544,7 @@ def classify_version(
     config: ClassifierConfig,
     actor: Actor,
     link_checker: LinkChecker | None = None,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> Classification:
     """Classify one captured version (the capture pipeline calls this for every new version)
     and store the decision. An active override stays the post's label."""
@@ -553,7 +562,7 @@ def classify_version(
         actor=actor,
         previous=previous,
     )
-    _notify(session, version.post_id, actor, before)
+    _notify(session, version.post_id, actor, before, on_label_changed)
     return row
 
 
@@ -563,6 +572,7 @@ def verify_primaries(
     actor: Actor,
     link_checker: LinkChecker | None = None,
     post_ids: Sequence[int] | None = None,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> list[Classification]:
     """Re-check the primary copy of every current secondary copy; one that cannot be verified
     (its archived primary is gone, or - with a link checker - its link is dead) becomes a
@@ -593,7 +603,7 @@ def verify_primaries(
             actor=actor,
             previous=row,
         )
-        _notify(session, version.post_id, actor, before)
+        _notify(session, version.post_id, actor, before, on_label_changed)
         changed.append(new_row)
     return changed
 
@@ -602,7 +612,13 @@ def verify_primaries(
 
 
 def override(
-    session: Session, *, post_id: int, label: str, reason: str, officer: User
+    session: Session,
+    *,
+    post_id: int,
+    label: str,
+    reason: str,
+    officer: User,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ClassificationOverride:
     """A records officer's label for a post: audited, and kept through every re-classification
     until revoked. A new override replaces the previous one."""
@@ -656,12 +672,17 @@ def override(
             "replaces_override_id": previous.id if previous else None,
         },
     )
-    _notify(session, post_id, actor, before)
+    _notify(session, post_id, actor, before, on_label_changed)
     return new
 
 
 def revoke_override(
-    session: Session, *, post_id: int, reason: str, officer: User
+    session: Session,
+    *,
+    post_id: int,
+    reason: str,
+    officer: User,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ClassificationOverride:
     """End the active override: the rules' latest decision becomes current again."""
     reason = reason.strip()
@@ -697,7 +718,7 @@ def revoke_override(
         object_id=post_id,
         details={"override_id": override_.id, "label": override_.label, "reason": reason},
     )
-    _notify(session, post_id, actor, before)
+    _notify(session, post_id, actor, before, on_label_changed)
     return override_
 
 
@@ -818,6 +839,7 @@ def reclassify_all(
     progress: Callable[[int], None] | None = None,
     link_checker: LinkChecker | None = None,
     batch_size: int = 500,
+    on_label_changed: Sequence[LabelChangedHook] | None = None,
 ) -> ReclassifySummary:
     """Run the rules again over every version (after a configuration change). A version gets
     a new decision row only when the decision differs; overrides are never undone. Audits
@@ -877,7 +899,7 @@ def reclassify_all(
                 progress(1)
         session.flush()
     for post_id, before in labels_before.items():
-        if _notify(session, post_id, actor, before):
+        if _notify(session, post_id, actor, before, on_label_changed):
             summary.posts_relabelled += 1
     record(
         session,

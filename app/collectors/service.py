@@ -9,13 +9,11 @@ poll has a unique (post, poll_slot) row, so a poll is written once however worke
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from sqlalchemy import func, or_, select, update
@@ -30,21 +28,23 @@ from app.collectors.base import (
     Collector,
     CollectResult,
     Deleted,
-    MediaRef,
     NotVisible,
     RateLimited,
     TransientFailure,
     Unchanged,
 )
+from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
+from app.collectors.media import Downloaded as _Downloaded
+from app.collectors.media import download_media as _download_media
+from app.collectors.media import known_media as _known_media
 from app.collectors.models import CaptureAttempt
-from app.collectors.versioning import content_hash, describe_change, source_bytes
+from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
 from app.config import Settings
 from app.db import Database, utcnow
 from app.errors import Conflict
 from app.platforms.fetcher import Fetcher
-from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind, VersionMedia
-from app.storage.base import ArchiveStore, sha256_hex
-from app.storage.service import put_object
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
+from app.storage.base import ArchiveStore
 
 log = logging.getLogger("postvault.capture")
 
@@ -60,7 +60,6 @@ POLL_OFFSETS = (
     dt.timedelta(days=30),
 )
 MONTHLY = dt.timedelta(days=30)
-MEDIA_TYPES = ("image/*", "video/*", "audio/*")
 
 
 def poll_due_at(flagged_at: dt.datetime, polls_done: int) -> dt.datetime:
@@ -81,6 +80,9 @@ def default_worker_id() -> str:
 
 
 NewVersionsHook = Callable[[Session, FlaggedPost, list[CapturedVersion], Actor], None]
+# (session, post_id, actor): the shape of app.classification.service.LabelChangedHook, named
+# here so that collectors need not import classification.
+LabelChangedHook = Callable[[Session, int, Actor], None]
 RemovedHook = Callable[[Session, FlaggedPost, Actor], None]
 AfterCommitHook = Callable[[list[int]], None]
 
@@ -99,6 +101,8 @@ class CaptureContext:
     on_removed: list[RemovedHook] = field(default_factory=list)
     after_commit: list[AfterCommitHook] = field(default_factory=list)
     clock: Callable[[], dt.datetime] = utcnow
+    # Called when a post's effective label changes (classification passes them on).
+    on_label_changed: list[LabelChangedHook] = field(default_factory=list)
     # Media downloads share the collectors' limiter; None = built from `settings`.
     fetcher: Fetcher | None = None
 
@@ -246,88 +250,6 @@ def _start_attempt(session: Session, ctx: CaptureContext, post_id: int, slot: st
     except IntegrityError:
         return False
     return True
-
-
-def _walk_media(post: CollectedPost) -> Iterator[MediaRef]:
-    """Every media reference of a capture: its own, quoted/reposted, link card, replies, avatar."""
-    yield from post.media
-    if post.link_card and post.link_card.thumb:
-        yield post.link_card.thumb
-    for embedded in (post.quote_of, post.repost_of):
-        if embedded is not None:
-            yield from embedded.media
-    for reply in post.replies:
-        yield from reply.media
-    if post.author.avatar_url:
-        yield MediaRef(url=post.author.avatar_url, role="avatar")
-
-
-@dataclass
-class _Downloaded:
-    data: dict[str, bytes] = field(default_factory=dict)  # sha256 -> bytes
-    types: dict[str, str] = field(default_factory=dict)  # sha256 -> mime type
-    by_url: dict[str, str] = field(default_factory=dict)  # source URL -> sha256
-    errors: list[str] = field(default_factory=list)
-    requests: int = 0
-
-
-def _download_media(
-    ctx: CaptureContext, post: CollectedPost, known: Mapping[str, str]
-) -> _Downloaded:
-    """Fetch every media file once, capped and type-checked; URLs already archived for this
-    post (Bluesky blobs by CID, Mastodon's immutable media paths) are not fetched again.
-    Downloads go through the Fetcher, so they count against their host's rate limiter."""
-    http = (ctx.fetcher or Fetcher.from_settings(ctx.settings)).session(ctx.client)
-    got = _Downloaded()
-    for held in post.files:  # bytes the collector already has (a browser capture's)
-        got.data[held.sha256] = held.data
-        got.types[held.sha256] = held.mime_type
-    by_url: dict[str, tuple[str, str]] = {}
-    captures = [post, *post.history]
-    for capture in captures:
-        for ref in _walk_media(capture):
-            if ref.sha256:
-                continue
-            if ref.url in by_url:
-                ref.sha256, ref.mime_type = by_url[ref.url][0], ref.mime_type or by_url[ref.url][1]
-                continue
-            if ref.url in known:
-                ref.sha256 = known[ref.url]
-                got.by_url[ref.url] = known[ref.url]
-                continue
-            try:
-                fetched = http.download(
-                    ref.url, max_bytes=ctx.settings.media_max_bytes, allowed_types=MEDIA_TYPES
-                )
-                got.requests += 1
-            except Exception as exc:  # a media file that cannot be fetched must not lose the post
-                got.requests += 1
-                got.errors.append(f"{ref.url}: {exc}")
-                continue
-            if fetched.status != 200:
-                got.errors.append(f"{ref.url}: HTTP {fetched.status}")
-                continue
-            digest = sha256_hex(fetched.content)
-            mime = (fetched.content_type or ref.mime_type or "application/octet-stream").split(";")[
-                0
-            ]
-            ref.sha256, ref.size, ref.mime_type = digest, len(fetched.content), mime
-            got.data[digest] = fetched.content
-            got.types[digest] = mime
-            by_url[ref.url] = (digest, mime)
-            got.by_url[ref.url] = digest
-    if got.errors:
-        post.extra["media_errors"] = got.errors
-    return got
-
-
-def _known_media(session: Session, post_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(VersionMedia.source_url, VersionMedia.sha256)
-        .join(CapturedVersion, CapturedVersion.id == VersionMedia.version_id)
-        .where(CapturedVersion.post_id == post_id, VersionMedia.source_url.is_not(None))
-    )
-    return {url: sha for url, sha in rows if url}
 
 
 def capture_post(
@@ -611,232 +533,6 @@ def _finish(
             )
         ]
     return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
-
-
-def _learn_account_id(
-    session: Session, ctx: CaptureContext, post: FlaggedPost, result: CollectedPost
-) -> None:
-    """Keep the platform's stable id of the account (a Bluesky DID survives handle changes)."""
-    account = post.account
-    found = result.author.platform_id
-    if found and account.platform_account_id is None and result.repost_of is None:
-        account.platform_account_id = found
-        record(
-            session,
-            actor=ctx.actor,
-            action="account.identified",
-            object_type="social_account",
-            object_id=account.id,
-            details={"platform_account_id": found},
-        )
-
-
-def _history_key(capture: CollectedPost) -> dt.datetime | None:
-    return capture.edited_at or capture.created_at
-
-
-def _store_versions(
-    session: Session,
-    ctx: CaptureContext,
-    post: FlaggedPost,
-    result: CollectedPost,
-    collector: Collector,
-    media: _Downloaded,
-) -> list[CapturedVersion]:
-    existing = list(
-        session.scalars(
-            select(CapturedVersion)
-            .where(CapturedVersion.post_id == post.id)
-            .order_by(CapturedVersion.number)
-        )
-    )
-    # Uploaded evidence stands beside the captures: a capture is compared with the last
-    # capture, so an upload in between does not make the same content a new version.
-    captured = [v for v in existing if v.kind != VersionKind.upload]
-    latest_content = next((v for v in reversed(captured) if v.kind != VersionKind.removal), None)
-    current_hash = content_hash(result)
-    if (
-        latest_content is not None
-        and latest_content.content_hash == current_hash
-        and captured[-1].kind != VersionKind.removal
-    ):
-        return []
-
-    added: list[CapturedVersion] = []
-    # Mastodon serves its own edit history: keep each earlier state the archive does not hold.
-    seen_keys = {v.platform_edited_at or v.platform_created_at for v in existing}
-    current_key = _history_key(result)
-    for earlier in result.history:
-        key = _history_key(earlier)
-        if key is None or key in seen_keys or key == current_key:
-            continue
-        seen_keys.add(key)
-        added.append(
-            _add_version(
-                session, ctx, post, earlier, collector, media, VersionKind.history, existing + added
-            )
-        )
-    added.append(
-        _add_version(
-            session, ctx, post, result, collector, media, VersionKind.capture, existing + added
-        )
-    )
-    return added
-
-
-def _previous_capture(versions: list[CapturedVersion]) -> CollectedPost | None:
-    for version in reversed(versions):
-        if (
-            version.kind not in (VersionKind.removal, VersionKind.upload)
-            and version.normalized is not None
-        ):
-            return CollectedPost.model_validate(version.normalized)
-    return None
-
-
-def _add_version(
-    session: Session,
-    ctx: CaptureContext,
-    post: FlaggedPost,
-    capture: CollectedPost,
-    collector: Collector,
-    media: _Downloaded,
-    kind: VersionKind,
-    before: list[CapturedVersion],
-) -> CapturedVersion:
-    source = source_bytes(capture.source)
-    version = CapturedVersion(
-        post_id=post.id,
-        number=(before[-1].number + 1) if before else 1,
-        kind=kind,
-        captured_at=ctx.clock(),
-        content_hash=content_hash(capture),
-        source_sha256=hashlib.sha256(source).hexdigest(),
-        source_json=source.decode("utf-8"),
-        normalized=capture.model_dump(mode="json", exclude={"history", "validators"}),
-        text=capture.text if not capture.title else f"{capture.title}\n\n{capture.text}",
-        author_handle=capture.author.handle,
-        author_name=capture.author.display_name,
-        platform_created_at=capture.created_at,
-        platform_edited_at=capture.edited_at,
-        platform_version_id=capture.platform_version_id,
-        replies_captured=capture.replies_captured,
-        collector=collector.platform,
-        collector_version=collector.version,
-        diff_from_previous=describe_change(_previous_capture(before), capture),
-    )
-    session.add(version)
-    session.flush()
-    position = 0
-    seen: set[tuple[str, str]] = set()
-    for ref in _walk_media(capture):
-        sha = ref.sha256 or media.by_url.get(ref.url)
-        if not sha or (sha, ref.role) in seen:
-            continue
-        seen.add((sha, ref.role))
-        data = media.data.get(sha)
-        if data is not None:
-            put_object(session, ctx.store, data, mime_type=media.types[sha], kind="media")
-        elif not ctx.store.exists(sha):
-            continue  # known from an earlier version but no longer stored: do not link a ghost
-        session.add(
-            VersionMedia(
-                version_id=version.id,
-                position=position,
-                sha256=sha,
-                role=ref.role,
-                source_url=ref.url,
-                alt_text=ref.alt_text,
-            )
-        )
-        position += 1
-    archived: dict[str, str] = {}
-    for held in capture.files:
-        if held.role == "media" or (held.sha256, held.role) in seen:
-            continue
-        seen.add((held.sha256, held.role))
-        put_object(session, ctx.store, held.data, mime_type=held.mime_type, kind=held.role)
-        session.add(
-            VersionMedia(
-                version_id=version.id, position=position, sha256=held.sha256, role=held.role
-            )
-        )
-        archived[held.role] = held.sha256
-        position += 1
-    _audit_version(
-        session,
-        ctx,
-        version,
-        collector=f"{collector.platform}/{collector.version}",
-        **({"archived_files": archived} if archived else {}),
-        media_files=len(seen),
-        media_errors=capture.extra.get("media_errors", []),
-    )
-    return version
-
-
-def _store_removal(
-    session: Session,
-    ctx: CaptureContext,
-    post: FlaggedPost,
-    result: Deleted | AccountGone,
-    collector: Collector | None,
-) -> CapturedVersion | None:
-    existing = list(
-        session.scalars(
-            select(CapturedVersion)
-            .where(CapturedVersion.post_id == post.id)
-            .order_by(CapturedVersion.number)
-        )
-    )
-    source_doc: dict[str, Any] = {
-        "outcome": result.kind,
-        "reason": result.reason,
-        "responses": result.source,
-    }
-    source = source_bytes(source_doc)
-    last = _previous_capture(existing)
-    version = CapturedVersion(
-        post_id=post.id,
-        number=(existing[-1].number + 1) if existing else 1,
-        kind=VersionKind.removal,
-        captured_at=ctx.clock(),
-        content_hash=hashlib.sha256(source).hexdigest(),
-        source_sha256=hashlib.sha256(source).hexdigest(),
-        source_json=source.decode("utf-8"),
-        normalized={"kind": result.kind, "reason": result.reason},
-        text=None,
-        author_handle=last.author.handle if last else None,
-        author_name=last.author.display_name if last else None,
-        replies_captured=False,
-        collector=collector.platform if collector else post.platform,
-        collector_version=collector.version if collector else "",
-        diff_from_previous=f"the post is gone: {result.reason}",
-    )
-    session.add(version)
-    _audit_version(session, ctx, version)
-    return version
-
-
-def _audit_version(
-    session: Session, ctx: CaptureContext, version: CapturedVersion, **details: Any
-) -> None:
-    """Every new version is an audited change of state, with the hashes that identify it."""
-    session.flush()
-    record(
-        session,
-        actor=ctx.actor,
-        action="capture.version_added",
-        object_type="post",
-        object_id=version.post_id,
-        details={
-            "version": version.number,
-            "kind": version.kind,
-            "content_hash": version.content_hash,
-            "source_sha256": version.source_sha256,
-            **details,
-        },
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -231,6 +231,7 @@ registry = Registry(PLATFORMS)
 PLATFORM_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.name)
 RECORD_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.record_label)
 PHRASE_NAMES: Mapping[str, str] = LiveLabels(registry, lambda p: p.phrase_label)
+HANDLE_HELP: Mapping[str, str] = LiveLabels(registry, lambda p: p.handle_help)
 
 
 def _known_platform(value: str) -> str:

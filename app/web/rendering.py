@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.auth.models import User
-from app.platforms.registry import PLATFORM_NAMES, registry
+from app.platforms.registry import HANDLE_HELP, PLATFORM_NAMES, registry
 from app.web.security import CSRF_FIELD, WebSession
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -68,6 +68,7 @@ templates.env.globals.update(
     PLATFORM_NAMES=PLATFORM_NAMES,
     # What links the Flag page and the bookmarklet help say PostVault recognises.
     SUPPORTED_POSTS=registry.supported,
+    HANDLE_HELP=HANDLE_HELP,
     STATUS_NAMES=STATUS_NAMES,
     STATUS_HINTS=STATUS_HINTS,
     KIND_NAMES=KIND_NAMES,

@@ -16,6 +16,7 @@ from app.auth.models import Role, User
 from app.collectors import service as capture_service
 from app.db import SessionDep
 from app.errors import DomainError, Invalid, NotFound
+from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
 from app.posts import service as posts_service
 from app.posts.models import PostStatus
@@ -177,13 +178,18 @@ def register_account(
     try:
         if not account.strip():
             raise Invalid("type your handle, or paste the link to your profile")
-        if platform:
+        fetcher = Fetcher.from_settings(request.app.state.settings)
+        if platform and "://" not in account:
             _row, created = accounts_service.register_account(
-                session, owner=user, platform=platform, handle=account
+                session, owner=user, platform=platform, handle=account, fetcher=fetcher
             )
-        else:
+        else:  # a link: with a platform chosen when the link alone cannot tell
             _row, created = accounts_service.register_account(
-                session, owner=user, profile_url=account
+                session,
+                owner=user,
+                platform=platform or None,
+                profile_url=account.strip(),
+                fetcher=fetcher,
             )
     except DomainError as exc:
         session.rollback()

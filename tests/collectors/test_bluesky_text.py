@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.platforms.bluesky.collector import did_document_url, parse_at_uri, pds_endpoint
+from app.platforms.bluesky.atproto import did_document_url, parse_at_uri, pds_endpoint
 from app.platforms.bluesky.text import facet_spans, render_html, rich_text
 
 # Any code point but lone surrogates (JSON text from a PDS is valid UTF-8).

@@ -84,7 +84,11 @@ def ctx(
 ) -> Iterator[CaptureContext]:
     hosts = f"{masto.netloc},{blog.netloc}"
     configured = settings.model_copy(
-        update={"fetch_allow_hosts": hosts, "mastodon_plain_http_instances": masto.netloc}
+        update={
+            "fetch_allow_hosts": hosts,
+            "mastodon_plain_http_instances": masto.netloc,
+            "fetch_plain_http_hosts": blog.netloc,  # the blog's account is an http:// URL
+        }
     )
     context = build_capture_context(
         db, configured, store=LocalStore(settings.archive_dir), worker="e2e"
@@ -108,6 +112,7 @@ def test_request_from_search_to_package(
     tmp_path: Path,
 ) -> None:
     client.app.state.capture_context = lambda: ctx  # type: ignore[attr-defined]
+    client.app.state.settings = ctx.settings  # type: ignore[attr-defined]  # plain-HTTP hosts
     pat: Person = make_person()
     officer: Person = make_person("records_officer")
     emp = pat.headers

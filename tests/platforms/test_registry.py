@@ -116,6 +116,9 @@ def test_a_platform_added_to_the_registry_alone_is_recognised_listed_and_shown(
     assert page.status_code == 200
     assert "Throwaway Social" in page.text
     assert "a Throwaway post (https://throwaway.test/p/&lt;number&gt;)" in page.text
+    accounts = client.get("/accounts")
+    assert '<option value="throwaway">Throwaway Social</option>' in accounts.text
+    assert "Throwaway Social: your Throwaway name" in accounts.text
 
 
 def test_the_registry_forgets_a_throwaway_platform_after_its_block() -> None:

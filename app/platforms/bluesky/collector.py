@@ -32,13 +32,10 @@ cost two requests per replier); the flagged post's own media come from its PDS.
 
 from __future__ import annotations
 
-import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
@@ -62,16 +59,36 @@ from app.collectors.ratelimit import (
     RequestStats,
     TransientHTTPError,
 )
-from app.platforms.bluesky.text import is_web_url, rich_text
+from app.platforms.bluesky.atproto import (
+    _COLLECTIONS,
+    _DID,
+    REPOST_COLLECTION,
+    AtUri,
+    Identity,
+    _body,
+    _dict,
+    _error_text,
+    _IdentityCache,
+    _int,
+    _list,
+    _str,
+    _text,
+    did_document_url,
+    handle_from_document,
+    parse_at_uri,
+    pds_endpoint,
+)
+from app.platforms.bluesky.text import rich_text
 from app.platforms.bluesky.urls import PLATFORM_ID
+from app.platforms.bluesky.views import (
+    _author_from_view,
+    _bare_embedded,
+    _embedded_from_view,
+    _first,
+    _walk_replies,
+)
 from app.platforms.fetcher import Fetcher, FetchingCollector
 
-POST_COLLECTION = "app.bsky.feed.post"
-REPOST_COLLECTION = "app.bsky.feed.repost"
-_COLLECTIONS = (POST_COLLECTION, REPOST_COLLECTION)
-_DID = re.compile(r"^did:(plc|web):[a-zA-Z0-9._:%-]{1,2048}$")
-_HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*$")
-_RKEY = re.compile(r"^[a-zA-Z0-9._:~-]{1,512}$")
 # getRepoStatus statuses that mean the account's posts are not available any more; the
 # others (throttled, desynchronized) are passing states of a live account.
 _GONE_STATUSES = {"deactivated", "takendown", "suspended", "deleted"}
@@ -83,179 +100,6 @@ _APPVIEW_FAILURES = (
     ResponseTooLarge,
     httpx.HTTPError,
 )
-
-
-@dataclass(frozen=True)
-class AtUri:
-    authority: str  # a handle or a DID
-    collection: str
-    rkey: str
-
-    def with_authority(self, authority: str) -> str:
-        return f"at://{authority}/{self.collection}/{self.rkey}"
-
-
-def parse_at_uri(value: str) -> AtUri:
-    """`at://<handle or DID>/<collection>/<rkey>`, or ValueError saying what is wrong."""
-    text = value.strip()
-    if not text.startswith("at://"):
-        raise ValueError(f"'{value}' is not an at:// URI")
-    parts = text[len("at://") :].split("/")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(
-            f"'{value}' is not an at:// URI of the form at://<repo>/<collection>/<rkey>"
-        )
-    authority, collection, rkey = parts
-    if not (_DID.match(authority) or _HANDLE.match(authority.lower())):
-        raise ValueError(f"'{authority}' in '{value}' is neither a handle nor a DID")
-    if not _RKEY.match(rkey) or rkey in (".", ".."):
-        raise ValueError(f"'{rkey}' in '{value}' is not a record key")
-    if _DID.match(authority) is None:
-        authority = authority.lower()
-    return AtUri(authority, collection, rkey)
-
-
-def did_document_url(did: str, plc_url: str) -> str:
-    """Where the DID document of `did` is served."""
-    if did.startswith("did:plc:"):
-        return f"{plc_url.rstrip('/')}/{did}"
-    if did.startswith("did:web:"):
-        # did:web:example.com%3A8443 is https://example.com:8443/.well-known/did.json;
-        # atproto accepts only the bare host form (no path segments).
-        host = unquote(did[len("did:web:") :])
-        name, _, port = host.partition(":")
-        if not _HANDLE.match(name.lower()) or (port and not port.isdigit()):
-            raise ValueError(f"'{did}' is not a did:web atproto accepts (a host name only)")
-        return f"https://{host}/.well-known/did.json"
-    raise ValueError(f"'{did}' uses a DID method atproto does not accept")
-
-
-def pds_endpoint(document: Any) -> str | None:
-    """The `#atproto_pds` service endpoint of a DID document, when it is a web URL."""
-    if not isinstance(document, dict):
-        return None
-    services = document.get("service")
-    if not isinstance(services, list):
-        return None
-    did = document.get("id")
-    for service in services:
-        if not isinstance(service, dict):
-            continue
-        service_id = service.get("id")
-        if service_id == "#atproto_pds" or (
-            isinstance(did, str) and service_id == f"{did}#atproto_pds"
-        ):
-            endpoint = service.get("serviceEndpoint")
-            if isinstance(endpoint, str) and is_web_url(endpoint):
-                return endpoint.rstrip("/")
-    return None
-
-
-def handle_from_document(document: Any) -> str | None:
-    """The handle the DID document claims (`alsoKnownAs: ["at://<handle>"]`)."""
-    if not isinstance(document, dict):
-        return None
-    for alias in document.get("alsoKnownAs") or []:
-        if isinstance(alias, str) and alias.startswith("at://"):
-            handle = alias[len("at://") :].lower()
-            if _HANDLE.match(handle):
-                return handle
-    return None
-
-
-def post_web_url(author: str, rkey: str) -> str:
-    return f"https://bsky.app/profile/{author}/post/{rkey}"
-
-
-def _rkey_of(uri: str) -> str:
-    return uri.rsplit("/", 1)[-1]
-
-
-def _authority_of(uri: str) -> str:
-    return uri[len("at://") :].split("/", 1)[0] if uri.startswith("at://") else uri
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-@dataclass(frozen=True)
-class Identity:
-    did: str
-    pds: str
-    handle: str | None  # as the DID document claims it
-    cached: bool = False
-
-
-class _IdentityCache:
-    """Handle → DID and DID → (PDS, handle), for a short while: a capture pass meets the
-    same few accounts many times, and identities change rarely (a stale entry is dropped
-    and re-resolved when the PDS does not answer as expected)."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._dids: dict[str, tuple[str, float]] = {}
-        self._identities: dict[str, tuple[Identity, float]] = {}
-
-    def did(self, handle: str) -> str | None:
-        with self._lock:
-            entry = self._dids.get(handle)
-            if entry is None or entry[1] <= self._clock():
-                return None
-            return entry[0]
-
-    def identity(self, did: str) -> Identity | None:
-        with self._lock:
-            entry = self._identities.get(did)
-            if entry is None or entry[1] <= self._clock():
-                return None
-            return entry[0]
-
-    def remember(self, identity: Identity, handle: str | None) -> None:
-        if self._ttl <= 0:
-            return
-        expires = self._clock() + self._ttl
-        with self._lock:
-            self._identities[identity.did] = (identity, expires)
-            if handle is not None:
-                self._dids[handle] = (identity.did, expires)
-
-    def forget(self, did: str, handle: str | None) -> None:
-        with self._lock:
-            self._identities.pop(did, None)
-            if handle is not None:
-                self._dids.pop(handle, None)
-
-
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:2000]
-
-
-def _error_text(body: Any) -> str:
-    if isinstance(body, dict):
-        return " ".join(str(body.get(key) or "") for key in ("error", "message")).strip()
-    return str(body)[:200]
 
 
 class BlueskyCollector(FetchingCollector):
@@ -794,110 +638,3 @@ class BlueskyCollector(FetchingCollector):
         else:
             state = f"the AppView shows the quoted record as {quoted_kind or 'nothing'}"
         return _bare_embedded(quoted_uri), state
-
-
-def _first(value: Any) -> Any:
-    items = _list(value)
-    return items[0] if items else None
-
-
-def _author_from_view(view: dict[str, Any]) -> Author:
-    handle = _str(view.get("handle")) or _str(view.get("did")) or ""
-    return Author(
-        handle=handle,
-        display_name=_str(view.get("displayName")),
-        platform_id=_str(view.get("did")),
-        profile_url=f"https://bsky.app/profile/{handle}" if handle else None,
-        avatar_url=_str(view.get("avatar")),
-    )
-
-
-def _view_media(view: Any) -> list[MediaRef]:
-    """Media named by an AppView embed view (its own image URLs)."""
-    view = _dict(view)
-    kind = view.get("$type")
-    if kind == "app.bsky.embed.recordWithMedia#view":
-        return _view_media(view.get("media"))
-    media: list[MediaRef] = []
-    if kind == "app.bsky.embed.images#view":
-        for image in _list(view.get("images")):
-            image = _dict(image)
-            url = _str(image.get("fullsize")) or _str(image.get("thumb"))
-            if url is None:
-                continue
-            ratio = _dict(image.get("aspectRatio"))
-            media.append(
-                MediaRef(
-                    url=url,
-                    role="image",
-                    alt_text=_str(image.get("alt")),
-                    width=_int(ratio.get("width")),
-                    height=_int(ratio.get("height")),
-                )
-            )
-    elif kind == "app.bsky.embed.video#view":
-        # The video itself is an HLS playlist, not one file; its poster frame is kept.
-        thumbnail = _str(view.get("thumbnail"))
-        if thumbnail is not None:
-            media.append(MediaRef(url=thumbnail, role="thumbnail", alt_text=_str(view.get("alt"))))
-    return media
-
-
-def _embedded_from_view(view: dict[str, Any], record: Any, embed_view: Any) -> EmbeddedPost:
-    record = _dict(record)
-    uri = _str(view.get("uri")) or ""
-    author = _author_from_view(_dict(view.get("author")))
-    text = _text(record.get("text"))
-    return EmbeddedPost(
-        url=post_web_url(author.handle or _authority_of(uri), _rkey_of(uri)),
-        uri=uri or None,
-        author=author,
-        text=text,
-        html=rich_text(text, record.get("facets")).html,
-        created_at=parse_time(record.get("createdAt")),
-        media=_view_media(embed_view),
-    )
-
-
-def _bare_embedded(uri: str) -> EmbeddedPost:
-    authority = _authority_of(uri)
-    return EmbeddedPost(
-        url=post_web_url(authority, _rkey_of(uri)),
-        uri=uri or None,
-        author=Author(
-            handle=authority,
-            platform_id=authority if authority.startswith("did:") else None,
-            profile_url=f"https://bsky.app/profile/{authority}",
-        ),
-    )
-
-
-def _walk_replies(
-    nodes: list[Any], parent_uri: str | None, out: list[Reply], skipped: list[str]
-) -> None:
-    """Flatten the AppView's reply tree; `in_reply_to_id` threads it again (None for a
-    direct reply to the flagged post)."""
-    for node in nodes:
-        node = _dict(node)
-        post = node.get("post")
-        if not isinstance(post, dict) or not _str(post.get("uri")):
-            # notFoundPost / blockedPost: say that a reply exists but is not shown.
-            skipped.append(_str(node.get("uri")) or str(node.get("$type") or "unknown"))
-            continue
-        uri: str = post["uri"]
-        record = _dict(post.get("record"))
-        author = _author_from_view(_dict(post.get("author")))
-        text = _text(record.get("text"))
-        out.append(
-            Reply(
-                id=uri,
-                url=post_web_url(author.handle or _authority_of(uri), _rkey_of(uri)),
-                author=author,
-                text=text,
-                html=rich_text(text, record.get("facets")).html,
-                created_at=parse_time(record.get("createdAt")),
-                in_reply_to_id=parent_uri,
-                media=_view_media(post.get("embed")),
-            )
-        )
-        _walk_replies(_list(node.get("replies")), uri, out, skipped)

@@ -35,7 +35,7 @@ class Feed(Platform):
             "post", "any page on the site of a registered feed: https://blog.example/2026/entry"
         ),
         UrlForm("account", "the feed's URL: https://blog.example/feed.xml"),
-        UrlForm("account", 'a blog page whose <link rel="alternate"> names its feed'),
+        UrlForm("account", 'a blog page whose `<link rel="alternate">` names its feed'),
     )
     order = 1000  # the catch-all: every other platform is asked first
     site_bound = True

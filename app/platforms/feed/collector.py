@@ -52,7 +52,7 @@ from app.collectors.ratelimit import (
 from app.errors import Invalid
 from app.platforms.feed.urls import PLATFORM_ID
 from app.platforms.fetcher import FetchingCollector
-from app.posts.urls import normalise_web_url
+from app.platforms.urls import normalise_web_url
 
 _ENCLOSURE_ROLES = {"image": "image", "video": "video", "audio": "audio"}
 
