@@ -47,7 +47,10 @@ class Web(Platform):
         "web_site_hosts",
         "web_wacz_embed_max_bytes",
     )
-    order = 1100  # after the feed: a blog entry with a feed is better read from its feed
+    # After the feed: a page of a blog with a registered feed is read from its feed. A web
+    # account is registered with the platform named ({"platform": "web", "profile_url"}),
+    # since the feed's profile-URL guess, asked first, takes any URL.
+    order = 1100
     site_bound = True
     post_noun = "page"
 
