@@ -191,3 +191,31 @@ def test_a_page_outside_the_account_is_refused(
     )
     assert r.status_code == 422
     assert "matches no supported platform" in r.json()["detail"]
+
+
+def test_a_wacz_over_the_embed_size_is_named_by_hash_only(
+    api: TestClient,
+    make_person: MakePerson,
+    site: Loopback,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pypdf import PdfReader
+
+    from app.config import get_settings
+
+    monkeypatch.setenv("POSTVAULT_WEB_WACZ_EMBED_MAX_BYTES", "100")
+    get_settings.cache_clear()
+    try:
+        pat = make_person()
+        post_id = register_and_flag(api, pat, site, "/pat.employee/posts/1001")
+        assert capture(api, pat, post_id)["outcome"] == "new_version"
+        pdf = api.get(f"/api/v1/posts/{post_id}/versions/1/snapshot.pdf", headers=pat.headers)
+        assert pdf.status_code == 200, pdf.text
+    finally:
+        get_settings.cache_clear()
+    assert not [n for n in pdf_attachments(pdf.content) if n.endswith(".wacz")]
+    versions = api.get(f"/api/v1/posts/{post_id}/versions", headers=pat.headers).json()
+    wacz_sha = next(m["sha256"] for m in versions[0]["media"] if m["role"] == "wacz")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "too large to embed" in text
+    assert wacz_sha[:16] in text.replace("\n", "")
