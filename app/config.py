@@ -224,6 +224,42 @@ class Settings(BaseSettings):
         default=True, description="Email-and-password sign-in (turn off once SSO works)."
     )
 
+    # --- web platform (browser capture, uploads) ---
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="Chromium executable the web platform drives with Playwright (Debian's).",
+    )
+    web_capture_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A whole browser capture of one page stops after this."
+    )
+    web_capture_max_requests: int = Field(
+        default=400, gt=0, description="Requests one page capture may make; later ones refused."
+    )
+    web_capture_max_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, description="Bytes one page capture may download."
+    )
+    web_capture_max_resource_bytes: int = Field(
+        default=25 * 1024 * 1024, gt=0, description="Largest single response a capture keeps."
+    )
+    web_capture_scroll_steps: int = Field(default=12, ge=0)
+    web_capture_expand_steps: int = Field(
+        default=12, ge=0, description="Clicks on 'see more' / 'view more comments' per capture."
+    )
+    web_site_hosts: str = Field(
+        default="",
+        description="Comma-separated host[:port]=site pairs treated as a recognised site "
+        "(facebook, linkedin, tiktok, nextdoor, reddit, instagram): test and mirror hosts.",
+    )
+    web_wacz_embed_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="A WACZ up to this size is embedded in the PDF/A-3; a larger one is "
+        "named there by SHA-256 only.",
+    )
+    upload_max_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="Largest evidence file one upload may add."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

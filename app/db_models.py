@@ -30,6 +30,7 @@ from app.retention.models import (
 from app.snapshots.models import Snapshot
 from app.storage.models import FixityCheck, StoredObject
 from app.timestamps.models import TimestampToken
+from app.uploads.models import VersionUpload
 
 __all__ = [
     "ApiToken",
@@ -63,4 +64,5 @@ __all__ = [
     "UserIdentity",
     "VersionMedia",
     "XReadMonth",
+    "VersionUpload",
 ]

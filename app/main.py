@@ -42,6 +42,7 @@ from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
 from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
+from app.uploads.router import router as uploads_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
 from app.web.middleware import is_page_path
@@ -258,6 +259,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         open_records_router,
         retention_router,
         snapshots_router,
+        uploads_router,
     ):
         app.include_router(router)
     install_web(app, settings, db)

@@ -224,7 +224,10 @@ def _release(post: FlaggedPost) -> None:
 def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
     latest = session.scalars(
         select(CapturedVersion)
-        .where(CapturedVersion.post_id == post.id, CapturedVersion.kind != VersionKind.removal)
+        .where(
+            CapturedVersion.post_id == post.id,
+            CapturedVersion.kind.not_in((VersionKind.removal, VersionKind.upload)),
+        )
         .order_by(CapturedVersion.number.desc())
         .limit(1)
     ).first()

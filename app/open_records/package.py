@@ -78,6 +78,20 @@ class ReleasedFile:
     timestamp_status: str = ""
     timestamp_time: str = ""
     timestamp_token: bytes | None = None
+    # The version's web archive (browser capture or upload), released beside the PDF only
+    # when nothing of the item is redacted: a WACZ cannot be redacted.
+    wacz: bytes | None = None
+
+
+def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
+    from app.posts.models import VersionMedia
+
+    sha = session.scalar(
+        select(VersionMedia.sha256).where(
+            VersionMedia.version_id == version_id, VersionMedia.role == "wacz"
+        )
+    )
+    return store.get(sha) if sha else None  # verified against its hash on read
 
 
 ACTIVE_STATUSES = (PackageStatus.queued, PackageStatus.running)
@@ -239,6 +253,7 @@ def release_item(
         timestamp_status=token.status if token is not None else "none",
         timestamp_time=token_time,
         timestamp_token=token_bytes,
+        wacz=None if redactions else _wacz_of(session, store, version.id),
     )
 
 
@@ -392,6 +407,8 @@ def _manifests(
                 "source_sha256": f.source_sha256,
                 "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
                 "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
+                "wacz_file": f"data/items/{f.name.removesuffix('.pdf')}.wacz" if f.wacz else "",
+                "wacz_sha256": hashlib.sha256(f.wacz).hexdigest() if f.wacz else "",
             }
         )
     text = io.StringIO()
@@ -416,6 +433,8 @@ def build_bag(session: Session, *, request: RecordsRequest, files: list[Released
     for f in files:
         if f.timestamp_token is not None:
             payload[_token_path(f)] = f.timestamp_token
+        if f.wacz is not None:
+            payload[f"data/items/{f.name.removesuffix('.pdf')}.wacz"] = f.wacz
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined

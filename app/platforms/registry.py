@@ -20,6 +20,7 @@ from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
+from app.platforms.web import PLATFORM as WEB
 from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
@@ -31,6 +32,7 @@ PLATFORMS: tuple[Platform, ...] = (
     YOUTUBE,
     MEDIAWIKI,
     X,
+    WEB,
 )
 
 

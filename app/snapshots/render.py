@@ -33,6 +33,7 @@ from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
 from app.snapshots.fonts import missing_characters, missing_sentence
 from app.snapshots.page_assets import ArchiveFetcher, file_extension, jpeg_rendition
 from app.snapshots.schemas import MediaFile, SnapshotView
+from app.snapshots.web_capture import web_capture_block
 from app.weblinks import WEB_SCHEMES, web_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -404,6 +405,7 @@ def prepare(view: SnapshotView) -> Prepared:
         ),
         data=view.source_json,
     )
+    web = web_capture_block(view, media.attachments, resources)
     attachments = [source_attachment, *media.attachments.values()]
     template = _environment.get_template("snapshot.html")
     context = {
@@ -427,6 +429,7 @@ def prepare(view: SnapshotView) -> Prepared:
         "attachments": attachments,
         "utc": utc_text,
         "renderer_version": RENDERER_VERSION,
+        "web": web,
     }
     html = template.render(**context, missing_glyphs=[], missing_text="")
     # Found before rendering, so the capture record can say which characters show as boxes

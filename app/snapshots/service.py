@@ -36,6 +36,7 @@ from app.snapshots.pool import RenderError, render_pool
 from app.snapshots.render import RENDERER_VERSION, render_snapshot
 from app.snapshots.schemas import (
     ClassificationInfo,
+    FileReference,
     MediaFile,
     RetentionInfo,
     SnapshotView,
@@ -174,11 +175,21 @@ def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> Sna
     if shown is not version:
         rows += list(version.media)
     seen: set[str] = set()
+    # A browser capture's WACZ is embedded up to a size; past it the PDF names it by hash.
+    embed_limit = get_settings().web_wacz_embed_max_bytes
+    referenced: list[FileReference] = []
     for row in rows:
         if row.sha256 in seen:
             continue
         seen.add(row.sha256)
         stored = session.get(StoredObject, row.sha256)
+        if row.role == "wacz" and stored is not None and stored.size > embed_limit:
+            referenced.append(
+                FileReference(
+                    sha256=row.sha256, mime_type=stored.mime_type, size=stored.size, role=row.role
+                )
+            )
+            continue
         try:
             data = store.get(row.sha256)
         except (FixityError, ObjectMissing) as exc:
@@ -247,6 +258,7 @@ def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> Sna
         source_json=source,
         source_sha256=version.source_sha256,
         media=media,
+        referenced_files=referenced,
     )
 
 

@@ -41,6 +41,7 @@ KIND_NAMES = {
     "capture": "Captured by PostVault",
     "history": "Earlier edit, from the platform's history",
     "removal": "Removal noticed",
+    "upload": "Handed over by a person (upload)",
 }
 LABEL_NAMES = {
     "record": "Record",

@@ -73,6 +73,7 @@ class PostPage:
     timestamps: dict[int, str] = field(default_factory=dict)
     missing_glyphs: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # the platform's notes on what it captures
+    versions_with_wacz: frozenset[int] = frozenset()
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -93,6 +94,7 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         for before, after in zip(versions, versions[1:], strict=False)
     ]
     from app.platforms.registry import registry
+    from app.web.evidence_pages import versions_with_wacz
 
     notes: list[str] = []
     if post.platform in registry:
@@ -108,6 +110,7 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         timestamps={number: str(status) for number, _, status in snapshot_rows if status},
         missing_glyphs={number: count for number, count, _ in snapshot_rows if count},
         notes=notes,
+        versions_with_wacz=versions_with_wacz(session, post.id),
     )
 
 
