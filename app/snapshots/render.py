@@ -429,8 +429,8 @@ def prepare(view: SnapshotView) -> Prepared:
         "attachments": attachments,
         "utc": utc_text,
         "renderer_version": RENDERER_VERSION,
-        "web": web,
     }
+    context.update(web=web)  # the web platform's capture block (None for other platforms)
     html = template.render(**context, missing_glyphs=[], missing_text="")
     # Found before rendering, so the capture record can say which characters show as boxes
     # (the sentence itself is ASCII: rendering it again changes nothing it reports).

@@ -108,7 +108,7 @@ def parse_post_url(url: str) -> XPostRef:
         return XPostRef(normalise_username(who), tweet_id)
     if (
         len(segments) == 4
-        and segments[:3] == ["i", "web", "status"]
+        and "/".join(segments[:3]) == "i/web/status"
         and _TWEET_ID.match(segments[3])
     ):
         return XPostRef(None, segments[3])
