@@ -116,6 +116,7 @@ def build_capture_context(
                 version_ids=version_ids,
                 render_many=render_pool(settings.render_workers).render_many,
                 actor=Actor.system("snapshots"),
+                settings=settings,
             )
         if report.failed:
             log.error("snapshots not made (the backfill job retries): %s", report.failed)

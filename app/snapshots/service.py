@@ -333,14 +333,32 @@ def record_snapshot(
             "missing_glyphs": missing_glyphs,
         },
     )
+    retain_until = view.retention.due_on if view.retention else None
+    settings = settings or get_settings()
     timestamp_object(
         session,
         store=store,
-        settings=settings or get_settings(),
+        settings=settings,
         data=pdf,
         kind="snapshot",
-        retain_until=view.retention.due_on if view.retention else None,
+        retain_until=retain_until,
     )
+    # The version's web archive (browser capture or upload) is evidence beside the PDF: it
+    # gets its own timestamp once, when the version's first snapshot is made.
+    wacz_sha = session.scalar(
+        select(VersionMedia.sha256).where(
+            VersionMedia.version_id == version_id, VersionMedia.role == "wacz"
+        )
+    )
+    if wacz_sha and settings.tsa_url and token_of(session, wacz_sha) is None:
+        timestamp_object(
+            session,
+            store=store,
+            settings=settings,
+            data=store.get(wacz_sha),
+            kind="wacz",
+            retain_until=retain_until,
+        )
     return snapshot
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import CurrentUser
+from app.bounds import DbId
 from app.db import SessionDep
 from app.posts.service import get_post
 from app.storage.deps import StoreDep
@@ -97,6 +98,30 @@ def capture_wacz(
             "X-Content-SHA256": sha256,
             "ETag": f'"{sha256}"',
             "Content-Disposition": f'attachment; filename="post-{post_id}-v{number}.wacz"',
+            "Cache-Control": "private, no-transform",
+        },
+    )
+
+
+@router.get(
+    "/{post_id}/versions/{number}/capture.wacz.tsr",
+    response_class=Response,
+    responses={200: {"content": {"application/timestamp-reply": {}}}},
+)
+def capture_wacz_timestamp(
+    post_id: DbId, number: DbId, user: CurrentUser, session: SessionDep, store: StoreDep
+) -> Response:
+    """The RFC 3161 TimeStampResp over the SHA-256 of exactly the bytes `capture.wacz` serves
+    (`openssl ts -verify -data capture.wacz -in capture.wacz.tsr -CAfile <the TSA's chain>`)."""
+    sha256, data = service.read_capture_wacz_timestamp(
+        session, store=store, viewer=user, post_id=post_id, number=number
+    )
+    return Response(
+        content=data,
+        media_type="application/timestamp-reply",
+        headers={
+            "X-Timestamped-SHA256": sha256,
+            "Content-Disposition": f'attachment; filename="post-{post_id}-v{number}.wacz.tsr"',
             "Cache-Control": "private, no-transform",
         },
     )

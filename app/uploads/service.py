@@ -292,3 +292,51 @@ def read_capture_wacz(
         details={"version_number": number, "sha256": row.sha256},
     )
     return row.sha256, data
+
+
+def read_capture_wacz_timestamp(
+    session: Session, *, store: ArchiveStore, viewer: User, post_id: int, number: int
+) -> tuple[str, bytes]:
+    """The RFC 3161 TimeStampResp over the SHA-256 of exactly the bytes capture.wacz serves
+    (the WACZ is stamped with the version's first snapshot), the view audited."""
+    from app.timestamps.models import TimestampStatus
+    from app.timestamps.service import token_of
+
+    post = get_post(session, viewer=viewer, post_id=post_id)
+    row = session.scalar(
+        select(VersionMedia)
+        .join(CapturedVersion, CapturedVersion.id == VersionMedia.version_id)
+        .where(
+            CapturedVersion.post_id == post.id,
+            CapturedVersion.number == number,
+            VersionMedia.role == "wacz",
+        )
+    )
+    if row is None:
+        raise NotFound(f"version {number} of post {post_id} has no web archive")
+    token = token_of(session, row.sha256)
+    if token is None:
+        raise NotFound(
+            f"the web archive of version {number} of post {post_id} has no trusted timestamp "
+            "(no time-stamping authority was configured when it was archived)"
+        )
+    if token.status != TimestampStatus.stamped or token.token_sha256 is None:
+        raise NotFound(
+            f"the trusted timestamp of the web archive of version {number} of post {post_id} "
+            "is pending: PostVault asks the time-stamping authority again every few minutes"
+        )
+    try:
+        data = store.get(token.token_sha256)
+    except (FixityError, ObjectMissing) as exc:
+        raise Conflict(
+            f"the timestamp of version {number}'s web archive cannot be read back intact ({exc})"
+        ) from None
+    record(
+        session,
+        actor=Actor.of(viewer),
+        action="capture.wacz_timestamp_viewed",
+        object_type="post",
+        object_id=post.id,
+        details={"version_number": number, "sha256": row.sha256},
+    )
+    return row.sha256, data
