@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.collectors.models import CaptureAttempt
 from app.db import Database, utcnow
 from app.errors import NotFound, Unauthorized
+from app.notices.models import Notice, NoticeStatus
 from app.open_records.models import ResponsePackage
 from app.posts.models import FlaggedPost, PostStatus
 from app.retention.models import DispositionBatch
@@ -127,6 +128,17 @@ class DatabaseCollector(Collector):
         ).all():
             fixity.add_metric(["ok" if ok else str(problem or "failed")], float(count))
         yield fixity
+
+        notices = CounterMetricFamily(
+            "postvault_notices_sent", "Email notices sent, by kind.", labels=["kind"]
+        )
+        for kind, count in session.execute(
+            select(Notice.kind, func.count())
+            .where(Notice.status == NoticeStatus.sent)
+            .group_by(Notice.kind)
+        ).all():
+            notices.add_metric([str(kind)], float(count))
+        yield notices
 
         batches = GaugeMetricFamily(
             "postvault_disposition_batches", "Disposition batches by state.", labels=["state"]

@@ -85,5 +85,5 @@ def test_metrics_after_a_capture(
     assert found[("postvault_capture_seconds_count", (("platform", "mastodon"),))] >= 1
     # The snapshot made after the capture was timed too.
     assert found[("postvault_render_seconds_count", ())] >= 1
-    for family in ("postvault_fixity_checks", "postvault_package_jobs"):
+    for family in ("postvault_fixity_checks", "postvault_package_jobs", "postvault_notices_sent"):
         assert f"# TYPE {family}" in response.text
