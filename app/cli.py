@@ -169,6 +169,98 @@ def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_deactivate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    db = migrated_database(settings)
+    try:
+        with db.session() as session:
+            user = service.get_user_by_email(session, args.email)
+            changed = service.deactivate_user(session, user=user, actor=Actor.system("cli"))
+    finally:
+        db.dispose()
+    if changed:
+        _print(f"deactivated {user.email}: their sign-ins and API tokens no longer work")
+    else:
+        _print(f"{user.email} was already deactivated; nothing was changed")
+    return 0
+
+
+def cmd_users_set_role(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    db = migrated_database(settings)
+    try:
+        with db.session() as session:
+            user = service.get_user_by_email(session, args.email)
+            changed = service.set_role(
+                session, user=user, role=args.role, actor=Actor.system("cli")
+            )
+    finally:
+        db.dispose()
+    if changed:
+        _print(f"{user.email} is now {args.role}; their web sessions ended")
+    else:
+        _print(f"{user.email} already has the role {args.role}; nothing was changed")
+    return 0
+
+
+def _when(value: Any) -> str:
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_users_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    from app.auth import service
+
+    db = migrated_database(settings)
+    try:
+        with db.session() as session:
+            user = service.get_user_by_email(session, args.email)
+            tokens = service.list_tokens(session, user=user)
+            rows = [
+                (
+                    str(t.id),
+                    t.label or "-",
+                    _when(t.created_at),
+                    _when(t.last_used_at),
+                    "revoked " + _when(t.revoked_at) if t.revoked_at else "active",
+                )
+                for t in tokens
+            ]
+    finally:
+        db.dispose()
+    if not rows:
+        _print(f"{user.email} has no API tokens")
+        return 0
+    header = ("id", "label", "created", "last used", "state")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        _print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def cmd_users_revoke_token(args: argparse.Namespace, settings: Settings) -> int:
+    from app.audit.service import Actor
+    from app.auth import service
+
+    if not 1 <= args.token_id <= 2**31 - 1:
+        return _fail(f"{args.token_id} is not a token id; see postvault users tokens EMAIL")
+    db = migrated_database(settings)
+    try:
+        with db.session() as session:
+            token = service.get_token(session, args.token_id)
+            changed = service.revoke_token(session, token=token, actor=Actor.system("cli"))
+    finally:
+        db.dispose()
+    if changed:
+        _print(f"API token {args.token_id} is revoked; it no longer works")
+    else:
+        _print(f"API token {args.token_id} was already revoked; nothing was changed")
+    return 0
+
+
 def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
     from app.audit.service import verify_chain
 
@@ -245,6 +337,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     set_password.add_argument("email")
     set_password.set_defaults(handler=cmd_users_set_password)
+    deactivate = users.add_parser(
+        "deactivate", help="stop a user signing in or using any API token (audited)"
+    )
+    deactivate.add_argument("email")
+    deactivate.set_defaults(handler=cmd_users_deactivate)
+    set_role = users.add_parser("set-role", help="give a user another role (ends their sessions)")
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=["employee", "records_officer", "admin"])
+    set_role.set_defaults(handler=cmd_users_set_role)
+    tokens = users.add_parser("tokens", help="list a user's API tokens with their last use")
+    tokens.add_argument("email")
+    tokens.set_defaults(handler=cmd_users_tokens)
+    revoke = users.add_parser("revoke-token", help="revoke an API token by its id (audited)")
+    revoke.add_argument("token_id", type=int, help="the id shown by `postvault users tokens`")
+    revoke.set_defaults(handler=cmd_users_revoke_token)
 
     # Each domain adds its own commands beside its code (app/<domain>/cli.py: register()).
     for register in _domain_commands():
@@ -270,6 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     handler: Handler = args.handler
     try:
+        from app.crypto import install_secrets_key
+
+        try:
+            install_secrets_key(settings)
+        except ValueError as exc:
+            return _fail(str(exc))
         if args.command != "schedules":
             # A bad schedule or classifier file stops every command but the checker itself.
             check_configuration(settings)

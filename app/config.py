@@ -26,6 +26,18 @@ class Settings(BaseSettings):
         default="sqlite:///./var/postvault.db",
         description="SQLAlchemy URL; postgresql+psycopg://user@host/db for production.",
     )
+    db_pool_size: int = Field(
+        default=10, gt=0, description="Database connections kept open per process."
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections opened under load, per process."
+    )
+    db_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a request waits for a free database connection before it is "
+        "answered 503 with Retry-After.",
+    )
     archive_dir: Path = Field(default=Path("./var/archive"), description="Local archive folder.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -43,8 +55,9 @@ class Settings(BaseSettings):
     # Collectors
     fetch_allow_hosts: str = Field(
         default="",
-        description="Comma-separated host or host:port the fetcher may reach although private "
-        "or plain HTTP (tests use loopback servers).",
+        description="Comma-separated host:port the fetcher may reach although private or "
+        "plain HTTP (tests use loopback servers); a bare host allows ports 80 and 443 only, "
+        "host:* any port.",
     )
     fetch_plain_http_hosts: str = Field(
         default="",
@@ -83,6 +96,27 @@ class Settings(BaseSettings):
         description="Signs session cookies; generated into the archive folder when unset.",
     )
     login_max_attempts: int = Field(default=5, gt=0)
+    login_email_max_attempts: int = Field(
+        default=20,
+        gt=0,
+        description="Failed sign-ins for one email address, from any address, before each "
+        "further attempt waits (1 minute, doubling up to an hour).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address people open PostVault at (https://archive.city.example); "
+        "when https, cookies are Secure even behind a proxy that speaks plain HTTP to us.",
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt stored secrets (platform access tokens), "
+        "comma-separated, newest first; generated into the archive folder's parent when unset.",
+    )
+    archive_disk_min_free_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="/healthz fails when the archive disk has less free space than this.",
+    )
 
     # --- collectors (platform layer) ---
     mastodon_plain_http_instances: str = Field(
@@ -109,6 +143,10 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
+
+    @property
+    def public_url_is_https(self) -> bool:
+        return (self.public_url or "").lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,9 +25,26 @@ def _archive_writable(folder: Path) -> str:
         return f"not writable: {exc.strerror or exc}"
 
 
+def _archive_disk(folder: Path, min_free_mb: int) -> str:
+    """ "ok", or "nearly full" / "full" with the free space, so an operator sees it before
+    captures and snapshots start failing to write."""
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError as exc:
+        return f"unknown: {exc.strerror or exc}"
+    free_mb = usage.free // (1024 * 1024)
+    total_mb = usage.total // (1024 * 1024)
+    if usage.free == 0:
+        return f"full: 0 MB free of {total_mb} MB"
+    if free_mb < min_free_mb:
+        return f"nearly full: {free_mb} MB free of {total_mb} MB (minimum {min_free_mb} MB)"
+    return "ok"
+
+
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
-    """Database reachable and archive folder writable; 503 naming what is not."""
+    """Database reachable, archive folder writable and its disk not (nearly) full; 503
+    naming what is not."""
     database: Database = request.app.state.db
     try:
         with database.engine.connect() as conn:
@@ -34,9 +52,20 @@ def healthz(request: Request) -> JSONResponse:
         db_state = "ok"
     except Exception as exc:  # any driver error means "not reachable" here
         db_state = f"unreachable: {type(exc).__name__}"
-    archive_state = _archive_writable(request.app.state.settings.archive_dir)
-    ok = db_state == "ok" and archive_state == "ok"
+    settings = request.app.state.settings
+    archive_state = _archive_writable(settings.archive_dir)
+    disk_state = (
+        _archive_disk(settings.archive_dir, settings.archive_disk_min_free_mb)
+        if archive_state == "ok"
+        else "unknown"
+    )
+    ok = db_state == "ok" and archive_state == "ok" and disk_state == "ok"
     return JSONResponse(
-        {"status": "ok" if ok else "failing", "database": db_state, "archive": archive_state},
+        {
+            "status": "ok" if ok else "failing",
+            "database": db_state,
+            "archive": archive_state,
+            "archive_disk": disk_state,
+        },
         status_code=200 if ok else 503,
     )

@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -23,10 +24,14 @@ from app.classification.router import router as classification_router
 from app.collectors.router import router as captures_router
 from app.collectors.service import CaptureContext
 from app.config import Settings, get_settings
-from app.db import Database
+from app.crypto import install_secrets_key
+from app.db import Database, DatabaseBusy
+from app.docs import install_docs
 from app.errors import DomainError
 from app.health import router as health_router
+from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
 from app.open_records.router import router as open_records_router
+from app.openapi import install_openapi
 from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
@@ -57,7 +62,13 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = database or Database(settings.database_url)
+    install_secrets_key(settings)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        wait_seconds=settings.db_wait_seconds,
+    )
 
     capture_context: list[CaptureContext] = []
 
@@ -89,7 +100,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         description="Public-records retention archive for social media posts that city "
         "employees flag as public business.",
         lifespan=lifespan,
+        # Served by app/docs.py with local assets under a CSP, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app, title="PostVault")
     app.state.settings = settings
     app.state.db = db
     app.state.capture_context = get_capture_context
@@ -112,7 +127,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _page(request):
             return error_page(request, exc.status_code, exc.message[:1].upper() + exc.message[1:])
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.status_code == 422:
+            # Every 422 has the documented shape, also when a service found the problem.
+            body["errors"] = [{"loc": [], "msg": exc.message, "type": "value_error"}]
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
@@ -154,16 +173,57 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             return error_page(request, 409, message[:1].upper() + message[1:] + ".")
         return JSONResponse({"detail": message}, status_code=409)
 
+    def _busy(request: Request, message: str) -> Response:
+        headers = {"Retry-After": str(DatabaseBusy.retry_after_seconds)}
+        if _page(request):
+            page = error_page(request, 503, message[:1].upper() + message[1:] + ".")
+            page.headers.update(headers)
+            return page
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+
+    @app.exception_handler(DatabaseBusy)
+    async def _no_slot(request: Request, exc: DatabaseBusy) -> Response:
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        return _busy(request, exc.message)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, _exc: PoolTimeout) -> Response:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        return _busy(request, DatabaseBusy().message)
+
     @app.exception_handler(OperationalError)
     async def _unavailable(request: Request, _exc: OperationalError) -> Response:
         log.exception("database unavailable on %s %s", request.method, request.url.path)
-        message = "the database is busy or unreachable; nothing was changed, try again"
+        return _busy(request, "the database is busy or unreachable; nothing was changed, try again")
+
+    def _unstorable(request: Request) -> Response:
+        # A value the schemas let through but the database cannot store (a number beyond
+        # its integer range, a character it refuses): nothing was saved.
+        message = (
+            "a value in the request is out of range or holds a character that cannot be "
+            "stored; nothing was changed"
+        )
         if _page(request):
-            return error_page(request, 503, message[:1].upper() + message[1:] + ".")
-        return JSONResponse({"detail": message}, status_code=503)
+            return error_page(request, 422, message[:1].upper() + message[1:] + ".")
+        return JSONResponse(
+            {"detail": message, "errors": [{"loc": [], "msg": message, "type": "value_error"}]},
+            status_code=422,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, _exc: DataError) -> Response:
+        log.warning("unstorable value on %s %s", request.method, request.url.path)
+        return _unstorable(request)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, _exc: OverflowError) -> Response:
+        log.warning("number out of range on %s %s", request.method, request.url.path)
+        return _unstorable(request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError | ValueError):
+            return _unstorable(request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         message = "PostVault hit an unexpected error; it is logged and nothing was changed"
         if _page(request):
@@ -184,5 +244,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    install_openapi(app)
     install_platform_enum(app)
+    # Outermost last: the headers go on every answer, the guard's 422 included.
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -234,7 +234,12 @@ def test_account_removal_only_while_nothing_is_archived(
 def test_healthz_and_docs(client: TestClient) -> None:
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok", "archive": "ok"}
+    assert health.json() == {
+        "status": "ok",
+        "database": "ok",
+        "archive": "ok",
+        "archive_disk": "ok",
+    }
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/accounts", "/api/v1/posts", "/api/v1/posts/{post_id}", "/api/v1/audit"} <= set(

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
+from app.crypto import EncryptedString
 from app.db import Base, UTCDateTime, utcnow
 
 
@@ -27,8 +28,9 @@ class SocialAccount(Base):
     profile_url: Mapped[str] = mapped_column(String(2048))
     # DID for Bluesky, account id for Mastodon, channel id for YouTube; learned on capture.
     platform_account_id: Mapped[str | None] = mapped_column(String(255))
-    # Some Mastodon instances only answer with a token; the account can carry one.
-    access_token: Mapped[str | None] = mapped_column(String(512))
+    # Some Mastodon instances only answer with a token; the account can carry one. Stored
+    # encrypted (app/crypto.py); the ORM reads plain text.
+    access_token: Mapped[str | None] = mapped_column(EncryptedString(512))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[User] = relationship()

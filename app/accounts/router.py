@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request, Response, status
 from app.accounts import service
 from app.accounts.schemas import AccountCreate, AccountOut
 from app.auth.deps import CurrentUser
+from app.bounds import DbId
 from app.db import SessionDep
 from app.platforms.fetcher import Fetcher
 
@@ -39,5 +40,5 @@ def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
 
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_account(account_id: int, user: CurrentUser, session: SessionDep) -> None:
+def remove_account(account_id: DbId, user: CurrentUser, session: SessionDep) -> None:
     service.remove_account(session, viewer=user, account_id=account_id)

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.schemas import AuditEventOut, AuditPage, ChainReportOut
 from app.auth.deps import OfficerUser
+from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -17,9 +18,9 @@ def list_events(
     action: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    actor_id: int | None = None,
+    actor_id: DbId | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> AuditPage:
     events, total = service.list_events(
         session,

@@ -65,3 +65,27 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class SessionEndReason(enum.StrEnum):
+    signed_out = "signed_out"
+    password_changed = "password_changed"
+    deactivated = "deactivated"
+    role_changed = "role_changed"
+
+
+class UserSession(Base):
+    """A web sign-in. The cookie carries a random key; only its SHA-256 is stored, so the
+    table cannot be used to sign in. Ending a session sets `ended_at`: the cookie stops
+    working at once, on every process."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))

@@ -28,3 +28,24 @@ class UserCreate(BaseModel):
 
 class UserCreated(UserOut):
     token: str = Field(description="The user's first API token; shown once.")
+
+
+class TokenOut(BaseModel):
+    """An API token as listed: never the token itself (only its hash is stored)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    label: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = Field(
+        description="When it was last used, to the minute; null when never."
+    )
+    revoked_at: dt.datetime | None
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth.deps import OfficerUser
+from app.bounds import DB_INT_MAX, DbId
 from app.classification import service
 from app.classification.schemas import OverrideCreate, OverrideOut, ReviewPage
 from app.db import SessionDep
@@ -27,7 +28,11 @@ LabelHooks = Annotated[list[service.LabelChangedHook], Depends(_label_hooks)]
     status_code=status.HTTP_201_CREATED,
 )
 def override_classification(
-    post_id: int, body: OverrideCreate, officer: OfficerUser, session: SessionDep, hooks: LabelHooks
+    post_id: DbId,
+    body: OverrideCreate,
+    officer: OfficerUser,
+    session: SessionDep,
+    hooks: LabelHooks,
 ) -> OverrideOut:
     """Set a post's label by hand (records officers); it stays through re-classification."""
     created = service.override(
@@ -43,7 +48,7 @@ def override_classification(
 
 @router.delete("/api/v1/posts/{post_id}/classification", response_model=OverrideOut)
 def revoke_override(
-    post_id: int,
+    post_id: DbId,
     officer: OfficerUser,
     session: SessionDep,
     hooks: LabelHooks,
@@ -60,7 +65,7 @@ def revoke_override(
     "/api/v1/posts/{post_id}/classification/history", response_model=list[ClassificationOut]
 )
 def classification_history(
-    post_id: int, _officer: OfficerUser, session: SessionDep
+    post_id: DbId, _officer: OfficerUser, session: SessionDep
 ) -> list[ClassificationOut]:
     """Every decision stored for the post's versions, oldest first."""
     out = []
@@ -76,7 +81,7 @@ def review_queue(
     _officer: OfficerUser,
     session: SessionDep,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> ReviewPage:
     """Near-duplicate proposals and low-confidence decisions waiting for an officer."""
     items, total = service.review_queue(session, limit=limit, offset=offset)

@@ -6,7 +6,8 @@ the connection when any address is private, loopback, link-local, multicast, res
 unspecified, and then connects to the address it checked (so a DNS answer cannot change
 between the check and the connection). Redirects are followed by httpx through the same
 transport, so every hop is checked. Plain HTTP, and private addresses, are allowed only for
-hosts in the allow-list (`POSTVAULT_FETCH_ALLOW_HOSTS`: "host" or "host:port").
+hosts in the allow-list (`POSTVAULT_FETCH_ALLOW_HOSTS`: "host:port", "host" for ports 80 and
+443 only, or "host:*" for any port).
 
 Every response body is also capped: the transport aborts a body past the policy's ceiling,
 and `get_limited` / `read_capped` enforce a per-call limit on the decoded bytes (so a small
@@ -66,6 +67,9 @@ class UnexpectedContentType(Exception):
         self.allowed = allowed_list
 
 
+DEFAULT_PORTS = frozenset({80, 443})
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
@@ -74,9 +78,13 @@ class FetchPolicy:
     user_agent: str = USER_AGENT
 
     def allows(self, host: str, port: int) -> bool:
-        """Is `host` (or `host:port`) allow-listed? IPv6 hosts may be written `[::1]:port`."""
+        """Is `host:port` allow-listed? An entry `host:port` allows that port, a bare `host`
+        only the web's ports (80, 443: otherwise a redirect from an allowed site could reach
+        every service on that host), and `host:*` any port. IPv6: `[::1]:port`."""
         host = host.lower().strip("[]")
-        candidates = {host, f"{host}:{port}", f"[{host}]", f"[{host}]:{port}"}
+        candidates = {f"{host}:{port}", f"[{host}]:{port}", f"{host}:*", f"[{host}]:*"}
+        if port in DEFAULT_PORTS:
+            candidates |= {host, f"[{host}]"}
         return not candidates.isdisjoint(self.allow_hosts)
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import CurrentUser
+from app.bounds import DbId
 from app.collectors import service
 from app.collectors.schemas import CaptureOut, VersionOut
 from app.db import SessionDep
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/posts", tags=["captures"])
 
 @router.post("/{post_id}/capture", response_model=CaptureOut)
 async def capture_now(
-    post_id: int, user: CurrentUser, session: SessionDep, request: Request
+    post_id: DbId, user: CurrentUser, session: SessionDep, request: Request
 ) -> CaptureOut:
     """Capture the post now, outside its schedule; answers with what the capture found."""
     get_post(session, viewer=user, post_id=post_id)
@@ -31,7 +32,7 @@ async def capture_now(
 
 
 @router.get("/{post_id}/versions", response_model=list[VersionOut])
-def list_versions(post_id: int, user: CurrentUser, session: SessionDep) -> list[VersionOut]:
+def list_versions(post_id: DbId, user: CurrentUser, session: SessionDep) -> list[VersionOut]:
     """Every version with its hashes and what changed since the one before."""
     post = get_post(session, viewer=user, post_id=post_id)
     return [VersionOut.model_validate(v) for v in service.list_versions(session, post=post)]

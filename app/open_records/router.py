@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
 from app.auth.deps import OfficerUser
+from app.bounds import DB_INT_MAX, DbId
 from app.config import Settings
 from app.db import SessionDep
 from app.open_records import package as package_service
@@ -115,7 +116,7 @@ def list_requests(
     request: Request,
     status_: RequestStatus | None = Query(default=None, alias="status"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> list[RequestOut]:
     rows, _total = requests_service.list_requests(
         session, status=status_.value if status_ else None, limit=limit, offset=offset
@@ -125,7 +126,7 @@ def list_requests(
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(
-    request_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
 ) -> RequestOut:
     return _request_out(
         session, requests_service.get_request(session, request_id), request.app.state.settings
@@ -134,7 +135,7 @@ def get_request(
 
 @router.post("/requests/{request_id}/status", response_model=RequestOut)
 def change_status(
-    request_id: int,
+    request_id: DbId,
     body: RequestTransition,
     officer: OfficerUser,
     session: SessionDep,
@@ -149,7 +150,7 @@ def change_status(
 
 @router.patch("/requests/{request_id}", response_model=RequestOut)
 def update_request(
-    request_id: int,
+    request_id: DbId,
     body: RequestUpdate,
     officer: OfficerUser,
     session: SessionDep,
@@ -165,7 +166,7 @@ def update_request(
     "/requests/{request_id}/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED
 )
 def add_note(
-    request_id: int, body: NoteCreate, officer: OfficerUser, session: SessionDep
+    request_id: DbId, body: NoteCreate, officer: OfficerUser, session: SessionDep
 ) -> NoteOut:
     return NoteOut.model_validate(
         requests_service.add_note(session, officer=officer, request_id=request_id, body=body.body)
@@ -173,7 +174,7 @@ def add_note(
 
 
 @router.get("/requests/{request_id}/notes", response_model=list[NoteOut])
-def list_notes(request_id: int, _officer: OfficerUser, session: SessionDep) -> list[NoteOut]:
+def list_notes(request_id: DbId, _officer: OfficerUser, session: SessionDep) -> list[NoteOut]:
     return [
         NoteOut.model_validate(n) for n in requests_service.notes(session, request_id=request_id)
     ]
@@ -185,7 +186,7 @@ def list_notes(request_id: int, _officer: OfficerUser, session: SessionDep) -> l
     status_code=status.HTTP_201_CREATED,
 )
 def add_items(
-    request_id: int, body: ItemsAdd, officer: OfficerUser, session: SessionDep
+    request_id: DbId, body: ItemsAdd, officer: OfficerUser, session: SessionDep
 ) -> list[ItemOut]:
     """Add archived versions (all versions of an edited post by default); their posts are held."""
     added = requests_service.add_items(
@@ -200,7 +201,7 @@ def add_items(
 
 
 @router.get("/requests/{request_id}/items", response_model=list[ItemOut])
-def list_items(request_id: int, _officer: OfficerUser, session: SessionDep) -> list[ItemOut]:
+def list_items(request_id: DbId, _officer: OfficerUser, session: SessionDep) -> list[ItemOut]:
     return [
         _item_out(session, i) for i in requests_service.list_items(session, request_id=request_id)
     ]
@@ -208,7 +209,7 @@ def list_items(request_id: int, _officer: OfficerUser, session: SessionDep) -> l
 
 @router.delete("/requests/{request_id}/items/{item_id}", response_model=ItemOut)
 def remove_item(
-    request_id: int, item_id: int, body: ItemRemove, officer: OfficerUser, session: SessionDep
+    request_id: DbId, item_id: DbId, body: ItemRemove, officer: OfficerUser, session: SessionDep
 ) -> ItemOut:
     """Take a version out of the set, with the reason (kept; nothing is deleted)."""
     item = requests_service.remove_item(
@@ -226,8 +227,8 @@ def remove_item(
     status_code=status.HTTP_201_CREATED,
 )
 def redact(
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     body: RedactionCreate,
     officer: OfficerUser,
     session: SessionDep,
@@ -260,7 +261,7 @@ def redact(
 
 @router.get("/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request_id: int, item_id: int, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId, item_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
 ) -> Response:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     data = redaction_service.read_released_copy(
@@ -279,7 +280,7 @@ def redacted_pdf(
     status_code=status.HTTP_202_ACCEPTED,
 )
 def start_package(
-    request_id: int, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
 ) -> PackageOut:
     """Start making the response package in the background; poll GET for progress."""
     package = package_service.start_package(session, officer=officer, request_id=request_id)
@@ -296,7 +297,7 @@ def start_package(
 
 @router.get("/requests/{request_id}/package/{package_id}", response_model=PackageOut)
 def package_status(
-    request_id: int, package_id: int, _officer: OfficerUser, session: SessionDep
+    request_id: DbId, package_id: DbId, _officer: OfficerUser, session: SessionDep
 ) -> PackageOut:
     return PackageOut.model_validate(
         package_service.get_package(session, request_id=request_id, package_id=package_id)
@@ -305,7 +306,7 @@ def package_status(
 
 @router.get("/requests/{request_id}/package/{package_id}/download")
 def download_package(
-    request_id: int, package_id: int, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId, package_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
 ) -> Response:
     package, data = package_service.download(
         session,

@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.bounds import DB_INT_MAX, DbId, RecordDate
 from app.classification.models import Label
 from app.open_records.models import RequestStatus
 from app.platforms.registry import PlatformId
@@ -26,13 +27,13 @@ class SearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     q: str = Field(max_length=SEARCH_QUERY_MAX_LENGTH, examples=['pool closure -"swim team"'])
-    employee_id: int | None = Field(default=None, description="The accounts' owner (user id).")
-    account_id: int | None = None
+    employee_id: DbId | None = Field(default=None, description="The accounts' owner (user id).")
+    account_id: DbId | None = None
     platform: PlatformId | None = None
-    date_from: dt.date | None = Field(
+    date_from: RecordDate | None = Field(
         default=None, description="Posted on or after (the platform's date, else captured)."
     )
-    date_to: dt.date | None = Field(default=None, description="Posted on or before.")
+    date_to: RecordDate | None = Field(default=None, description="Posted on or before.")
     label: Label | None = Field(default=None, description="Current classification label.")
     edited: bool | None = Field(default=None, description="The post has more than one version.")
     removed: bool | None = Field(default=None, description="The post is gone from the platform.")
@@ -85,14 +86,14 @@ class RequestCreate(BaseModel):
     requester_committed: bool = Field(
         default=False, description="Committed or incarcerated: 90 business days after a denial."
     )
-    received_on: dt.date
+    received_on: RecordDate
     description: str = Field(min_length=1, max_length=TEXT_MAX)
     saved_searches: list[SearchCriteria] = Field(
         default_factory=list,
         max_length=50,
         description="Posts matching any of these are held at intake, before review.",
     )
-    assigned_to_id: int | None = None
+    assigned_to_id: DbId | None = None
 
     _description = field_validator("description")(_not_blank)
 
@@ -116,7 +117,7 @@ class RequestTransition(BaseModel):
 class RequestUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    assigned_to_id: int | None = None
+    assigned_to_id: DbId | None = None
 
 
 class NoteCreate(BaseModel):
@@ -135,7 +136,7 @@ class RequestOut(BaseModel):
     requester_name: str | None
     requester_contact: str | None
     requester_committed: bool
-    received_on: dt.date
+    received_on: RecordDate
     description: str
     saved_searches: list[dict[str, object]]
     status: str
@@ -167,7 +168,7 @@ class ItemsAdd(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    post_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    post_ids: list[DbId] = Field(default_factory=list, max_length=10_000)
     search: SearchCriteria | None = None
     latest_only: bool = False
 
@@ -192,8 +193,8 @@ class RedactionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(pattern="^(text|media)$")
-    start: int | None = Field(default=None, ge=0)
-    end: int | None = Field(default=None, ge=1)
+    start: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
+    end: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
     media_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
     exemption: str = Field(min_length=1, max_length=2000, description="The reason, as printed.")
 

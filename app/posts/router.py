@@ -5,6 +5,7 @@ import datetime as dt
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.deps import CurrentUser
+from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
 from app.platforms.openapi import PLATFORM_ENUM_MARK
 from app.platforms.registry import registry
@@ -32,13 +33,13 @@ def flag_post(
 def list_posts(
     user: CurrentUser,
     session: SessionDep,
-    account_id: int | None = None,
+    account_id: DbId | None = None,
     platform: str | None = Query(default=None, json_schema_extra=PLATFORM_ENUM_MARK),
     status_: PostStatus | None = Query(default=None, alias="status"),
     flagged_from: dt.datetime | None = None,
     flagged_to: dt.datetime | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> PostPage:
     if platform is not None:
         registry.require(platform)  # an unknown one is a 422 naming the known platforms
@@ -65,5 +66,5 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 @router.get("/{post_id}", response_model=PostDetail)
-def get_post(post_id: int, user: CurrentUser, session: SessionDep) -> PostDetail:
+def get_post(post_id: DbId, user: CurrentUser, session: SessionDep) -> PostDetail:
     return service.post_detail(session, viewer=user, post_id=post_id)

@@ -4,19 +4,21 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.bounds import DbId, VisibleUrl
+
 NOTE_MAX_LENGTH = 2000
 
 
 class PostCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(
+    url: VisibleUrl = Field(
         min_length=1,
         max_length=2048,
         examples=["https://bsky.app/profile/alice.bsky.social/post/3l6oveex3ii2l"],
     )
     note: str | None = Field(default=None, max_length=NOTE_MAX_LENGTH)
-    account_id: int | None = Field(
+    account_id: DbId | None = Field(
         default=None, description="Which of your accounts, when the URL alone cannot say (YouTube)."
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
+from app.bounds import hidden_character
 from app.classification.models import Classification
 from app.db import utcnow
 from app.errors import Invalid, NotFound
@@ -54,6 +55,10 @@ def flag_post(
     session: Session, *, user: User, url: str, note: str | None, account_id: int | None = None
 ) -> tuple[FlaggedPost, bool]:
     """Flag a post of one of the caller's accounts; returns (post, created)."""
+    hidden = hidden_character(url)
+    if hidden is not None:
+        # A URL that hides characters (bidi overrides, zero-width) reads as another address.
+        raise Invalid(f"the URL contains an invisible or control character ({hidden})")
     refs = registry.recognise_post(url)
     ref, account = _match_account(session, owner=user, refs=refs, account_id=account_id)
     external_id = registry.get(ref.platform).external_id(ref, account)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit.service import Actor
 from app.auth.deps import OfficerUser
+from app.bounds import DB_INT_MAX, DbId
 from app.config import Settings
 from app.db import Database, SessionDep
 from app.errors import DomainError
@@ -88,10 +89,10 @@ def list_holds(
     session: SessionDep,
     active: bool | None = None,
     kind: HoldKind | None = None,
-    post_id: int | None = None,
-    request_id: int | None = None,
+    post_id: DbId | None = None,
+    request_id: DbId | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> HoldPage:
     holds, total = service.list_holds(
         session,
@@ -108,13 +109,13 @@ def list_holds(
 
 
 @router.get("/holds/{hold_id}", response_model=HoldOut)
-def get_hold(hold_id: int, _officer: OfficerUser, session: SessionDep) -> HoldOut:
+def get_hold(hold_id: DbId, _officer: OfficerUser, session: SessionDep) -> HoldOut:
     return service.hold_out(session, service.get_hold(session, hold_id))
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldOut)
 def release_hold(
-    hold_id: int, body: HoldRelease, officer: OfficerUser, session: SessionDep
+    hold_id: DbId, body: HoldRelease, officer: OfficerUser, session: SessionDep
 ) -> HoldOut:
     hold = service.release_hold(
         session,
@@ -129,7 +130,7 @@ def release_hold(
 
 @router.post("/holds/{hold_id}/mandamus", response_model=HoldOut)
 def record_mandamus(
-    hold_id: int, body: MandamusNotice, officer: OfficerUser, session: SessionDep
+    hold_id: DbId, body: MandamusNotice, officer: OfficerUser, session: SessionDep
 ) -> HoldOut:
     """Record notice of a mandamus action: the 19.35(5) timer stops until an officer releases
     the hold citing the court order."""
@@ -173,7 +174,7 @@ def list_series(_officer: OfficerUser, request: Request) -> list[SeriesOut]:
 
 @router.post("/retention/posts/{post_id}/release", response_model=AssignmentOut)
 def release_av(
-    post_id: int, body: AvRelease, officer: OfficerUser, session: SessionDep, request: Request
+    post_id: DbId, body: AvRelease, officer: OfficerUser, session: SessionDep, request: Request
 ) -> AssignmentOut:
     """An AV ("until no longer needed") post is no longer needed: it falls due today."""
     assignment = service.release_av(
@@ -195,7 +196,7 @@ def list_batches(
         default=None, alias="status", pattern="^(proposed|approved|running|completed|cancelled)$"
     ),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> BatchPage:
     batches, total = service.list_batches(session, status=status_, limit=limit, offset=offset)
     today = _today(request)
@@ -210,14 +211,14 @@ def list_batches(
 
 @router.get("/disposition/batches/{batch_id}", response_model=BatchDetail)
 def get_batch(
-    batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
     return service.batch_out(session, service.get_batch(session, batch_id), today=_today(request))
 
 
 @router.post("/disposition/batches/{batch_id}/approve", response_model=BatchDetail)
 def approve_batch(
-    batch_id: int, body: BatchApprove, officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, body: BatchApprove, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
     batch = service.approve_batch(
         session,
@@ -232,7 +233,7 @@ def approve_batch(
 
 @router.post("/disposition/batches/{batch_id}/whs-reply", response_model=BatchDetail)
 def attach_whs_reply(
-    batch_id: int, body: WhsReply, officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, body: WhsReply, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
     """Attach the Wisconsin Historical Society's reply or waiver reference."""
     batch = service.attach_whs_reply(
@@ -243,14 +244,14 @@ def attach_whs_reply(
 
 @router.post("/disposition/batches/{batch_id}/cancel", response_model=BatchDetail)
 def cancel_batch(
-    batch_id: int, body: BatchCancel, officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, body: BatchCancel, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
     batch = service.cancel_batch(session, batch_id=batch_id, officer=officer, reason=body.reason)
     return service.batch_out(session, batch, today=_today(request))
 
 
 @router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
-def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
+def run_batch(batch_id: DbId, officer: OfficerUser, request: Request) -> RunOut:
     """Run an approved batch now (the daily job also runs it). Each post is committed as it
     is destroyed, so this uses its own transactions rather than the request's."""
     settings = _settings(request)
@@ -277,7 +278,7 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request) -> RunOut:
 
 @router.get("/disposition/batches/{batch_id}/certificate")
 def get_certificate(
-    batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
 ) -> Response:
     pdf = service.certificate_bytes(
         session, batch_id=batch_id, store=store_from_settings(_settings(request))

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.bounds import DbId, RecordDate
 from app.platforms.registry import PlatformId
 from app.retention.models import HoldKind
 
@@ -27,10 +28,10 @@ class SearchCriteria(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    employee_id: int | None = Field(
+    employee_id: DbId | None = Field(
         default=None, description="The user who owns the account (or flagged the post)."
     )
-    account_id: int | None = None
+    account_id: DbId | None = None
     platform: PlatformId | None = None
     flagged_from: dt.datetime | None = None
     flagged_to: dt.datetime | None = None
@@ -73,9 +74,9 @@ class HoldCreate(BaseModel):
         max_length=TEXT_MAX,
         description="What requires the hold: the request, case number, audit or order.",
     )
-    post_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    post_ids: list[DbId] = Field(default_factory=list, max_length=10_000)
     scope: SearchCriteria | None = None
-    request_id: int | None = None
+    request_id: DbId | None = None
 
     @field_validator("reason", "authority")
     @classmethod
@@ -185,7 +186,7 @@ class BatchApprove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     authority: str = Field(min_length=1, max_length=TEXT_MAX)
-    whs_notice_on: dt.date | None = Field(
+    whs_notice_on: RecordDate | None = Field(
         default=None,
         description="The day written notice went to the Wisconsin Historical Society; needed "
         "when the batch holds a series whose whs_notice is required.",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from app.auth.deps import CurrentUser, OfficerUser
+from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
 from app.snapshots import service
 from app.snapshots.schemas import FixityOverview
@@ -17,8 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["snapshots"])
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def snapshot_pdf(
-    post_id: int,
-    number: int,
+    post_id: DbId,
+    number: DbId,
     user: CurrentUser,
     session: SessionDep,
     store: StoreDep,
@@ -46,7 +47,7 @@ def fixity(
     _officer: OfficerUser,
     session: SessionDep,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> FixityOverview:
     """The latest fixity check of each stored object, failures first, with a summary."""
     return service.fixity_overview(session, limit=limit, offset=offset)

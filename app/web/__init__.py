@@ -22,7 +22,12 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     codec = SessionCodec(
         load_secret_key(settings), max_age_seconds=settings.session_max_age_hours * 3600
     )
-    app.add_middleware(WebSessionMiddleware, codec=codec, database=database)
+    app.add_middleware(
+        WebSessionMiddleware,
+        codec=codec,
+        database=database,
+        secure_cookies=settings.public_url_is_https,
+    )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
     app.include_router(request_pages)

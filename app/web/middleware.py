@@ -9,14 +9,14 @@ riding along on a cross-site POST can change nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import anyio.to_thread
-from sqlalchemy import select
 from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.models import User
-from app.auth.service import password_fingerprint
+from app.auth.service import session_user_id
 from app.db import Database
 from app.web.security import COOKIE_NAME, SessionCodec, WebSession
 
@@ -41,20 +41,24 @@ def is_page_path(path: str) -> bool:
 
 
 class WebSessionMiddleware:
-    def __init__(self, app: ASGIApp, *, codec: SessionCodec, database: Database) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        codec: SessionCodec,
+        database: Database,
+        secure_cookies: bool = False,
+    ) -> None:
         self.app = app
         self.codec = codec
         self.database = database
+        # Behind a TLS-terminating proxy the ASGI scheme is http: the public URL decides.
+        self.secure_cookies = secure_cookies
 
-    def _still_valid(self, session: WebSession) -> bool:
-        """The user still exists, is active and has the password the session was made with."""
+    def _user_of(self, key: str) -> int | None:
+        """The active user of a live session row (ended, expired or unknown: None)."""
         with self.database.session() as db:
-            row = db.execute(
-                select(User.password_hash, User.is_active).where(User.id == session.user_id)
-            ).first()
-        if row is None or not row.is_active or row.password_hash is None:
-            return False
-        return password_fingerprint(row.password_hash) == session.fingerprint
+            return session_user_id(db, key)
 
     def _cookie(self, scope: Scope) -> WebSession | None:
         for name, value in scope.get("headers", ()):
@@ -87,9 +91,10 @@ class WebSessionMiddleware:
             return
 
         session = self._cookie(scope)
-        if session is not None and session.user_id is not None:
-            if not await anyio.to_thread.run_sync(self._still_valid, session):
-                session = None
+        if session is not None and session.key is not None:
+            user_id = await anyio.to_thread.run_sync(self._user_of, session.key)
+            # An ended session's cookie is replaced by an anonymous one.
+            session = None if user_id is None else dataclasses.replace(session, user_id=user_id)
         state = scope.setdefault("state", {})
         if session is not None and session.user_id is not None:
             state["web_user_id"] = session.user_id
@@ -99,7 +104,7 @@ class WebSessionMiddleware:
 
         sent_session = session
         state["web_session"] = session or WebSession.anonymous()
-        secure = scope.get("scheme") == "https"
+        secure = self.secure_cookies or scope.get("scheme") == "https"
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
 from app.auth.models import User
+from app.bounds import DbId
 from app.db import SessionDep
 from app.errors import Conflict, DomainError, Invalid
 from app.open_records import package as package_service
@@ -184,7 +185,7 @@ def _workspace(
     request: Request,
     session: Session,
     user: User,
-    request_id: int,
+    request_id: DbId,
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
@@ -237,7 +238,7 @@ def _workspace(
 @router.get("/officer/requests/{request_id}")
 def request_page(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     done: str | None = None,
@@ -263,7 +264,7 @@ def request_page(
 @router.post("/officer/requests/{request_id}/status")
 def change_status(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     status: str = Form(""),
@@ -312,7 +313,7 @@ def change_status(
 @router.post("/officer/requests/{request_id}/assign")
 def assign(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     assigned_to: str = Form(""),
@@ -344,7 +345,7 @@ def assign(
 @router.post("/officer/requests/{request_id}/notes")
 def add_note(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     body: str = Form(""),
@@ -374,7 +375,7 @@ def add_note(
 @router.post("/officer/requests/{request_id}/items")
 def add_items(
     request: Request,
-    request_id: int,
+    request_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     post_id: list[str] = Form([]),
@@ -411,8 +412,8 @@ def add_items(
 @router.post("/officer/requests/{request_id}/items/{item_id}/redact")
 def redact(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     phrase: str = Form(""),
@@ -450,8 +451,8 @@ def redact(
 @router.post("/officer/requests/{request_id}/items/{item_id}/withhold")
 def withhold(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     media_sha256: str = Form(""),
@@ -488,8 +489,8 @@ def withhold(
 @router.post("/officer/requests/{request_id}/items/{item_id}/remove")
 def remove_item(
     request: Request,
-    request_id: int,
-    item_id: int,
+    request_id: DbId,
+    item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
     reason: str = Form(""),
@@ -520,7 +521,7 @@ def remove_item(
 
 @router.get("/officer/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request: Request, request_id: int, item_id: int, user: OfficerPageUser, session: SessionDep
+    request: Request, request_id: DbId, item_id: DbId, user: OfficerPageUser, session: SessionDep
 ) -> Response:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     data = redaction_service.read_released_copy(
@@ -539,7 +540,7 @@ def redacted_pdf(
 
 @router.post("/officer/requests/{request_id}/package")
 def make_package(
-    request: Request, request_id: int, user: OfficerPageUser, session: SessionDep
+    request: Request, request_id: DbId, user: OfficerPageUser, session: SessionDep
 ) -> Response:
     try:
         package = package_service.start_package(session, officer=user, request_id=request_id)
@@ -569,7 +570,7 @@ def make_package(
 
 @router.get("/officer/requests/{request_id}/packages/{package_id}/download")
 def download_package(
-    request: Request, request_id: int, package_id: int, user: OfficerPageUser, session: SessionDep
+    request: Request, request_id: DbId, package_id: DbId, user: OfficerPageUser, session: SessionDep
 ) -> Response:
     package, data = package_service.download(
         session, store=_store(request), officer=user, request_id=request_id, package_id=package_id

@@ -3,6 +3,7 @@ show a domain error as a sentence next to the field it is about."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -13,9 +14,10 @@ from app.accounts import service as accounts_service
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import Role, User
+from app.bounds import DbId
 from app.collectors import service as capture_service
 from app.db import SessionDep
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import DomainError, Forbidden, Invalid, NotFound
 from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
 from app.posts import service as posts_service
@@ -39,6 +41,9 @@ DONE = {
     "already-flagged": "That post was already flagged; here it is.",
     "user-created": "The user is created.",
     "password-set": "The password is set.",
+    "deactivated": "The user is deactivated: their sign-ins and API tokens no longer work.",
+    "role-set": "The role is changed; the user signs in again to see it.",
+    "token-revoked": "The API token is revoked; it no longer works.",
     "captured": "PostVault captured the post again and kept the new version.",
     "unchanged": "PostVault checked the post: nothing changed since the last capture.",
     "gone": "The post is gone from the platform; what was captured is kept.",
@@ -106,6 +111,7 @@ def login(
             password=password,
             ip=request.client.host if request.client else "unknown",
             max_attempts=settings.login_max_attempts,
+            email_max_attempts=settings.login_email_max_attempts,
         )
     except DomainError as exc:
         # No rollback: the failed attempt must be saved to count towards the limit.
@@ -119,14 +125,28 @@ def login(
             error=sentence(exc.message),
             signed_out=False,
         )
-    request.state.web_session = WebSession.signed_in(
-        user.id, auth_service.password_fingerprint(user.password_hash)
-    )
+    request.state.web_session = _new_session(request, session, user)
     return see_other(safe_next(next_path))
 
 
+def _new_session(request: Request, session: Session, user: User) -> WebSession:
+    settings = request.app.state.settings
+    key = auth_service.start_session(
+        session,
+        user=user,
+        ip=request.client.host if request.client else "unknown",
+        lifetime=dt.timedelta(hours=settings.session_max_age_hours),
+    )
+    return WebSession.signed_in(user.id, key)
+
+
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    current = getattr(request.state, "web_session", None)
+    if isinstance(current, WebSession) and current.key and current.user_id is not None:
+        user = session.get(User, current.user_id)
+        if user is not None:
+            auth_service.end_session(session, key=current.key, actor=Actor.of(user))
     request.state.web_session = WebSession.anonymous()
     return see_other("/login?signed_out=1")
 
@@ -206,7 +226,7 @@ def register_account(
 
 @router.post("/accounts/{account_id}/remove")
 def remove_account(
-    request: Request, account_id: int, user: PageUser, session: SessionDep
+    request: Request, account_id: DbId, user: PageUser, session: SessionDep
 ) -> Response:
     try:
         accounts_service.remove_account(session, viewer=user, account_id=account_id)
@@ -388,7 +408,7 @@ def _post_page(
     request: Request,
     session: Session,
     user: User,
-    post_id: int,
+    post_id: DbId,
     *,
     done: str | None = None,
     capture_error: str | None = None,
@@ -408,13 +428,13 @@ def _post_page(
 
 @router.get("/posts/{post_id}")
 def post_page(
-    request: Request, post_id: int, user: PageUser, session: SessionDep, done: str | None = None
+    request: Request, post_id: DbId, user: PageUser, session: SessionDep, done: str | None = None
 ) -> Response:
     return _post_page(request, session, user, post_id, done=done)
 
 
 @router.post("/posts/{post_id}/capture")
-def capture_now(request: Request, post_id: int, user: PageUser, session: SessionDep) -> Response:
+def capture_now(request: Request, post_id: DbId, user: PageUser, session: SessionDep) -> Response:
     """Capture the post at once, outside its schedule (the owner or an officer)."""
     posts_service.get_post(session, viewer=user, post_id=post_id)  # 404 for anyone else
     # The capture writes in its own transactions; this one must not hold the post meanwhile.
@@ -499,6 +519,10 @@ def _users_page(
         user=user,
         status_code=status_code,
         users=auth_service.list_users(session),
+        tokens={
+            person.id: auth_service.list_tokens(session, user=person)
+            for person in auth_service.list_users(session)
+        },
         roles=[r.value for r in Role],
         done=_done(done),
         form=form or {"email": "", "name": "", "role": Role.employee.value},
@@ -553,7 +577,7 @@ def create_user(
 @router.post("/admin/users/{user_id}/password")
 def reset_password(
     request: Request,
-    user_id: int,
+    user_id: DbId,
     user: AdminPageUser,
     session: SessionDep,
     password: str = Form(""),
@@ -574,7 +598,39 @@ def reset_password(
         )
     if target.id == user.id:
         # A new password ends the old sessions, this one included: start a fresh one.
-        request.state.web_session = WebSession.signed_in(
-            user.id, auth_service.password_fingerprint(user.password_hash)
-        )
+        request.state.web_session = _new_session(request, session, user)
     return see_other("/admin/users?done=password-set")
+
+
+def _target_user(session: Session, user_id: DbId) -> User:
+    target = session.get(User, user_id) if 1 <= user_id <= 2**31 - 1 else None
+    if target is None:
+        raise NotFound(f"no user {user_id}")
+    return target
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+def deactivate_user(user_id: DbId, user: AdminPageUser, session: SessionDep) -> Response:
+    target = _target_user(session, user_id)
+    if target.id == user.id:
+        raise Forbidden("You cannot deactivate yourself; ask another administrator.")
+    auth_service.deactivate_user(session, user=target, actor=Actor.of(user))
+    return see_other("/admin/users?done=deactivated")
+
+
+@router.post("/admin/users/{user_id}/role")
+def set_role(
+    user_id: DbId, user: AdminPageUser, session: SessionDep, role: str = Form("")
+) -> Response:
+    target = _target_user(session, user_id)
+    auth_service.set_role(session, user=target, role=role, actor=Actor.of(user))
+    return see_other("/admin/users?done=role-set")
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(token_id: DbId, user: AdminPageUser, session: SessionDep) -> Response:
+    if not 1 <= token_id <= 2**31 - 1:
+        raise NotFound(f"no API token {token_id}")
+    token = auth_service.get_token(session, token_id)
+    auth_service.revoke_token(session, token=token, actor=Actor.of(user))
+    return see_other("/admin/users?done=token-revoked")

@@ -1,8 +1,9 @@
 """Web sessions: the signing key, the signed session cookie and its CSRF token.
 
-A session is a signed cookie (itsdangerous), not a server-side row: it carries the user id,
-a per-session CSRF token and a fingerprint of the user's password hash, so setting a new
-password, or deactivating the user, ends every session at once without a sessions table.
+The cookie is signed (itsdangerous) and carries a per-session CSRF token and, once signed
+in, the key of a server-side session row (`user_sessions`, app/auth/service.py). The row is
+what makes a sign-in real: signing out, a new password, deactivation or a role change end
+the row, and the cookie stops working at once, also where it was copied to.
 """
 
 from __future__ import annotations
@@ -58,18 +59,20 @@ def load_secret_key(settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class WebSession:
-    user_id: int | None
+    """What the cookie says; `user_id` is filled in from the session row, never the cookie."""
+
+    key: str | None
     csrf: str
-    fingerprint: str | None = None
+    user_id: int | None = None
 
     @classmethod
     def anonymous(cls) -> WebSession:
-        return cls(user_id=None, csrf=secrets.token_urlsafe(32))
+        return cls(key=None, csrf=secrets.token_urlsafe(32))
 
     @classmethod
-    def signed_in(cls, user_id: int, fingerprint: str) -> WebSession:
+    def signed_in(cls, user_id: int, key: str) -> WebSession:
         # A new CSRF token at sign-in, so a token seen before sign-in is worth nothing after.
-        return cls(user_id=user_id, csrf=secrets.token_urlsafe(32), fingerprint=fingerprint)
+        return cls(key=key, csrf=secrets.token_urlsafe(32), user_id=user_id)
 
     def csrf_matches(self, sent: object) -> bool:
         return isinstance(sent, str) and hmac.compare_digest(sent.encode(), self.csrf.encode())
@@ -81,9 +84,7 @@ class SessionCodec:
         self.max_age_seconds = max_age_seconds
 
     def dumps(self, session: WebSession) -> str:
-        return self._serializer.dumps(
-            {"u": session.user_id, "c": session.csrf, "f": session.fingerprint}
-        )
+        return self._serializer.dumps({"k": session.key, "c": session.csrf})
 
     def loads(self, cookie: str) -> WebSession | None:
         """The session in a cookie, or None when it is forged, expired or malformed."""
@@ -93,9 +94,9 @@ class SessionCodec:
             return None
         if not isinstance(data, dict):
             return None
-        user_id, csrf, fingerprint = data.get("u"), data.get("c"), data.get("f")
+        key, csrf = data.get("k"), data.get("c")
         if not isinstance(csrf, str) or not csrf:
             return None
-        if user_id is not None and not (isinstance(user_id, int) and isinstance(fingerprint, str)):
+        if key is not None and not (isinstance(key, str) and key):
             return None
-        return WebSession(user_id=user_id, csrf=csrf, fingerprint=fingerprint)
+        return WebSession(key=key, csrf=csrf)

@@ -30,7 +30,7 @@ def bsky_ctx(
     assert atproto_network.appview is not None
     configured = settings.model_copy(
         update={
-            "fetch_allow_hosts": "127.0.0.1",
+            "fetch_allow_hosts": "127.0.0.1:*",
             "bluesky_resolver_url": atproto_network.pds,
             "bluesky_plc_url": atproto_network.plc,
             "bluesky_appview_url": atproto_network.appview,

@@ -80,9 +80,11 @@ def test_allow_listed_loopback_server_is_reached(make_fetch_client: MakeClient) 
     assert response.text == "hello"
 
 
-def test_allow_listing_the_host_alone_covers_every_port(make_fetch_client: MakeClient) -> None:
+def test_allow_listing_host_star_covers_every_port(make_fetch_client: MakeClient) -> None:
     with serve(_hello) as server:
-        response = make_fetch_client("127.0.0.1").get(f"{server.base_url}/x")
+        response = make_fetch_client("127.0.0.1:*").get(f"{server.base_url}/x")
+        with pytest.raises(FetchRefused):
+            make_fetch_client("127.0.0.1").get(f"{server.base_url}/x")
     assert response.status_code == 200
 
 
@@ -137,6 +139,24 @@ def test_a_redirect_to_a_port_not_allow_listed_is_refused(
                 client.get(f"{outside.base_url}/start")
     assert inside.requests == []
     assert len(outside.requests) == 2
+
+
+def test_a_bare_host_entry_does_not_open_the_hosts_other_ports(
+    make_fetch_client: MakeClient,
+) -> None:
+    """An entry without a port ("127.0.0.1") is for the web's ports: a redirect from an
+    allowed server to another port on that host is refused on the hop."""
+    with serve(_hello) as inside:
+
+        def redirect(_request: Request) -> Answer:
+            return Answer(302, [("Location", f"{inside.base_url}/admin")])
+
+        with serve(redirect) as outside:
+            client = make_fetch_client(outside.host, "127.0.0.1")
+            with pytest.raises(FetchRefused):
+                client.get(f"{outside.base_url}/start")
+    assert inside.requests == []
+    assert len(outside.requests) == 1
 
 
 def test_redirects_between_allow_listed_hosts_are_followed(
@@ -244,6 +264,10 @@ def test_policy_from_settings() -> None:
     assert policy.allows("feeds.example.org", 443)
     assert policy.allows("127.0.0.1", 8080)
     assert not policy.allows("127.0.0.1", 8081)
+    # A bare host allows the web's ports only, so no redirect reaches its other services.
+    assert policy.allows("feeds.example.org", 80)
+    assert not policy.allows("feeds.example.org", 6379)
+    assert FetchPolicy(allow_hosts=frozenset({"127.0.0.1:*"})).allows("127.0.0.1", 6379)
 
 
 def test_ipv6_allow_list_entries() -> None:
