@@ -16,8 +16,10 @@ from pydantic import AfterValidator, Field
 from app.errors import Invalid
 from app.platforms.base import PLATFORM_ENUM_MARK, AccountRef, Platform, PostRef, UrlParts
 from app.platforms.bluesky import PLATFORM as BLUESKY
+from app.platforms.facebook import PLATFORM as FACEBOOK
 from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
+from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
@@ -27,6 +29,8 @@ PLATFORMS: tuple[Platform, ...] = (
     MASTODON,
     FEED,
     YOUTUBE,
+    FACEBOOK,
+    INSTAGRAM,
 )
 
 

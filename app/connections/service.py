@@ -1,0 +1,336 @@
+"""The connect flow (OAuth 2.0 authorization code with `state` and PKCE, by authlib), the
+stored grant, the choice of Pages, "reconnect needed" and disconnecting.
+
+Where each step goes: the employee is sent to POSTVAULT_META_OAUTH_URL; the code is exchanged
+at POSTVAULT_META_TOKEN_URL (default POSTVAULT_META_GRAPH_URL/oauth/access_token); the short
+token is exchanged for a long-lived one at the Graph API's oauth/access_token
+(`fb_exchange_token`); the Pages come from GET /me/accounts. Tokens are stored encrypted
+(EncryptedString), never logged, never in an audit event or an API answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import SocialAccount
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.collectors.http import GuardedTransport
+from app.collectors.ratelimit import RequestStats
+from app.config import Settings
+from app.connections.models import ConnectAttempt, ConnectionStatus, PlatformConnection
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.platforms.facebook import PLATFORM as FACEBOOK
+from app.platforms.facebook.graph import Graph, graph_error
+from app.platforms.fetcher import Fetcher
+from app.platforms.instagram import PLATFORM as INSTAGRAM
+from app.platforms.registry import registry
+
+ATTEMPT_TTL = dt.timedelta(minutes=15)
+# What PostVault asks Meta for (docs/platforms.md explains each one and its review).
+SCOPES = (
+    "pages_show_list",
+    "pages_read_engagement",
+    "pages_read_user_content",
+    "instagram_basic",
+    "instagram_manage_comments",
+    "business_management",
+)
+CALLBACK_PATH = "/connections/callback"
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _secret(settings: Settings) -> str:
+    if not settings.meta_app_id or not settings.meta_app_secret:
+        raise Invalid(
+            "PostVault has no Meta app configured: an administrator sets POSTVAULT_META_APP_ID "
+            "and POSTVAULT_META_APP_SECRET (docs/platforms.md)"
+        )
+    return settings.meta_app_secret.get_secret_value()
+
+
+def redirect_uri(settings: Settings) -> str:
+    if settings.meta_redirect_uri:
+        return settings.meta_redirect_uri
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + CALLBACK_PATH
+    raise Invalid("set POSTVAULT_META_REDIRECT_URI (or POSTVAULT_PUBLIC_URL) to connect accounts")
+
+
+def _oauth(settings: Settings, fetcher: Fetcher, state: str | None = None) -> OAuth2Client:
+    return OAuth2Client(
+        client_id=settings.meta_app_id,
+        client_secret=_secret(settings),
+        redirect_uri=redirect_uri(settings),
+        scope=",".join(SCOPES),
+        code_challenge_method="S256",
+        state=state,
+        transport=GuardedTransport(fetcher.policy),
+        timeout=fetcher.policy.timeout,
+        trust_env=False,
+    )
+
+
+def start(session: Session, settings: Settings, fetcher: Fetcher, user: User) -> str:
+    """The authorization URL to send the employee to; the attempt is remembered."""
+    platform = FACEBOOK.id  # the grant covers Pages and their Instagram accounts
+    state = secrets.token_urlsafe(32)
+    verifier = generate_token(64)
+    with _oauth(settings, fetcher, state) as oauth:
+        url, _ = oauth.create_authorization_url(
+            settings.meta_oauth_url, state=state, code_verifier=verifier
+        )
+    session.add(
+        ConnectAttempt(
+            owner_id=user.id, platform=platform, state_hash=_hash(state), code_verifier=verifier
+        )
+    )
+    session.flush()
+    return str(url)
+
+
+@dataclass(frozen=True)
+class PageChoice:
+    page_id: str
+    name: str
+    username: str | None
+    instagram_id: str | None
+    instagram_username: str | None
+
+
+def finish(
+    session: Session,
+    settings: Settings,
+    fetcher: Fetcher,
+    user: User,
+    *,
+    state: str,
+    code: str,
+) -> PlatformConnection:
+    """The callback: the state must be one this employee started (else nothing is stored),
+    the code is exchanged (with the PKCE verifier) and made long-lived."""
+    now = utcnow()
+    session.execute(delete(ConnectAttempt).where(ConnectAttempt.created_at < now - ATTEMPT_TTL))
+    attempt = session.scalars(
+        select(ConnectAttempt).where(
+            ConnectAttempt.state_hash == _hash(state), ConnectAttempt.owner_id == user.id
+        )
+    ).first()
+    if attempt is None:
+        raise Invalid(
+            "this connection answer does not match a connection you started (wrong or old "
+            "state): nothing was stored; start again with Connect"
+        )
+    verifier = attempt.code_verifier
+    session.delete(attempt)
+    session.flush()
+    secret = _secret(settings)
+    token_url = (
+        settings.meta_token_url or settings.meta_graph_url.rstrip("/") + "/oauth/access_token"
+    )
+    with _oauth(settings, fetcher, state) as oauth:
+        try:
+            short = oauth.fetch_token(token_url, code=code, code_verifier=verifier)
+        except Exception as exc:  # authlib raises OAuthError and httpx errors alike
+            raise Invalid(f"Meta refused the connection: {type(exc).__name__}") from None
+    with fetcher.open_client() as client:
+        http = fetcher.session(client, RequestStats())
+        answer = http.get(
+            settings.meta_graph_url.rstrip("/") + "/oauth/access_token",
+            params={
+                "grant_type": "fb_exchange_token",
+                "client_id": settings.meta_app_id or "",
+                "client_secret": secret,
+                "fb_exchange_token": str(short["access_token"]),
+            },
+        )
+        body: Any = answer.json() if answer.content else {}
+        if answer.status_code != 200 or "access_token" not in body:
+            raise Invalid(
+                f"Meta refused the long-lived token: {graph_error(answer.status_code, body).message}"
+            )
+        token = str(body["access_token"])
+        me = Graph(http, settings.meta_graph_url, token, secret).get("me", {"fields": "id,name"})
+    expires_in = body.get("expires_in")
+    connection = PlatformConnection(
+        owner_id=user.id,
+        platform=attempt.platform,
+        status=ConnectionStatus.active,
+        external_user_id=str(me.get("id") or ""),
+        display_name=me.get("name"),
+        access_token=token,
+        expires_at=now + dt.timedelta(seconds=int(expires_in)) if expires_in else None,
+        refreshed_at=now,
+    )
+    session.add(connection)
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(user),
+        action="connection.connected",
+        object_type="connection",
+        object_id=connection.id,
+        details={"platform": connection.platform, "expires_at": connection.expires_at},
+    )
+    return connection
+
+
+def own_connection(session: Session, user: User, connection_id: int) -> PlatformConnection:
+    connection = session.get(PlatformConnection, connection_id)
+    if connection is None or connection.owner_id != user.id:
+        raise NotFound(f"you have no connection {connection_id}")
+    return connection
+
+
+def _pages(
+    settings: Settings, fetcher: Fetcher, connection: PlatformConnection
+) -> list[dict[str, Any]]:
+    if not connection.access_token:
+        raise Invalid("this connection was disconnected: connect again")
+    with fetcher.open_client() as client:
+        graph = Graph(
+            fetcher.session(client, RequestStats()),
+            settings.meta_graph_url,
+            connection.access_token,
+            _secret(settings),
+        )
+        items = graph.pages(
+            "me/accounts",
+            {"fields": "id,name,username,access_token,instagram_business_account{id,username}"},
+        )
+    return [p for p in items if isinstance(p, dict) and p.get("id")]
+
+
+def list_pages(
+    settings: Settings, fetcher: Fetcher, connection: PlatformConnection
+) -> list[PageChoice]:
+    """The Pages the grant manages (and each one's Instagram professional account)."""
+    choices = []
+    for page in _pages(settings, fetcher, connection):
+        ig = page.get("instagram_business_account") or {}
+        choices.append(
+            PageChoice(
+                page_id=str(page["id"]),
+                name=str(page.get("name") or page["id"]),
+                username=page.get("username"),
+                instagram_id=ig.get("id"),
+                instagram_username=ig.get("username"),
+            )
+        )
+    return choices
+
+
+def choose_page(
+    session: Session,
+    settings: Settings,
+    fetcher: Fetcher,
+    user: User,
+    connection: PlatformConnection,
+    page_id: str,
+) -> list[SocialAccount]:
+    """Register the chosen Page (and its Instagram account) as the employee's, captured
+    with the Page token."""
+    page = next((p for p in _pages(settings, fetcher, connection) if str(p["id"]) == page_id), None)
+    if page is None:
+        raise Invalid(f"the Page {page_id} is not one this connection manages")
+    registered: list[SocialAccount] = []
+    wanted = [(FACEBOOK.id, str(page.get("username") or page["id"]).lower(), str(page["id"]))]
+    ig = page.get("instagram_business_account") or {}
+    if ig.get("id"):
+        wanted.append((INSTAGRAM.id, str(ig.get("username") or ig["id"]).lower(), str(ig["id"])))
+    for platform_id, handle, external in wanted:
+        platform = registry.get(platform_id)
+        ref = platform.account_from_handle(handle)
+        account = session.scalars(
+            select(SocialAccount).where(
+                SocialAccount.platform == platform.id, SocialAccount.handle == ref.handle
+            )
+        ).first()
+        if account is not None and account.owner_id != user.id:
+            raise Invalid(f"the {platform.name} account {ref.handle} is registered by someone else")
+        if account is None:
+            account = SocialAccount(
+                owner_id=user.id,
+                platform=platform.id,
+                handle=ref.handle,
+                profile_url=ref.profile_url,
+            )
+            session.add(account)
+        account.platform_account_id = external
+        account.access_token = str(page.get("access_token") or connection.access_token)
+        account.connection_id = connection.id
+        registered.append(account)
+    session.flush()
+    for account in registered:
+        record(
+            session,
+            actor=Actor.of(user),
+            action="connection.account_registered",
+            object_type="account",
+            object_id=account.id,
+            details={
+                "platform": account.platform,
+                "handle": account.handle,
+                "connection": connection.id,
+            },
+        )
+    return registered
+
+
+def grant_lapsed(session: Session, account: SocialAccount, reason: str, *, actor: Actor) -> None:
+    """A capture found the grant expired or revoked: the connection shows "reconnect needed"
+    (the employee's pages and the notices read it)."""
+    if account.connection_id is None:
+        return
+    connection = session.get(PlatformConnection, account.connection_id)
+    if connection is None or connection.status != ConnectionStatus.active:
+        return
+    connection.status = ConnectionStatus.reconnect_needed
+    connection.last_error = reason[:1024]
+    record(
+        session,
+        actor=actor,
+        action="connection.reconnect_needed",
+        object_type="connection",
+        object_id=connection.id,
+        details={"reason": reason},
+    )
+
+
+def disconnect(session: Session, user: User, connection: PlatformConnection) -> None:
+    """Delete the tokens; the accounts and every archived version stay."""
+    connection.access_token = None
+    connection.status = ConnectionStatus.disconnected
+    for account in session.scalars(
+        select(SocialAccount).where(SocialAccount.connection_id == connection.id)
+    ):
+        account.access_token = None
+    record(
+        session,
+        actor=Actor.of(user),
+        action="connection.disconnected",
+        object_type="connection",
+        object_id=connection.id,
+        details={"platform": connection.platform},
+    )
+    session.flush()
+
+
+def grant_of(session: Session, account: SocialAccount) -> PlatformConnection | None:
+    """Whose grant captures this account and until when (the officer's post page)."""
+    if account.connection_id is None:
+        return None
+    return session.get(PlatformConnection, account.connection_id)
