@@ -60,6 +60,7 @@ def oidc_provider(
     accounts: dict[str, dict[str, Any]] | None = None,
     id_token_ttl: int = 3600,
     time_shift_seconds: int = 0,
+    scopes: list[str] | None = None,
 ) -> Iterator[OidcProvider]:
     node = shutil.which("node")
     assert node, "node is not installed (scripts/install-oidc-provider installs it)"
@@ -72,6 +73,7 @@ def oidc_provider(
         "accounts": accounts or {},
         "id_token_ttl": id_token_ttl,
         "time_shift_seconds": time_shift_seconds,
+        "scopes": scopes or [],
     }
     path = tmp_path / f"oidc-provider-{time.monotonic_ns()}.json"
     path.write_text(json.dumps(config))

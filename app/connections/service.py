@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.collectors.http import GuardedTransport
 from app.collectors.ratelimit import RequestStats
 from app.config import Settings
 from app.connections.models import ConnectAttempt, ConnectionStatus, PlatformConnection
@@ -70,29 +70,24 @@ def redirect_uri(settings: Settings) -> str:
     raise Invalid("set POSTVAULT_META_REDIRECT_URI (or POSTVAULT_PUBLIC_URL) to connect accounts")
 
 
-def _oauth(settings: Settings, fetcher: Fetcher, state: str | None = None) -> OAuth2Client:
-    return OAuth2Client(
-        client_id=settings.meta_app_id,
-        client_secret=_secret(settings),
-        redirect_uri=redirect_uri(settings),
-        scope=",".join(SCOPES),
-        code_challenge_method="S256",
-        state=state,
-        transport=GuardedTransport(fetcher.policy),
-        timeout=fetcher.policy.timeout,
-        trust_env=False,
-    )
-
-
-def start(session: Session, settings: Settings, fetcher: Fetcher, user: User) -> str:
+def start(session: Session, settings: Settings, user: User) -> str:
     """The authorization URL to send the employee to; the attempt is remembered."""
     platform = FACEBOOK.id  # the grant covers Pages and their Instagram accounts
-    state = secrets.token_urlsafe(32)
+    _secret(settings)  # refuse before the employee leaves when no app is configured
+    state = generate_token(43)
     verifier = generate_token(64)
-    with _oauth(settings, fetcher, state) as oauth:
-        url, _ = oauth.create_authorization_url(
-            settings.meta_oauth_url, state=state, code_verifier=verifier
-        )
+    url = add_params_to_uri(
+        settings.meta_oauth_url,
+        [
+            ("response_type", "code"),
+            ("client_id", settings.meta_app_id or ""),
+            ("redirect_uri", redirect_uri(settings)),
+            ("scope", " ".join(SCOPES)),
+            ("state", state),
+            ("code_challenge", create_s256_code_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ],
+    )
     session.add(
         ConnectAttempt(
             owner_id=user.id, platform=platform, state_hash=_hash(state), code_verifier=verifier
@@ -100,6 +95,41 @@ def start(session: Session, settings: Settings, fetcher: Fetcher, user: User) ->
     )
     session.flush()
     return str(url)
+
+
+def _exchange_code(
+    settings: Settings, client: httpx.Client, code: str, verifier: str, secret: str
+) -> str:
+    """The authorization code, with its PKCE verifier, for the short-lived user token (the
+    client is the SSRF-guarded one)."""
+    token_url = settings.meta_token_url or (
+        settings.meta_graph_url.rstrip("/") + "/oauth/access_token"
+    )
+    try:
+        response = client.post(
+            token_url,
+            auth=(settings.meta_app_id or "", secret),
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri(settings),
+                "code_verifier": verifier,
+            },
+            headers={"Accept": "application/json"},
+        )
+        body: Any = response.json() if response.content else {}
+    except (httpx.HTTPError, ValueError) as exc:
+        raise Invalid(
+            f"the connection could not be finished ({type(exc).__name__}): nothing was stored"
+        ) from None
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        reason = body.get("error") if isinstance(body, dict) else None
+        raise Invalid(
+            "Meta refused the connection"
+            + (f" ({reason})" if isinstance(reason, str) else f" (HTTP {response.status_code})")
+            + ": nothing was stored; start again with Connect"
+        )
+    return str(body["access_token"])
 
 
 @dataclass(frozen=True)
@@ -138,15 +168,8 @@ def finish(
     session.delete(attempt)
     session.flush()
     secret = _secret(settings)
-    token_url = (
-        settings.meta_token_url or settings.meta_graph_url.rstrip("/") + "/oauth/access_token"
-    )
-    with _oauth(settings, fetcher, state) as oauth:
-        try:
-            short = oauth.fetch_token(token_url, code=code, code_verifier=verifier)
-        except Exception as exc:  # authlib raises OAuthError and httpx errors alike
-            raise Invalid(f"Meta refused the connection: {type(exc).__name__}") from None
     with fetcher.open_client() as client:
+        short = _exchange_code(settings, client, code, verifier, secret)
         http = fetcher.session(client, RequestStats())
         answer = http.get(
             settings.meta_graph_url.rstrip("/") + "/oauth/access_token",
@@ -154,14 +177,13 @@ def finish(
                 "grant_type": "fb_exchange_token",
                 "client_id": settings.meta_app_id or "",
                 "client_secret": secret,
-                "fb_exchange_token": str(short["access_token"]),
+                "fb_exchange_token": short,
             },
         )
         body: Any = answer.json() if answer.content else {}
         if answer.status_code != 200 or "access_token" not in body:
-            raise Invalid(
-                f"Meta refused the long-lived token: {graph_error(answer.status_code, body).message}"
-            )
+            message = graph_error(answer.status_code, body).message
+            raise Invalid(f"Meta refused the long-lived token: {message}")
         token = str(body["access_token"])
         me = Graph(http, settings.meta_graph_url, token, secret).get("me", {"fields": "id,name"})
     expires_in = body.get("expires_in")
@@ -186,6 +208,19 @@ def finish(
         details={"platform": connection.platform, "expires_at": connection.expires_at},
     )
     return connection
+
+
+def my_connections(session: Session, user: User) -> list[PlatformConnection]:
+    return list(
+        session.scalars(
+            select(PlatformConnection)
+            .where(
+                PlatformConnection.owner_id == user.id,
+                PlatformConnection.status != ConnectionStatus.disconnected,
+            )
+            .order_by(PlatformConnection.id)
+        )
+    )
 
 
 def own_connection(session: Session, user: User, connection_id: int) -> PlatformConnection:

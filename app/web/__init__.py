@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
+from app.connections.web import router as connection_pages
 from app.db import Database
 from app.web.middleware import WebSessionMiddleware
 from app.web.rendering import WEB_DIR
@@ -31,3 +32,4 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
     app.include_router(request_pages)
+    app.include_router(connection_pages)

@@ -39,9 +39,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_connections")),
     )
-    op.create_index(
-        op.f("ix_platform_connections_owner_id"), "platform_connections", ["owner_id"]
-    )
+    op.create_index(op.f("ix_platform_connections_owner_id"), "platform_connections", ["owner_id"])
     op.create_table(
         "connect_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
