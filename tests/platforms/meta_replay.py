@@ -62,6 +62,9 @@ class GraphReplay:
             return Answer.json(recorded("facebook", "error_100_app_secret_proof"), status=400)
         if route in self.errors:
             return self.errors[route]
+        page = f"{route}?after={query['after']}" if "after" in query else None
+        if page in self.objects:
+            return Answer.json(self.objects[page], headers=self.headers)
         if route in self.objects:
             return Answer.json(self.objects[route], headers=self.headers)
         return graph_error(
