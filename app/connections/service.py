@@ -35,6 +35,8 @@ from app.platforms.facebook.graph import Graph, graph_error
 from app.platforms.fetcher import Fetcher
 from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.registry import registry
+from app.platforms.threads import PLATFORM as THREADS
+from app.posts.models import FlaggedPost, PostStatus
 
 ATTEMPT_TTL = dt.timedelta(minutes=15)
 # What PostVault asks Meta for (docs/platforms.md explains each one and its review).
@@ -47,6 +49,8 @@ SCOPES = (
     "business_management",
 )
 CALLBACK_PATH = "/connections/callback"
+# Posts past capturing keep their status when a grant lapses.
+_SETTLED = (PostStatus.removed, PostStatus.disposed)
 
 
 def _hash(state: str) -> str:
@@ -326,15 +330,30 @@ def choose_page(
 
 
 def grant_lapsed(session: Session, account: SocialAccount, reason: str, *, actor: Actor) -> None:
-    """A capture found the grant expired or revoked: the connection shows "reconnect needed"
-    (the employee's pages and the notices read it)."""
+    """A capture found the grant expired or revoked: the connection and every live post of
+    its accounts show "reconnect needed" (the employee's pages and the notices read it)."""
     if account.connection_id is None:
         return
     connection = session.get(PlatformConnection, account.connection_id)
     if connection is None or connection.status != ConnectionStatus.active:
         return
+    _mark_lapsed(session, connection, reason, actor=actor)
+
+
+def _mark_lapsed(
+    session: Session, connection: PlatformConnection, reason: str, *, actor: Actor
+) -> None:
     connection.status = ConnectionStatus.reconnect_needed
     connection.last_error = reason[:1024]
+    account_ids = select(SocialAccount.id).where(SocialAccount.connection_id == connection.id)
+    for post in session.scalars(
+        select(FlaggedPost).where(
+            FlaggedPost.account_id.in_(account_ids),
+            FlaggedPost.status.not_in(_SETTLED),
+        )
+    ):
+        post.status = PostStatus.reconnect_needed
+        post.last_error = reason[:1024]
     record(
         session,
         actor=actor,
@@ -343,6 +362,63 @@ def grant_lapsed(session: Session, account: SocialAccount, reason: str, *, actor
         object_id=connection.id,
         details={"reason": reason},
     )
+
+
+def refresh_threads_tokens(
+    session: Session, settings: Settings, fetcher: Fetcher, *, now: dt.datetime | None = None
+) -> int:
+    """The job: Threads tokens (60 days, refreshable once a day old) are refreshed when they
+    lapse within POSTVAULT_THREADS_REFRESH_DAYS_BEFORE days; one already lapsed, or refused,
+    turns to "reconnect needed". Run twice, it refreshes nothing the second time. Returns the
+    number refreshed."""
+    now = now or utcnow()
+    horizon = now + dt.timedelta(days=settings.threads_refresh_days_before)
+    actor = Actor.system("threads-token-refresh")
+    refreshed = 0
+    due = session.scalars(
+        select(PlatformConnection).where(
+            PlatformConnection.platform == THREADS.id,
+            PlatformConnection.status == ConnectionStatus.active,
+            PlatformConnection.expires_at <= horizon,
+        )
+    ).all()
+    if not due:
+        return 0
+    secret = _secret(settings)
+    with fetcher.open_client() as client:
+        http = fetcher.session(client, RequestStats())
+        for connection in due:
+            token = connection.access_token
+            expires_at = connection.expires_at
+            if not token or (expires_at is not None and expires_at <= now):
+                _mark_lapsed(session, connection, "the Threads token lapsed", actor=actor)
+                continue
+            graph = Graph(http, settings.threads_graph_url, token, secret)
+            status, body, _ = graph.call("refresh_access_token", {"grant_type": "th_refresh_token"})
+            if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+                message = graph_error(status, body).message
+                _mark_lapsed(
+                    session, connection, f"Threads refused the refresh: {message}", actor=actor
+                )
+                continue
+            connection.access_token = str(body["access_token"])
+            connection.expires_at = now + dt.timedelta(seconds=int(body.get("expires_in") or 0))
+            connection.refreshed_at = now
+            for account in session.scalars(
+                select(SocialAccount).where(SocialAccount.connection_id == connection.id)
+            ):
+                account.access_token = connection.access_token
+            record(
+                session,
+                actor=actor,
+                action="connection.refreshed",
+                object_type="connection",
+                object_id=connection.id,
+                details={"expires_at": connection.expires_at},
+            )
+            refreshed += 1
+    session.flush()
+    return refreshed
 
 
 def disconnect(session: Session, user: User, connection: PlatformConnection) -> None:

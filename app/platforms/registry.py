@@ -21,6 +21,7 @@ from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
+from app.platforms.threads import PLATFORM as THREADS
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
 # Listing order: how platforms are listed in messages, menus and the API enum.
@@ -31,6 +32,7 @@ PLATFORMS: tuple[Platform, ...] = (
     YOUTUBE,
     FACEBOOK,
     INSTAGRAM,
+    THREADS,
 )
 
 
