@@ -425,6 +425,7 @@ def _post_page(
         user=user,
         status_code=status_code,
         view=view,
+        grant=connections_service.grant_of(session, view.account),
         done=_done(done),
         capture_error=capture_error,
     )

@@ -91,6 +91,11 @@ def test_connect_choose_a_page_capture_and_no_token_in_clear(
         assert len(version.media) >= 1
         assert session.get(FlaggedPost, post_id).status == PostStatus.captured  # type: ignore[union-attr]
 
+    # The post page says whose grant captured it and until when it is valid.
+    shown = meta_client.get(f"/posts/{post_id}")
+    assert "Captured with the grant of" in shown.text
+    assert "valid until" in shown.text
+
     # No token in clear: the database, the audit log, the API, the logs.
     long_lived = meta_world.graph.long_lived
     with db.engine.connect() as raw:
