@@ -21,7 +21,10 @@ def _fetcher(request: Request) -> Fetcher:
     return Fetcher.from_settings(request.app.state.settings)
 
 
-@router.post("/connections/start")
+# A link, not a form: the page's CSP (form-action 'self') stops a form's redirect to Meta. It
+# only remembers a new attempt and sends the employee to Meta; the state ties the answer to
+# them, so a forged link gains nobody anything.
+@router.get("/connections/start")
 def connect(request: Request, user: PageUser, session: SessionDep) -> Response:
     try:
         url = service.start(session, request.app.state.settings, user)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,9 @@ def seed_graph(graph: GraphReplay, base: str) -> None:
     graph.objects[f"{PAGE_ID}_{STORY}/comments"] = recorded("facebook", "post_comments_p2")
 
 
-@pytest.fixture
-def meta_world(tmp_path: Path, settings: Settings) -> Iterator[MetaWorld]:
+@contextmanager
+def meta_world_for(tmp_path: Path, settings: Settings, redirect: str) -> Iterator[MetaWorld]:
+    """The provider (PostVault registered as a client with `redirect`) and the Graph API."""
     graph = GraphReplay(app_secret=APP_SECRET)
 
     def app(request: Request) -> Answer:
@@ -81,7 +83,7 @@ def meta_world(tmp_path: Path, settings: Settings) -> Iterator[MetaWorld]:
 
     with serve(app) as server:
         seed_graph(graph, server.base_url)
-        client = web_client(APP_ID, APP_SECRET, REDIRECT)
+        client = web_client(APP_ID, APP_SECRET, redirect)
         accounts = {"ann": {"email": "ann@city.example", "name": "Ann Example"}}
         with oidc_provider(
             tmp_path, clients=[client], accounts=accounts, scopes=list(SCOPES)
@@ -94,12 +96,18 @@ def meta_world(tmp_path: Path, settings: Settings) -> Iterator[MetaWorld]:
                     "meta_graph_url": f"{server.base_url}/v24.0",
                     "meta_oauth_url": f"{provider.issuer}/auth",
                     "meta_token_url": f"{provider.issuer}/token",
-                    "meta_redirect_uri": REDIRECT,
+                    "meta_redirect_uri": redirect,
                     "fetch_allow_hosts": f"{server.host},{provider_host}",
                     "fetch_plain_http_hosts": f"{server.host},{provider_host}",
                 }
             )
             yield MetaWorld(provider, graph, server, world_settings)
+
+
+@pytest.fixture
+def meta_world(tmp_path: Path, settings: Settings) -> Iterator[MetaWorld]:
+    with meta_world_for(tmp_path, settings, REDIRECT) as world:
+        yield world
 
 
 @pytest.fixture
