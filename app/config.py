@@ -94,6 +94,7 @@ class Settings(BaseSettings):
         "POSTVAULT_PUBLIC_URL + /connections/callback.",
     )
     threads_graph_url: str = "https://graph.threads.net/v1.0"
+    threads_oauth_url: str = "https://threads.net/oauth/authorize"
     threads_refresh_days_before: int = Field(
         default=10, gt=0, description="Threads tokens are refreshed this many days before expiry."
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,9 @@ from sqlalchemy.orm import Session
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.collectors.ratelimit import RequestStats
+from app.collectors.common import Abort
+from app.collectors.http import FetchRefused, ResponseTooLarge
+from app.collectors.ratelimit import HostPaused, RequestStats, TransientHTTPError
 from app.config import Settings
 from app.connections.models import ConnectAttempt, ConnectionStatus, PlatformConnection
 from app.db import utcnow
@@ -48,9 +52,26 @@ SCOPES = (
     "instagram_manage_comments",
     "business_management",
 )
+THREADS_SCOPES = ("threads_basic", "threads_read_replies")
 CALLBACK_PATH = "/connections/callback"
 # Posts past capturing keep their status when a grant lapses.
 _SETTLED = (PostStatus.removed, PostStatus.disposed)
+
+
+@contextmanager
+def _meta_answers(what: str) -> Iterator[None]:
+    """Meta refusing, throttling or not answering is a sentence for the employee, never a
+    500: the collectors' outcomes (Abort, a paused host) become Invalid here."""
+    try:
+        yield
+    except Abort as exc:
+        result = exc.result
+        reason = getattr(result, "reason", None) or getattr(result, "error", None) or result.kind
+        raise Invalid(f"{what}: {reason}") from None
+    except (HostPaused, TransientHTTPError) as exc:
+        raise Invalid(f"{what}: Meta is not answering now ({exc}); try again later") from None
+    except (httpx.HTTPError, FetchRefused, ResponseTooLarge, ValueError) as exc:
+        raise Invalid(f"{what}: {type(exc).__name__}") from None
 
 
 def _hash(state: str) -> str:
@@ -74,19 +95,21 @@ def redirect_uri(settings: Settings) -> str:
     raise Invalid("set POSTVAULT_META_REDIRECT_URI (or POSTVAULT_PUBLIC_URL) to connect accounts")
 
 
-def start(session: Session, settings: Settings, user: User) -> str:
-    """The authorization URL to send the employee to; the attempt is remembered."""
-    platform = FACEBOOK.id  # the grant covers Pages and their Instagram accounts
+def start(session: Session, settings: Settings, user: User, platform: str | None = None) -> str:
+    """The authorization URL to send the employee to; the attempt is remembered. One grant
+    covers Facebook Pages and their Instagram accounts; Threads has its own."""
+    platform = THREADS.id if platform == THREADS.id else FACEBOOK.id
     _secret(settings)  # refuse before the employee leaves when no app is configured
     state = generate_token(43)
     verifier = generate_token(64)
+    threads = platform == THREADS.id
     url = add_params_to_uri(
-        settings.meta_oauth_url,
+        settings.threads_oauth_url if threads else settings.meta_oauth_url,
         [
             ("response_type", "code"),
             ("client_id", settings.meta_app_id or ""),
             ("redirect_uri", redirect_uri(settings)),
-            ("scope", " ".join(SCOPES)),
+            ("scope", " ".join(THREADS_SCOPES if threads else SCOPES)),
             ("state", state),
             ("code_challenge", create_s256_code_challenge(verifier)),
             ("code_challenge_method", "S256"),
@@ -102,12 +125,19 @@ def start(session: Session, settings: Settings, user: User) -> str:
 
 
 def _exchange_code(
-    settings: Settings, client: httpx.Client, code: str, verifier: str, secret: str
+    settings: Settings,
+    client: httpx.Client,
+    code: str,
+    verifier: str,
+    secret: str,
+    token_url: str | None = None,
 ) -> str:
     """The authorization code, with its PKCE verifier, for the short-lived user token (the
     client is the SSRF-guarded one)."""
-    token_url = settings.meta_token_url or (
-        settings.meta_graph_url.rstrip("/") + "/oauth/access_token"
+    token_url = (
+        token_url
+        or settings.meta_token_url
+        or (settings.meta_graph_url.rstrip("/") + "/oauth/access_token")
     )
     try:
         response = client.post(
@@ -172,7 +202,9 @@ def finish(
     session.delete(attempt)
     session.flush()
     secret = _secret(settings)
-    with fetcher.open_client() as client:
+    if attempt.platform == THREADS.id:
+        return _finish_threads(session, settings, fetcher, user, code, verifier, secret, now)
+    with fetcher.open_client() as client, _meta_answers("Meta refused the connection"):
         short = _exchange_code(settings, client, code, verifier, secret)
         http = fetcher.session(client, RequestStats())
         answer = http.get(
@@ -214,6 +246,80 @@ def finish(
     return connection
 
 
+def _finish_threads(
+    session: Session,
+    settings: Settings,
+    fetcher: Fetcher,
+    user: User,
+    code: str,
+    verifier: str,
+    secret: str,
+    now: dt.datetime,
+) -> PlatformConnection:
+    """Threads: the code for a short token at THREADS_GRAPH_URL/oauth/access_token (or the
+    token URL setting), a long-lived one (`th_exchange_token`, 60 days, refreshed by the job),
+    and the Threads account registered at once (a grant covers one Threads profile)."""
+    graph_url = settings.threads_graph_url.rstrip("/")
+    with fetcher.open_client() as client, _meta_answers("Threads refused the connection"):
+        short = _exchange_code(
+            settings,
+            client,
+            code,
+            verifier,
+            secret,
+            token_url=settings.meta_token_url or f"{graph_url}/oauth/access_token",
+        )
+        http = fetcher.session(client, RequestStats())
+        body = Graph(http, graph_url, short, secret).get(
+            "access_token", {"grant_type": "th_exchange_token", "client_secret": secret}
+        )
+        token = str(body["access_token"])
+        me = Graph(http, graph_url, token, secret).get("me", {"fields": "id,username"})
+    expires_in = body.get("expires_in")
+    connection = PlatformConnection(
+        owner_id=user.id,
+        platform=THREADS.id,
+        status=ConnectionStatus.active,
+        external_user_id=str(me.get("id") or ""),
+        display_name=me.get("username"),
+        access_token=token,
+        expires_at=now + dt.timedelta(seconds=int(expires_in)) if expires_in else None,
+        refreshed_at=now,
+    )
+    session.add(connection)
+    session.flush()
+    ref = THREADS.account_from_handle(str(me.get("username") or me.get("id")))
+    account = session.scalars(
+        select(SocialAccount).where(
+            SocialAccount.platform == THREADS.id, SocialAccount.handle == ref.handle
+        )
+    ).first()
+    if account is not None and account.owner_id != user.id:
+        raise Invalid(f"the Threads account {ref.handle} is registered by someone else")
+    if account is None:
+        account = SocialAccount(
+            owner_id=user.id, platform=THREADS.id, handle=ref.handle, profile_url=ref.profile_url
+        )
+        session.add(account)
+    account.platform_account_id = str(me.get("id") or "") or None
+    account.access_token = token
+    account.connection_id = connection.id
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(user),
+        action="connection.connected",
+        object_type="connection",
+        object_id=connection.id,
+        details={
+            "platform": THREADS.id,
+            "account": account.id,
+            "expires_at": connection.expires_at,
+        },
+    )
+    return connection
+
+
 def my_connections(session: Session, user: User) -> list[PlatformConnection]:
     return list(
         session.scalars(
@@ -239,7 +345,7 @@ def _pages(
 ) -> list[dict[str, Any]]:
     if not connection.access_token:
         raise Invalid("this connection was disconnected: connect again")
-    with fetcher.open_client() as client:
+    with fetcher.open_client() as client, _meta_answers("Meta did not list the Pages"):
         graph = Graph(
             fetcher.session(client, RequestStats()),
             settings.meta_graph_url,

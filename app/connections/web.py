@@ -10,6 +10,7 @@ from app.bounds import DbId
 from app.connections import service
 from app.db import SessionDep
 from app.errors import DomainError
+from app.platforms.facebook import PLATFORM as FACEBOOK
 from app.platforms.fetcher import Fetcher
 from app.web.deps import PageUser, check_csrf
 from app.web.rendering import error_page, render, see_other
@@ -25,9 +26,14 @@ def _fetcher(request: Request) -> Fetcher:
 # only remembers a new attempt and sends the employee to Meta; the state ties the answer to
 # them, so a forged link gains nobody anything.
 @router.get("/connections/start")
-def connect(request: Request, user: PageUser, session: SessionDep) -> Response:
+def connect(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    platform: str | None = Query(None, max_length=16),
+) -> Response:
     try:
-        url = service.start(session, request.app.state.settings, user)
+        url = service.start(session, request.app.state.settings, user, platform)
     except DomainError as exc:
         session.rollback()
         return error_page(request, exc.status_code, exc.message)
@@ -52,6 +58,8 @@ def callback(
     except DomainError as exc:
         session.rollback()
         return error_page(request, exc.status_code, exc.message)
+    if connection.platform != FACEBOOK.id:  # a Threads grant names its one profile
+        return see_other("/accounts?done=connected")
     return see_other(f"/connections/{connection.id}")
 
 

@@ -36,7 +36,7 @@ STATUSES = [s.value for s in PostStatus]
 
 DONE = {
     "registered": "The account is registered. You can now flag its posts.",
-    "connected": "The Page is connected. You can now flag its posts.",
+    "connected": "The account is connected. You can now flag its posts.",
     "disconnected": "Disconnected: the token is deleted; what was archived stays.",
     "already-registered": "That account was already registered to you.",
     "removed": "The account is removed.",

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from app.config import Settings
-from app.connections.service import SCOPES
+from app.connections.service import SCOPES, THREADS_SCOPES
 from app.db import Database
 from app.main import create_app
 from tests.collectors.servers import Answer, LoopbackServer, Request, serve, tiny_jpeg
@@ -86,7 +86,7 @@ def meta_world_for(tmp_path: Path, settings: Settings, redirect: str) -> Iterato
         client = web_client(APP_ID, APP_SECRET, redirect)
         accounts = {"ann": {"email": "ann@city.example", "name": "Ann Example"}}
         with oidc_provider(
-            tmp_path, clients=[client], accounts=accounts, scopes=list(SCOPES)
+            tmp_path, clients=[client], accounts=accounts, scopes=[*SCOPES, *THREADS_SCOPES]
         ) as provider:
             provider_host = provider.issuer.removeprefix("http://")
             world_settings = settings.model_copy(
@@ -94,6 +94,8 @@ def meta_world_for(tmp_path: Path, settings: Settings, redirect: str) -> Iterato
                     "meta_app_id": APP_ID,
                     "meta_app_secret": SecretStr(APP_SECRET),
                     "meta_graph_url": f"{server.base_url}/v24.0",
+                    "threads_graph_url": f"{server.base_url}/v1.0",
+                    "threads_oauth_url": f"{provider.issuer}/auth",
                     "meta_oauth_url": f"{provider.issuer}/auth",
                     "meta_token_url": f"{provider.issuer}/token",
                     "meta_redirect_uri": redirect,

@@ -63,7 +63,7 @@ def test_connect_choose_a_page_capture_and_no_token_in_clear(
     assert "mylife.city" in page.text
     token = page_csrf(meta_client, choose)
     chosen = meta_client.post(f"{choose}/pages", data={"csrf_token": token, "page_id": PAGE_ID})
-    assert "The Page is connected." in chosen.text
+    assert "The account is connected." in chosen.text
     assert "valid until" in chosen.text
 
     with db.session() as session:
@@ -201,3 +201,28 @@ def test_disconnecting_deletes_the_tokens_and_keeps_the_accounts(
         assert connection.access_token is None
         assert connection.status == ConnectionStatus.disconnected
         assert all(a.access_token is None for a in session.scalars(select(SocialAccount)))
+
+
+def test_connecting_threads_registers_the_profile_with_its_refreshable_token(
+    meta_client: TestClient, meta_world: MetaWorld, db: Database, make_person: MakePerson
+) -> None:
+    """The Threads grant: the provider issues the code; the Threads API (replayed) makes the
+    token long-lived and names the profile, which is registered at once."""
+    meta_world.graph.objects["me"] = {"id": "12345678", "username": "cityofexample"}
+    person = make_person()
+    give_password(db, person.user)
+    sign_in(meta_client, person.user.email)
+    started = meta_client.get("/connections/start?platform=threads", follow_redirects=False)
+    authorization = started.headers["location"]
+    assert "threads_basic" in parse_qs(urlsplit(authorization).query)["scope"][0]
+    back = urlsplit(sign_in_at_provider(authorization, login="ann"))
+    came = meta_client.get(f"{back.path}?{back.query}")
+    assert "The account is connected." in came.text
+    with db.session() as session:
+        connection = session.scalars(select(PlatformConnection)).one()
+        assert connection.platform == "threads"
+        assert connection.access_token == meta_world.graph.threads_long_lived
+        assert connection.expires_at is not None
+        account = session.scalars(select(SocialAccount)).one()
+        assert (account.platform, account.handle) == ("threads", "cityofexample")
+        assert account.connection_id == connection.id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,16 @@ class GraphReplay:
     tokens: set[str] = field(default_factory=set)
     expired: set[str] = field(default_factory=set)
     long_lived: str = "long-lived-user-token-7f3a"
+    threads_long_lived: str = "threads-long-lived-token-3c9d"
     headers: list[tuple[str, str]] = field(default_factory=list)  # added to every answer
 
     def __call__(self, request: Request) -> Answer:
-        route = request.route.removeprefix(f"/{self.version}").lstrip("/")
+        route = re.sub(r"^/v[0-9]+\.[0-9]+/", "/", request.route).lstrip("/")
         query = {k: v[0] for k, v in parse_qs(request.query).items()}
         if route == "oauth/access_token":
             return self._exchange(query)
+        if route == "access_token":  # Threads: short-lived token for a long-lived one
+            return self._threads_exchange(query)
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if token in self.expired:
             return graph_error(
@@ -73,6 +77,17 @@ class GraphReplay:
             "loaded due to missing permissions, or does not support this operation.",
             33,
         )
+
+    def _threads_exchange(self, query: dict[str, str]) -> Answer:
+        if (
+            query.get("grant_type") != "th_exchange_token"
+            or query.get("client_secret") != self.app_secret
+        ):
+            return graph_error(101, "Error validating application.")
+        body = dict(recorded("threads", "threads_long_lived_token"))
+        body["access_token"] = self.threads_long_lived
+        self.tokens.add(self.threads_long_lived)
+        return Answer.json(body)
 
     def _exchange(self, query: dict[str, str]) -> Answer:
         if (

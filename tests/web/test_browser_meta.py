@@ -65,7 +65,7 @@ def test_connect_a_page_flag_by_pfbid_then_an_instagram_carousel(
                 expect(ann.page.get_by_role("heading", name="Choose a Page")).to_be_visible()
                 ann.shoot("meta-choose-page")
                 ann.page.get_by_role("button", name="Register MyLife").click()
-                expect(ann.page.get_by_role("status")).to_contain_text("The Page is connected.")
+                expect(ann.page.get_by_role("status")).to_contain_text("The account is connected.")
                 ann.shoot("meta-connected")
 
                 ann.flag(f"https://www.facebook.com/{PAGE_ID}/posts/{PFBID}")
