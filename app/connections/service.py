@@ -207,19 +207,17 @@ def finish(
     with fetcher.open_client() as client, _meta_answers("Meta refused the connection"):
         short = _exchange_code(settings, client, code, verifier, secret)
         http = fetcher.session(client, RequestStats())
-        answer = http.get(
+        body = _post_form(
+            client,
             settings.meta_graph_url.rstrip("/") + "/oauth/access_token",
-            params={
+            {
                 "grant_type": "fb_exchange_token",
                 "client_id": settings.meta_app_id or "",
                 "client_secret": secret,
                 "fb_exchange_token": short,
             },
+            "Meta refused the long-lived token",
         )
-        body: Any = answer.json() if answer.content else {}
-        if answer.status_code != 200 or "access_token" not in body:
-            message = graph_error(answer.status_code, body).message
-            raise Invalid(f"Meta refused the long-lived token: {message}")
         token = str(body["access_token"])
         me = Graph(http, settings.meta_graph_url, token, secret).get("me", {"fields": "id,name"})
     expires_in = body.get("expires_in")
@@ -246,6 +244,16 @@ def finish(
     return connection
 
 
+def _post_form(client: httpx.Client, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+    """A token exchange sent as a form body: secrets and tokens never in a URL, so never in
+    a request log line."""
+    response = client.post(url, data=form, headers={"Accept": "application/json"})
+    body: Any = response.json() if response.content else {}
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        raise Invalid(f"{what}: {graph_error(response.status_code, body).message}")
+    return body
+
+
 def _finish_threads(
     session: Session,
     settings: Settings,
@@ -270,8 +278,11 @@ def _finish_threads(
             token_url=settings.meta_token_url or f"{graph_url}/oauth/access_token",
         )
         http = fetcher.session(client, RequestStats())
-        body = Graph(http, graph_url, short, secret).get(
-            "access_token", {"grant_type": "th_exchange_token", "client_secret": secret}
+        body = _post_form(
+            client,
+            f"{graph_url}/access_token",
+            {"grant_type": "th_exchange_token", "client_secret": secret, "access_token": short},
+            "Threads refused the long-lived token",
         )
         token = str(body["access_token"])
         me = Graph(http, graph_url, token, secret).get("me", {"fields": "id,username"})

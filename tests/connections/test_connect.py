@@ -112,6 +112,8 @@ def test_connect_choose_a_page_capture_and_no_token_in_clear(
         assert long_lived not in answer.text, path
         assert PAGE_TOKEN not in answer.text, path
     assert long_lived not in caplog.text
+    assert "client_secret" not in caplog.text
+    assert "fb_exchange_token=" not in caplog.text  # the short-lived token stays out too
     assert PAGE_TOKEN not in caplog.text
 
 

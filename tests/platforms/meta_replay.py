@@ -50,6 +50,8 @@ class GraphReplay:
     def __call__(self, request: Request) -> Answer:
         route = re.sub(r"^/v[0-9]+\.[0-9]+/", "/", request.route).lstrip("/")
         query = {k: v[0] for k, v in parse_qs(request.query).items()}
+        if request.method == "POST":  # a form body, as the token exchanges send
+            query.update({k: v[0] for k, v in parse_qs(request.body.decode()).items()})
         if route == "oauth/access_token":
             return self._exchange(query)
         if route == "access_token":  # Threads: short-lived token for a long-lived one
