@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +11,7 @@ from app.classification.config import ConfigError
 from app.config import Settings, SettingsError, load_settings
 from app.errors import DomainError
 from app.migrate import migrated_database
+from app.observability.logs import configure_logging, uvicorn_log_config
 from app.pipeline import check_configuration, install_hooks
 from app.retention.schedules import ScheduleError
 
@@ -51,7 +51,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.archive_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.database_url)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=uvicorn_log_config(settings.log_format),
+    )
     return 0
 
 
@@ -282,6 +288,7 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain's `register(subparsers)`; its handlers take (args, settings) -> exit code."""
+    from app.backup.cli import register as backup_register
     from app.classification import cli as classification_cli
     from app.open_records.cli import register as requests_register
     from app.retention.cli import register as retention_register
@@ -292,6 +299,7 @@ def _domain_commands() -> list[Callable[[Any], None]]:
         retention_register,
         snapshots_register,
         requests_register,
+        backup_register,
     ]
     return registers
 
@@ -367,14 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("postvault").setLevel(logging.INFO)
     try:
         settings = load_settings()
     except SettingsError as exc:
         return _fail(str(exc))
+    configure_logging(settings.log_format)
     handler: Handler = args.handler
     try:
         from app.crypto import install_secrets_key

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -161,6 +162,53 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = Field(default="", description="Key prefix inside the S3 bucket.")
+
+    # --- observability ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line with the request id"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; unset = /metrics is off."
+    )
+
+    # --- notices (email) ---
+    smtp_host: str | None = Field(default=None, description="Mail server; unset = no mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection (STARTTLS).")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA certificate(s) to trust for the mail server's TLS."
+    )
+    smtp_from: str = Field(default="postvault@localhost", description="The From address.")
+
+    # --- single sign-on (OpenID Connect) ---
+    oidc_issuer: str | None = Field(
+        default=None, description="The provider's issuer URL; with the client id, turns SSO on."
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_provider_name: str = Field(
+        default="the city's sign-in", description='Shown as "Sign in with <name>".'
+    )
+    oidc_allowed_domains: str = Field(
+        default="",
+        description="Comma-separated email domains whose people get an employee account at "
+        "their first sign-in.",
+    )
+    oidc_groups_claim: str = Field(default="groups", description="The ID token claim of groups.")
+    oidc_officer_groups: str = Field(
+        default="", description="Groups (comma-separated) whose members are records officers."
+    )
+    oidc_admin_groups: str = Field(
+        default="", description="Groups (comma-separated) whose members are admins."
+    )
+    oidc_clock_skew_seconds: int = Field(
+        default=60, ge=0, le=300, description="Leeway for ID token times (exp, iat)."
+    )
+    local_login_enabled: bool = Field(
+        default=True, description="Email-and-password sign-in (turn off once SSO works)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -2,7 +2,7 @@
 
 from app.accounts.models import SocialAccount
 from app.audit.models import AuditChainHead, AuditEvent
-from app.auth.models import ApiToken, LoginAttempt, User
+from app.auth.models import ApiToken, LoginAttempt, User, UserIdentity
 from app.classification.models import (
     Classification,
     ClassificationOverride,
@@ -60,5 +60,6 @@ __all__ = [
     "SocialAccount",
     "StoredObject",
     "User",
+    "UserIdentity",
     "VersionMedia",
 ]

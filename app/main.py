@@ -30,6 +30,9 @@ from app.docs import install_docs
 from app.errors import DomainError
 from app.health import router as health_router
 from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
+from app.notices.router import router as notices_router
+from app.observability.logs import RequestIdMiddleware
+from app.observability.metrics import router as metrics_router
 from app.open_records.router import router as open_records_router
 from app.openapi import install_openapi
 from app.pipeline import build_capture_context, label_changed_hooks
@@ -232,6 +235,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     for router in (
         health_router,
+        metrics_router,
+        notices_router,
         auth_router,
         accounts_router,
         posts_router,
@@ -245,8 +250,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.include_router(router)
     install_web(app, settings, db)
     install_openapi(app)
-    install_platform_enum(app)
-    # Outermost last: the headers go on every answer, the guard's 422 included.
+    install_platform_enum(app)  # after: it fills the platform enum into the honest document
+    # Outermost last: the headers go on every answer, the guard's 422 included, and every
+    # log line of the request carries its id.
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     return app

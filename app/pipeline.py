@@ -14,16 +14,16 @@ from app.audit.service import Actor
 from app.classification import service as classification_service
 from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
 from app.classification.service import classify_version
-from app.collectors.base import Collector
-from app.collectors.http import make_client, policy_from_settings
 from app.collectors.registry import COLLECTORS, collector_for
 from app.collectors.service import CaptureContext, default_worker_id
 from app.config import Settings
 from app.db import Database
-from app.open_records.search import index_version
+from app.platforms.collected import Collector
+from app.platforms.http import make_client, policy_from_settings
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
+from app.retention.assignment import assign_retention
 from app.retention.schedules import load_schedules
-from app.retention.service import assign_retention
+from app.search.service import index_version
 from app.snapshots.pool import render_pool
 from app.snapshots.service import rerender_versions
 from app.storage.base import ArchiveStore

@@ -21,9 +21,10 @@ from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
 from app.db import Database
+from app.notices import jobs as notice_jobs
+from app.open_records import jobs as open_records_jobs
 from app.retention import jobs as retention_jobs
 from app.snapshots import jobs as snapshot_jobs
-from app.storage import jobs as storage_jobs
 
 log = logging.getLogger("postvault.worker")
 
@@ -50,10 +51,11 @@ def job_specs(database: Database, settings: Settings, context: CaptureContext) -
         ),
     ]
     for name, job, trigger in [
+        *open_records_jobs.JOBS,
         *retention_jobs.JOBS,
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
-        *storage_jobs.JOBS,
+        *notice_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings), trigger))
     return specs

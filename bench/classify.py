@@ -25,17 +25,12 @@ from app.accounts.models import SocialAccount
 from app.audit.service import Actor
 from app.auth.models import User
 from app.classification.config import ClassifierConfig, parse_classifier_config
-from app.classification.rules import (
-    IndexedCapture,
-    InMemoryCrossPostIndex,
-    PostContext,
-    classify,
-    fingerprint,
-)
+from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
+from app.classification.rules import PostContext, classify, fingerprint
 from app.classification.service import classify_version
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, LinkCard
 from app.db import Database
 from app.migrate import upgrade_to_head
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCard
 from app.posts.models import CapturedVersion, FlaggedPost
 
 CONFIG: ClassifierConfig = parse_classifier_config(

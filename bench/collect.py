@@ -2,6 +2,7 @@
 second and HTTP requests per post.
 
     python -m bench.collect [--posts 3000] [--database-url URL] [--media]
+    python -m bench.collect --platform mediawiki [--posts 200] ...  (bench/collect_mediawiki.py)
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from importlib import import_module
 from pathlib import Path
 
 from app.accounts import service as accounts_service
@@ -22,10 +24,17 @@ from app.posts import service as posts_service
 from app.storage.local import LocalStore
 from tests.platforms.mastodon_like import mastodon_instance
 
+# --platform: each platform's bench is its own module with `run(args)`.
+PLATFORM_BENCHES = {"mastodon": __name__, "mediawiki": "bench.collect_mediawiki"}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--posts", type=int, default=3000)
+    parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_BENCHES))
+    parser.add_argument("--posts", type=int, default=None, help="default: 3000 (Mastodon)")
+    parser.add_argument(
+        "--wiki", choices=["real", "replay"], default="real", help="mediawiki: which wiki"
+    )
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
     parser.add_argument("--media", action="store_true", help="one photo per post")
     parser.add_argument(
@@ -34,6 +43,10 @@ def main() -> None:
         help="capture only: leave rendering the PDF snapshots to the backfill job",
     )
     args = parser.parse_args()
+    if args.platform != "mastodon":
+        import_module(PLATFORM_BENCHES[args.platform]).run(args)
+        return
+    args.posts = args.posts or 3000
 
     with tempfile.TemporaryDirectory() as tmp, mastodon_instance() as instance:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from app.accounts.service import register_account
 from app.audit.service import Actor
 from app.auth import service as auth_service
-from app.collectors.base import Author, CollectedPost, Reply
 from app.collectors.versioning import content_hash, source_bytes
 from app.config import Settings
 from app.migrate import migrated_database
 from app.open_records import package as package_service
 from app.open_records import requests as requests_service
 from app.open_records.redaction import add_redaction
+from app.platforms.collected import Author, CollectedPost, Reply
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.snapshots.pool import render_pool
 from app.snapshots.service import rerender_versions

@@ -33,14 +33,14 @@ from PIL import Image, ImageDraw
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor
 from app.auth import service as auth_service
-from app.collectors.base import Author, CollectedPost, MediaRef, Reply
 from app.db import Database
 from app.migrate import upgrade_to_head
+from app.platforms.collected import Author, CollectedPost, MediaRef, Reply
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.snapshots import service
+from app.snapshots.page_assets import ArchiveFetcher
 from app.snapshots.pool import render_pool
 from app.snapshots.render import (
-    ArchiveFetcher,
     finisher,
     pdf_options,
     prepare,

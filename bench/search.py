@@ -44,7 +44,7 @@ from app.auth.models import User
 from app.db import Database
 from app.migrate import upgrade_to_head
 from app.open_records.schemas import SearchQuery
-from app.open_records.search import search
+from app.search.service import search
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1/postgres"
 EMPLOYEES = 500
@@ -325,7 +325,7 @@ def load_postgres(database: Database, total: int) -> None:
                 for r in rows.index:
                     copy.write_row(r)
             raw.commit()
-        # The same weighting as index_version (app/open_records/search.py _pg_document).
+        # The same weighting as index_version (app/search/service.py _pg_document).
         cursor.execute(
             f"INSERT INTO search_index ({INDEX_COLUMNS}, document) "
             f"SELECT {INDEX_COLUMNS}, "

@@ -59,7 +59,6 @@ def oidc_provider(
     clients: list[dict[str, Any]],
     accounts: dict[str, dict[str, Any]] | None = None,
     id_token_ttl: int = 3600,
-    time_shift_seconds: int = 0,
     scopes: list[str] | None = None,
 ) -> Iterator[OidcProvider]:
     node = shutil.which("node")
@@ -72,7 +71,6 @@ def oidc_provider(
         "clients": clients,
         "accounts": accounts or {},
         "id_token_ttl": id_token_ttl,
-        "time_shift_seconds": time_shift_seconds,
         "scopes": scopes or [],
     }
     path = tmp_path / f"oidc-provider-{time.monotonic_ns()}.json"

@@ -25,7 +25,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from app.config import PROJECT_ROOT
 from app.errors import DomainError
+from app.platforms.bluesky.urls import normalise_bluesky
+from app.platforms.feed.urls import normalise_feed
+from app.platforms.mastodon.urls import normalise_mastodon
 from app.platforms.registry import registry
+from app.platforms.youtube.urls import normalise_youtube
 
 CONFIG_FILE_NAME = "classification.yaml"
 
@@ -50,27 +54,6 @@ def _no_blank(value: str) -> str:
     if any(c.isspace() for c in value):
         raise ValueError(f"{value!r} contains whitespace")
     return value
-
-
-def normalise_bluesky(value: str) -> str:
-    return value.strip().lower().removeprefix("@")
-
-
-def normalise_mastodon(value: str) -> str:
-    return value.strip().lower().removeprefix("@")
-
-
-def normalise_youtube(value: str) -> str:
-    value = value.strip()
-    # Handles ignore case; channel ids (UC...) do not.
-    return value.lower() if value.startswith("@") else value
-
-
-def normalise_feed(value: str) -> str:
-    parts = urlsplit(value.strip())
-    path = parts.path.rstrip("/")
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}{query}"
 
 
 def _bluesky(value: str) -> str:

@@ -11,9 +11,9 @@ import httpx
 
 from app.audit.service import Actor
 from app.classification.service import verify_primaries
-from app.collectors.http import get_limited, make_client, policy_from_settings
 from app.config import Settings
 from app.db import Database
+from app.platforms.http import get_limited, make_client, policy_from_settings
 
 log = logging.getLogger("postvault.classification")
 

@@ -57,7 +57,7 @@ class ContentFingerprint(Base):
 
     Cross-post checks look up `exact_hash` and the LSH band keys in
     `content_fingerprint_bands`, never the archive itself. Disposition deletes both rows with
-    the version (see `app.classification.service.forget_version`).
+    the version (see `app.classification.crosspost.forget_version`).
     """
 
     __tablename__ = "content_fingerprints"

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth.deps import OfficerUser
 from app.bounds import DB_INT_MAX, DbId
-from app.classification import service
+from app.classification import review, service
 from app.classification.schemas import OverrideCreate, OverrideOut, ReviewPage
 from app.db import SessionDep
 from app.posts.schemas import ClassificationOut
@@ -69,7 +69,7 @@ def classification_history(
 ) -> list[ClassificationOut]:
     """Every decision stored for the post's versions, oldest first."""
     out = []
-    for row, number in service.classification_history(session, post_id=post_id):
+    for row, number in review.classification_history(session, post_id=post_id):
         item = ClassificationOut.model_validate(row)
         item.version_number = number
         out.append(item)
@@ -84,5 +84,5 @@ def review_queue(
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> ReviewPage:
     """Near-duplicate proposals and low-confidence decisions waiting for an officer."""
-    items, total = service.review_queue(session, limit=limit, offset=offset)
+    items, total = review.review_queue(session, limit=limit, offset=offset)
     return ReviewPage(items=items, total=total, limit=limit, offset=offset)

@@ -20,34 +20,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.config import ClassifierConfig
+from app.classification.crosspost import DbCrossPostIndex, store_fingerprint
 from app.classification.models import (
     Classification,
     ClassificationOverride,
-    ContentFingerprint,
-    ContentFingerprintBand,
     Label,
 )
 from app.classification.rules import (
     CLASSIFIER_VERSION,
-    FINGERPRINT_ALGORITHM,
     Decision,
-    Fingerprint,
-    IndexedCapture,
     PostContext,
     RuleId,
     classify,
     fingerprint,
 )
-from app.classification.schemas import ReviewItem
-from app.collectors.base import CollectedPost
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 
 LabelChangedHook = Callable[[Session, int, Actor], None]
@@ -61,115 +56,6 @@ ON_LABEL_CHANGED: list[LabelChangedHook] = []
 LinkChecker = Callable[[str], bool]
 
 _LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
-
-
-# --- the cross-post index in the database ---------------------------------------------------
-
-
-def _indexed(fp: ContentFingerprint) -> IndexedCapture:
-    return IndexedCapture(
-        version_id=fp.version_id,
-        post_id=fp.post_id,
-        platform=fp.platform,
-        account_handle=fp.account_handle,
-        url=fp.url,
-        normalized_text=fp.normalized_text,
-    )
-
-
-class DbCrossPostIndex:
-    """`CrossPostIndex` over content_fingerprints: indexed lookups, never a scan."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def exact_matches(
-        self,
-        exact_hash: str,
-        *,
-        exclude_post_id: int | None,
-        before_version_id: int | None,
-        limit: int,
-    ) -> Sequence[IndexedCapture]:
-        query = select(ContentFingerprint).where(ContentFingerprint.exact_hash == exact_hash)
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.scalars(query.order_by(ContentFingerprint.version_id).limit(limit))
-        return [_indexed(fp) for fp in rows]
-
-    def near_candidates(
-        self,
-        keys: Sequence[str],
-        *,
-        exclude_post_id: int | None,
-        before_version_id: int | None,
-        limit: int,
-    ) -> Sequence[IndexedCapture]:
-        if not keys:
-            return []
-        shared = func.count().label("shared")
-        query = (
-            select(ContentFingerprint, shared)
-            .join(
-                ContentFingerprintBand,
-                ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
-            )
-            .where(ContentFingerprintBand.band_key.in_(list(keys)))
-            .group_by(ContentFingerprint.id)
-        )
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.execute(
-            query.order_by(shared.desc(), ContentFingerprint.version_id).limit(limit)
-        )
-        return [_indexed(fp) for fp, _n in rows]
-
-
-def _store_fingerprint(
-    session: Session, *, version: CapturedVersion, post: FlaggedPost, print_: Fingerprint
-) -> None:
-    existing = session.scalar(
-        select(ContentFingerprint).where(ContentFingerprint.version_id == version.id)
-    )
-    if existing is not None and existing.algorithm == FINGERPRINT_ALGORITHM:
-        return
-    if existing is not None:
-        session.delete(existing)
-        session.flush()
-    fp = ContentFingerprint(
-        version_id=version.id,
-        post_id=post.id,
-        account_id=post.account_id,
-        platform=post.platform,
-        account_handle=post.account.handle,
-        url=post.url,
-        algorithm=FINGERPRINT_ALGORITHM,
-        exact_hash=print_.exact_hash,
-        normalized_text=print_.normalized_text,
-        created_at=utcnow(),
-    )
-    session.add(fp)
-    session.flush()
-    if print_.band_keys:
-        session.execute(
-            insert(ContentFingerprintBand),
-            [{"band_key": key, "fingerprint_id": fp.id} for key in sorted(set(print_.band_keys))],
-        )
-
-
-def forget_version(session: Session, *, version_id: int) -> None:
-    """Remove a version's cross-post index rows: disposition calls this for each destroyed
-    version, so no trace of its text stays in the index."""
-    ids = select(ContentFingerprint.id).where(ContentFingerprint.version_id == version_id)
-    session.execute(
-        delete(ContentFingerprintBand).where(ContentFingerprintBand.fingerprint_id.in_(ids))
-    )
-    session.execute(delete(ContentFingerprint).where(ContentFingerprint.version_id == version_id))
-    session.flush()
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -525,7 +411,7 @@ def _decide(
     except ValidationError:
         return _carried_forward(session, version)
     print_ = fingerprint(content)
-    _store_fingerprint(session, version=version, post=post, print_=print_)
+    store_fingerprint(session, version=version, post=post, print_=print_)
     ctx = PostContext(
         platform=post.platform,
         account_handle=post.account.handle,
@@ -722,58 +608,6 @@ def revoke_override(
     return override_
 
 
-# --- review ---------------------------------------------------------------------------------
-
-
-def review_queue(
-    session: Session, *, limit: int = 50, offset: int = 0
-) -> tuple[list[ReviewItem], int]:
-    """Near-duplicate proposals and low-confidence decisions on the latest version of posts
-    without an override, oldest first."""
-    latest = (
-        select(CapturedVersion.post_id, func.max(CapturedVersion.number).label("number"))
-        .group_by(CapturedVersion.post_id)
-        .subquery()
-    )
-    query = (
-        select(Classification, CapturedVersion, FlaggedPost)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .join(
-            latest,
-            (latest.c.post_id == CapturedVersion.post_id)
-            & (latest.c.number == CapturedVersion.number),
-        )
-        .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
-        .where(
-            Classification.is_current.is_(True),
-            Classification.source == "rules",
-            Classification.needs_review.is_(True),
-            FlaggedPost.status != PostStatus.disposed,
-        )
-    )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(Classification.id).limit(limit).offset(offset))
-    items = [
-        ReviewItem(
-            classification_id=c.id,
-            post_id=p.id,
-            post_url=p.url,
-            platform=p.platform,
-            version_id=v.id,
-            version_number=v.number,
-            label=c.label,
-            rule_id=c.rule_id,
-            reasons=list(c.reasons),
-            confidence=c.confidence,
-            primary_ref=c.primary_ref,
-            review_details=c.review_details,
-            created_at=c.created_at,
-        )
-        for c, v, p in rows
-    ]
-    return items, total
-
-
 # --- re-classification ----------------------------------------------------------------------
 
 
@@ -910,16 +744,3 @@ def reclassify_all(
         details={"config_hash": config.config_hash, **summary.as_dict()},
     )
     return summary
-
-
-def classification_history(session: Session, *, post_id: int) -> list[tuple[Classification, int]]:
-    """Every decision stored for a post's versions with the version number, oldest first."""
-    if session.get(FlaggedPost, post_id) is None:
-        raise NotFound(f"no post {post_id}")
-    rows = session.execute(
-        select(Classification, CapturedVersion.number)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .where(CapturedVersion.post_id == post_id)
-        .order_by(Classification.id)
-    )
-    return [(row, number) for row, number in rows]

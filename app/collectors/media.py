@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.collectors.base import (
+from app.platforms.collected import (
     CollectedPost,
     MediaRef,
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from app.collectors.base import Collector
-from app.collectors.ratelimit import HostLimiter
 from app.config import Settings
+from app.platforms.collected import Collector
 from app.platforms.fetcher import Fetcher
+from app.platforms.ratelimit import HostLimiter
 from app.platforms.registry import registry
 
 

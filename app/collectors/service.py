@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.collectors.base import (
+from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
+from app.collectors.media import Downloaded as _Downloaded
+from app.collectors.media import download_media as _download_media
+from app.collectors.media import known_media as _known_media
+from app.collectors.models import CaptureAttempt
+from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
+from app.config import Settings
+from app.db import Database, utcnow
+from app.errors import Conflict
+from app.observability.metrics import observe_capture
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
@@ -33,15 +44,6 @@ from app.collectors.base import (
     TransientFailure,
     Unchanged,
 )
-from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
-from app.collectors.media import Downloaded as _Downloaded
-from app.collectors.media import download_media as _download_media
-from app.collectors.media import known_media as _known_media
-from app.collectors.models import CaptureAttempt
-from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
-from app.config import Settings
-from app.db import Database, utcnow
-from app.errors import Conflict
 from app.platforms.fetcher import Fetcher
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
 from app.storage.base import ArchiveStore
@@ -274,6 +276,7 @@ def capture_post(
             ctx, post_id, slot, scheduled, f"no collector for platform {target.platform}", 0
         )
 
+    started = time.monotonic()
     try:
         result: CollectResult = collector.collect(target, ctx.client)
     except Exception as exc:  # a collector bug must not stop the other posts
@@ -283,6 +286,7 @@ def capture_post(
     media = _Downloaded()
     if isinstance(result, CollectedPost):
         media = _download_media(ctx, result, known)
+    observe_capture(target.platform, time.monotonic() - started)
     report = _finish(ctx, post_id, slot, scheduled, result, collector, media)
     if after_commit:
         run_after_commit(ctx, report.version_ids)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from app.collectors.base import CollectedPost
+from app.platforms.collected import CollectedPost
 
 _NOT_CONTENT = {"source", "http_requests", "validators", "history"}
 

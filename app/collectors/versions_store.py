@@ -11,15 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
-from app.collectors.base import (
+from app.collectors.media import Downloaded as _Downloaded
+from app.collectors.media import walk_media as _walk_media
+from app.collectors.versioning import content_hash, describe_change, source_bytes
+from app.platforms.collected import (
     AccountGone,
     CollectedPost,
     Collector,
     Deleted,
 )
-from app.collectors.media import Downloaded as _Downloaded
-from app.collectors.media import walk_media as _walk_media
-from app.collectors.versioning import content_hash, describe_change, source_bytes
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
 from app.storage.service import put_object
 

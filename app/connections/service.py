@@ -27,17 +27,17 @@ from sqlalchemy.orm import Session
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.collectors.common import Abort
-from app.collectors.http import FetchRefused, ResponseTooLarge
-from app.collectors.ratelimit import HostPaused, RequestStats, TransientHTTPError
 from app.config import Settings
 from app.connections.models import ConnectAttempt, ConnectionStatus, PlatformConnection
 from app.db import utcnow
 from app.errors import Invalid, NotFound
+from app.platforms.common import Abort
 from app.platforms.facebook import PLATFORM as FACEBOOK
 from app.platforms.facebook.graph import Graph, graph_error
 from app.platforms.fetcher import Fetcher
+from app.platforms.http import FetchRefused, ResponseTooLarge
 from app.platforms.instagram import PLATFORM as INSTAGRAM
+from app.platforms.ratelimit import HostPaused, RequestStats, TransientHTTPError
 from app.platforms.registry import registry
 from app.platforms.threads import PLATFORM as THREADS
 from app.posts.models import FlaggedPost, PostStatus

@@ -11,7 +11,7 @@ from app.audit.service import Actor
 from app.config import Settings
 from app.migrate import migrated_database
 from app.open_records import package as package_service
-from app.open_records.models import RecordsRequest, ResponsePackage
+from app.open_records.models import PackageStatus, RecordsRequest, ResponsePackage
 from app.storage.service import store_from_settings
 
 
@@ -30,7 +30,7 @@ def _package(args: argparse.Namespace, settings: Settings) -> int:
             number = request.number
             package = ResponsePackage(
                 request_id=request.id,
-                status="queued",
+                status=PackageStatus.queued,
                 progress=0,
                 total=0,
                 created_by_id=request.created_by_id,
@@ -48,7 +48,7 @@ def _package(args: argparse.Namespace, settings: Settings) -> int:
             result = package_service.run_package(
                 database, store, package_id=package_id, actor=actor, progress=progress
             )
-        if result.status != "done" or result.sha256 is None:
+        if result.status != PackageStatus.done or result.sha256 is None:
             sys.stderr.write(f"postvault: package {package_id} failed: {result.error}\n")
             return 1
         data = store.get(result.sha256)

@@ -20,6 +20,15 @@ class RequestStatus(enum.StrEnum):
     closed = "closed"
 
 
+class PackageStatus(enum.StrEnum):
+    """A response package: queued → running → done, or failed (a new package is queued)."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
 class RecordsRequest(Base):
     __tablename__ = "records_requests"
 
@@ -87,7 +96,7 @@ class ResponsePackage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("records_requests.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(16))  # a PackageStatus
     progress: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_objects.sha256"))

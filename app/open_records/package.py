@@ -28,12 +28,18 @@ from app.auth.models import User
 from app.classification.models import Classification
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
-from app.open_records.models import RecordsRequest, RequestItem, RequestStatus, ResponsePackage
+from app.open_records.models import (
+    PackageStatus,
+    RecordsRequest,
+    RequestItem,
+    RequestStatus,
+    ResponsePackage,
+)
 from app.open_records.redaction import archived_snapshot_sha256, release_copy
 from app.open_records.requests import get_request, list_items, redactions_of
 from app.posts.models import CapturedVersion
+from app.retention.assignment import current_assignment
 from app.retention.models import Hold
-from app.retention.service import current_assignment
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
 
@@ -75,14 +81,14 @@ def start_package(session: Session, *, officer: User, request_id: int) -> Respon
     running = session.scalar(
         select(ResponsePackage).where(
             ResponsePackage.request_id == request_id,
-            ResponsePackage.status.in_(("queued", "running")),
+            ResponsePackage.status.in_((PackageStatus.queued, PackageStatus.running)),
         )
     )
     if running is not None:
         raise Conflict(f"package {running.id} of request {request.number} is still being made")
     package = ResponsePackage(
         request_id=request_id,
-        status="queued",
+        status=PackageStatus.queued,
         progress=0,
         total=len(items),
         created_by_id=officer.id,
@@ -365,9 +371,9 @@ def run_package(
         package = session.get(ResponsePackage, package_id)
         if package is None:
             raise NotFound(f"no package {package_id}")
-        if package.status == "done":
+        if package.status == PackageStatus.done:
             return package
-        package.status = "running"
+        package.status = PackageStatus.running
     try:
         with database.session() as session:
             package = session.get(ResponsePackage, package_id)
@@ -407,7 +413,7 @@ def run_package(
             data = build_bag(session, request=request, files=files)
             obj = put_object(session, store, data, mime_type="application/zip", kind="package")
             package.sha256 = obj.sha256
-            package.status = "done"
+            package.status = PackageStatus.done
             package.finished_at = utcnow()
             record(
                 session,
@@ -427,7 +433,7 @@ def run_package(
         with database.session() as session:
             failed = session.get(ResponsePackage, package_id)
             assert failed is not None
-            failed.status = "failed"
+            failed.status = PackageStatus.failed
             failed.error = f"{type(exc).__name__}: {exc}"
             failed.finished_at = utcnow()
     with database.session() as session:
@@ -440,7 +446,7 @@ def download(
     session: Session, *, store: ArchiveStore, officer: User, request_id: int, package_id: int
 ) -> tuple[ResponsePackage, bytes]:
     package = get_package(session, request_id=request_id, package_id=package_id)
-    if package.status != "done" or package.sha256 is None:
+    if package.status != PackageStatus.done or package.sha256 is None:
         raise Conflict(f"package {package_id} is {package.status}, not ready to download")
     data = store.get(package.sha256)
     record(

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.collectors.base import CollectedPost, EmbeddedPost, LinkCard, Reply
 from app.errors import Conflict, Invalid
 from app.open_records.models import Redaction, RequestItem
 from app.open_records.requests import get_item, get_request, redactions_of
+from app.platforms.collected import CollectedPost, EmbeddedPost, LinkCard, Reply
 from app.posts.models import CapturedVersion
 from app.snapshots.models import Snapshot
 from app.snapshots.render import render_snapshot

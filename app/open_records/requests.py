@@ -23,11 +23,17 @@ from app.open_records.models import (
     RequestStatus,
 )
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
-from app.retention.calendar import HolidayCalendar, business_days_between, load_calendar
+from app.retention.calendar import (
+    HolidayCalendar,
+    business_days_between,
+    load_calendar,
+    local_date,
+    local_today,
+)
+from app.retention.holds import place_hold
 from app.retention.models import HeldPost, Hold, HoldKind
 from app.retention.schemas import SearchCriteria
 from app.retention.search_scope import posts_matching
-from app.retention.service import local_date, local_today, place_hold
 
 OPEN_RECORDS_AUTHORITY = (
     "Wis. Stat. 19.35(5): no responsive record is destroyed while the request is open"

@@ -13,7 +13,6 @@ from app.db import SessionDep
 from app.open_records import package as package_service
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records import search as search_service
 from app.open_records.models import RecordsRequest, RequestItem, RequestStatus
 from app.open_records.schemas import (
     ItemOut,
@@ -32,6 +31,8 @@ from app.open_records.schemas import (
     SearchQuery,
 )
 from app.posts.models import CapturedVersion
+from app.search import service as search_service
+from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["open records"])
 
@@ -232,7 +233,7 @@ def redact(
     body: RedactionCreate,
     officer: OfficerUser,
     session: SessionDep,
-    request: Request,
+    store: StoreDep,
 ) -> ItemOut:
     """Mark a text span [start, end) of the item's text, or a whole media file, as exempt; the
     redacted copy is rendered and checked at once (the original is never altered)."""
@@ -251,7 +252,7 @@ def redact(
     records_request = requests_service.get_request(session, request_id)
     redaction_service.release_copy(
         session,
-        store=request.app.state.capture_context().store,
+        store=store,
         item=item,
         request_number=records_request.number,
         actor=Actor.of(officer),
@@ -261,12 +262,14 @@ def redact(
 
 @router.get("/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request_id: DbId, item_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId,
+    item_id: DbId,
+    officer: OfficerUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
-    data = redaction_service.read_released_copy(
-        session, store=request.app.state.capture_context().store, item=item, officer=officer
-    )
+    data = redaction_service.read_released_copy(session, store=store, item=item, officer=officer)
     return Response(
         data,
         media_type="application/pdf",
@@ -280,7 +283,7 @@ def redacted_pdf(
     status_code=status.HTTP_202_ACCEPTED,
 )
 def start_package(
-    request_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId, officer: OfficerUser, session: SessionDep, request: Request, store: StoreDep
 ) -> PackageOut:
     """Start making the response package in the background; poll GET for progress."""
     package = package_service.start_package(session, officer=officer, request_id=request_id)
@@ -288,7 +291,7 @@ def start_package(
     request.app.state.run_in_background(
         package_service.run_package,
         request.app.state.db,
-        request.app.state.capture_context().store,
+        store,
         package_id=package.id,
         actor=Actor.of(officer),
     )
@@ -306,11 +309,15 @@ def package_status(
 
 @router.get("/requests/{request_id}/package/{package_id}/download")
 def download_package(
-    request_id: DbId, package_id: DbId, officer: OfficerUser, session: SessionDep, request: Request
+    request_id: DbId,
+    package_id: DbId,
+    officer: OfficerUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     package, data = package_service.download(
         session,
-        store=request.app.state.capture_context().store,
+        store=store,
         officer=officer,
         request_id=request_id,
         package_id=package_id,

@@ -21,8 +21,8 @@ from pydantic import JsonValue
 from app.errors import Invalid
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher, FetchSession
 
 MAX_URL_LENGTH = 2048
@@ -213,6 +213,12 @@ class Platform:
             f"the post is by {ref.author} on {self.name}, which is not one of your registered "
             "accounts: register it first (POST /api/v1/accounts)"
         )
+
+    def verify_post(self, ref: PostRef, account: RegisteredAccount, http: FetchSession) -> None:
+        """Flag-time check that may fetch, after `match_account` (a MediaWiki revision's user
+        is known only to the wiki): raise Invalid to refuse the flag with a sentence. A site
+        that cannot be reached must not refuse: the capture says what it finds."""
+        return None
 
     def external_id(self, ref: PostRef, account: RegisteredAccount) -> str:
         """The id the post is stored under (unique per platform). Default: the URL's id."""

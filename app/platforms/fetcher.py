@@ -1,8 +1,8 @@
 """One fetcher for every collector: limiter, caps, timeouts, retries and the SSRF guard.
 
 Why here (app/platforms/fetcher.py) and not app/fetch/: the Fetcher is the part of the
-platform contract a collector is handed; the guard (app/collectors/http.py) and the limiter
-(app/collectors/ratelimit.py) it wraps stay where they are, shared with the media pipeline,
+platform contract a collector is handed; the guard (app/platforms/http.py) and the limiter
+(app/platforms/ratelimit.py) it wraps are shared with the media pipeline,
 the classification link checker and the snapshots, so those modules keep one home.
 
 A `Fetcher` is configuration (built once per process from Settings, shared by collectors);
@@ -30,8 +30,9 @@ from typing import Any
 
 import httpx
 
-from app.collectors.base import CollectResult
-from app.collectors.http import (
+from app.config import Settings
+from app.platforms.collected import CollectResult
+from app.platforms.http import (
     FetchedBody,
     FetchPolicy,
     GuardedTransport,
@@ -39,7 +40,7 @@ from app.collectors.http import (
     make_client,
     policy_from_settings,
 )
-from app.collectors.ratelimit import (
+from app.platforms.ratelimit import (
     DEFAULT_429_PAUSE,
     HostLimiter,
     HostPaused,
@@ -51,7 +52,6 @@ from app.collectors.ratelimit import (
     shared_limiter,
     utcnow,
 )
-from app.config import Settings
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 PLAIN_HTTP_SETTING = "POSTVAULT_FETCH_PLAIN_HTTP_HOSTS"
@@ -121,8 +121,8 @@ class Fetcher:
         self, client: httpx.Client, body: Callable[[FetchSession], CollectResult]
     ) -> CollectResult:
         """Run a collector's body with a fresh session: exceptions become typed outcomes and
-        the outcome carries the number of requests sent (see app/collectors/common.py)."""
-        from app.collectors.common import run_collect
+        the outcome carries the number of requests sent (see app/platforms/common.py)."""
+        from app.platforms.common import run_collect
 
         return run_collect(lambda stats: body(self.session(client, stats)))
 
@@ -133,7 +133,7 @@ def _check_guarded(client: httpx.Client) -> None:
     transport = getattr(client, "_transport", None)
     if not isinstance(transport, GuardedTransport):
         raise UnguardedClient(
-            "collectors fetch only through the SSRF guard (app.collectors.http.make_client)"
+            "collectors fetch only through the SSRF guard (app.platforms.http.make_client)"
         )
 
 
@@ -160,7 +160,7 @@ class FetchSession:
     ) -> httpx.Response:
         """Send with the host's pause honoured and updated, 5xx and network errors retried
         with backoff, the decoded body capped. Raises HostPaused, TransientHTTPError,
-        FetchRefused, ResponseTooLarge (see app/collectors/ratelimit.py)."""
+        FetchRefused, ResponseTooLarge (see app/platforms/ratelimit.py)."""
         f = self.fetcher
         return request_with_retries(
             self.client,

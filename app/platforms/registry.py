@@ -21,6 +21,7 @@ from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
+from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
 from app.platforms.threads import PLATFORM as THREADS
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
@@ -30,6 +31,7 @@ PLATFORMS: tuple[Platform, ...] = (
     MASTODON,
     FEED,
     YOUTUBE,
+    MEDIAWIKI,
     FACEBOOK,
     INSTAGRAM,
     THREADS,

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.deps import CurrentUser
 from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
+from app.platforms.fetcher import Fetcher
 from app.platforms.openapi import PLATFORM_ENUM_MARK
 from app.platforms.registry import registry
 from app.posts import service
@@ -18,11 +19,16 @@ router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
 
 @router.post("", response_model=PostOut, status_code=status.HTTP_201_CREATED)
 def flag_post(
-    body: PostCreate, user: CurrentUser, session: SessionDep, response: Response
+    body: PostCreate, user: CurrentUser, session: SessionDep, response: Response, request: Request
 ) -> PostOut:
     """Flag a post as public business. Flagging it again returns the existing post (200)."""
     post, created = service.flag_post(
-        session, user=user, url=body.url, note=body.note, account_id=body.account_id
+        session,
+        user=user,
+        url=body.url,
+        note=body.note,
+        account_id=body.account_id,
+        fetcher=Fetcher.from_settings(request.app.state.settings),
     )
     if not created:
         response.status_code = status.HTTP_200_OK

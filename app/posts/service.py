@@ -16,6 +16,7 @@ from app.classification.models import Classification
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.platforms.base import PostRef
+from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import (
@@ -52,9 +53,16 @@ def _match_account(
 
 
 def flag_post(
-    session: Session, *, user: User, url: str, note: str | None, account_id: int | None = None
+    session: Session,
+    *,
+    user: User,
+    url: str,
+    note: str | None,
+    account_id: int | None = None,
+    fetcher: Fetcher | None = None,
 ) -> tuple[FlaggedPost, bool]:
-    """Flag a post of one of the caller's accounts; returns (post, created)."""
+    """Flag a post of one of the caller's accounts; returns (post, created). With a
+    `fetcher`, the platform's flag-time check (`verify_post`) may ask the site first."""
     hidden = hidden_character(url)
     if hidden is not None:
         # A URL that hides characters (bidi overrides, zero-width) reads as another address.
@@ -69,6 +77,9 @@ def flag_post(
     )
     if existing is not None:
         return existing, False
+    if fetcher is not None:
+        with fetcher.open_client() as client:
+            registry.get(ref.platform).verify_post(ref, account, fetcher.session(client))
     now = utcnow()
     post = FlaggedPost(
         account_id=account.id,

@@ -14,11 +14,25 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
+from app.db import utcnow
+
 SHIPPED_DIR = Path(__file__).resolve().parent / "holidays"
 DEFAULT_CALENDAR = "wisconsin"
+# Dates in retention (due dates, denial periods, notice days) are the city's local dates.
+DEFAULT_TIMEZONE = "America/Chicago"
+
+
+def local_date(value: dt.datetime, timezone: str = DEFAULT_TIMEZONE) -> dt.date:
+    return value.astimezone(ZoneInfo(timezone)).date()
+
+
+def local_today(timezone: str = DEFAULT_TIMEZONE) -> dt.date:
+    return local_date(utcnow(), timezone)
+
 
 WEEKDAYS = {
     name: index

@@ -10,7 +10,8 @@ from pathlib import Path
 from app.audit.service import Actor
 from app.config import Settings
 from app.migrate import migrated_database
-from app.retention import service
+from app.retention import disposition, disposition_run, report
+from app.retention.calendar import local_today
 from app.retention.schedules import ScheduleError, load_schedules
 from app.storage.service import store_from_settings
 
@@ -51,20 +52,20 @@ def cmd_schedules_check(args: argparse.Namespace, settings: Settings) -> int:
 def _today(args: argparse.Namespace, settings: Settings) -> dt.date:
     if getattr(args, "today", None):
         return dt.date.fromisoformat(args.today)
-    return service.local_today(settings.retention_timezone)
+    return local_today(settings.retention_timezone)
 
 
 def cmd_disposition_propose(args: argparse.Namespace, settings: Settings) -> int:
     db = migrated_database(settings)
     try:
         with db.session() as session:
-            batch = service.propose_batch(
+            batch = disposition.propose_batch(
                 session, actor=Actor.system("cli"), today=_today(args, settings)
             )
             if batch is None:
                 _out("nothing is due: no batch proposed")
                 return 0
-            items = service.batch_items(session, batch.id)
+            items = disposition.batch_items(session, batch.id)
             _out(f"proposed disposition batch {batch.id} with {len(items)} post(s):")
             for item in items:
                 _out(f"  post {item.post_id}  {item.series_code}  due {item.due_on}")
@@ -81,12 +82,12 @@ def cmd_disposition_run(args: argparse.Namespace, settings: Settings) -> int:
             batch_ids = [args.batch]
         else:
             with db.session() as session:
-                batch_ids = service.runnable_batch_ids(session, today=today)
+                batch_ids = disposition.runnable_batch_ids(session, today=today)
         if not batch_ids:
             _out("no approved batch can run today")
         store = store_from_settings(settings)
         for batch_id in batch_ids:
-            result = service.run_batch(
+            result = disposition_run.run_batch(
                 db,
                 batch_id=batch_id,
                 store=store,
@@ -113,7 +114,7 @@ def cmd_disposition_report(args: argparse.Namespace, settings: Settings) -> int:
     until = dt.date.fromisoformat(args.until) if args.until else None
     try:
         with db.session() as session:
-            lines = service.disposition_report(session, today=today, until=until)
+            lines = report.disposition_report(session, today=today, until=until)
     finally:
         db.dispose()
     doomed = [line for line in lines if line.would_destroy]

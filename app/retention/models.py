@@ -17,6 +17,25 @@ class HoldKind(enum.StrEnum):
     investigation = "investigation"
 
 
+class BatchStatus(enum.StrEnum):
+    """A disposition batch: proposed → approved → running → completed, or cancelled before it
+    runs (proposed or approved only)."""
+
+    proposed = "proposed"
+    approved = "approved"
+    running = "running"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class ItemStatus(enum.StrEnum):
+    """A post in a batch: pending until the run decides it, then destroyed or skipped."""
+
+    pending = "pending"
+    destroyed = "destroyed"
+    skipped = "skipped"
+
+
 class RetentionAssignment(Base):
     """Which series a post belongs to and when it falls due; the latest one is current."""
 
@@ -73,7 +92,7 @@ class DispositionBatch(Base):
     __tablename__ = "disposition_batches"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # proposed|approved|running|completed|cancelled
+    status: Mapped[str] = mapped_column(String(16))  # a BatchStatus
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -93,7 +112,7 @@ class DispositionItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("disposition_batches.id"), index=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("flagged_posts.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending|destroyed|skipped
+    status: Mapped[str] = mapped_column(String(16))  # an ItemStatus
     skip_reason: Mapped[str | None] = mapped_column(Text)
     series_code: Mapped[str] = mapped_column(String(100))
     due_on: Mapped[dt.date | None] = mapped_column(Date)

@@ -12,8 +12,9 @@ from app.bounds import DB_INT_MAX, DbId
 from app.config import Settings
 from app.db import Database, SessionDep
 from app.errors import DomainError
-from app.retention import service
-from app.retention.models import HoldKind
+from app.retention import assignment, disposition, disposition_run, holds
+from app.retention.calendar import local_today
+from app.retention.models import BatchStatus, HoldKind
 from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
     AssignmentOut,
@@ -33,7 +34,7 @@ from app.retention.schemas import (
     WhsReply,
 )
 from app.storage.base import StoreError
-from app.storage.service import store_from_settings
+from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
 
@@ -52,7 +53,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _today(request: Request) -> dt.date:
-    return service.local_today(_settings(request).retention_timezone)
+    return local_today(_settings(request).retention_timezone)
 
 
 def _schedules(request: Request) -> ScheduleSet:
@@ -70,7 +71,7 @@ def _schedules(request: Request) -> ScheduleSet:
 @router.post("/holds", response_model=HoldOut, status_code=status.HTTP_201_CREATED)
 def place_hold(body: HoldCreate, officer: OfficerUser, session: SessionDep) -> HoldOut:
     """Hold posts by id and/or by a saved search; held posts are never destroyed."""
-    hold = service.place_hold(
+    hold = holds.place_hold(
         session,
         officer=officer,
         kind=body.kind.value,
@@ -80,7 +81,7 @@ def place_hold(body: HoldCreate, officer: OfficerUser, session: SessionDep) -> H
         scope=body.scope,
         request_id=body.request_id,
     )
-    return service.hold_out(session, hold)
+    return holds.hold_out(session, hold)
 
 
 @router.get("/holds", response_model=HoldPage)
@@ -94,7 +95,7 @@ def list_holds(
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> HoldPage:
-    holds, total = service.list_holds(
+    found, total = holds.list_holds(
         session,
         active=active,
         kind=kind.value if kind else None,
@@ -104,20 +105,20 @@ def list_holds(
         offset=offset,
     )
     return HoldPage(
-        items=[service.hold_out(session, h) for h in holds], total=total, limit=limit, offset=offset
+        items=[holds.hold_out(session, h) for h in found], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/holds/{hold_id}", response_model=HoldOut)
 def get_hold(hold_id: DbId, _officer: OfficerUser, session: SessionDep) -> HoldOut:
-    return service.hold_out(session, service.get_hold(session, hold_id))
+    return holds.hold_out(session, holds.get_hold(session, hold_id))
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldOut)
 def release_hold(
     hold_id: DbId, body: HoldRelease, officer: OfficerUser, session: SessionDep
 ) -> HoldOut:
-    hold = service.release_hold(
+    hold = holds.release_hold(
         session,
         hold_id=hold_id,
         officer=officer,
@@ -125,7 +126,7 @@ def release_hold(
         authority=body.authority,
         court_order_ref=body.court_order_ref,
     )
-    return service.hold_out(session, hold)
+    return holds.hold_out(session, hold)
 
 
 @router.post("/holds/{hold_id}/mandamus", response_model=HoldOut)
@@ -134,14 +135,14 @@ def record_mandamus(
 ) -> HoldOut:
     """Record notice of a mandamus action: the 19.35(5) timer stops until an officer releases
     the hold citing the court order."""
-    hold = service.record_mandamus_notice(
+    hold = holds.record_mandamus_notice(
         session,
         hold_id=hold_id,
         officer=officer,
         noticed_at=body.noticed_at,
         reference=body.reference,
     )
-    return service.hold_out(session, hold)
+    return holds.hold_out(session, hold)
 
 
 @router.get("/retention/schedules", response_model=list[SeriesOut])
@@ -177,14 +178,14 @@ def release_av(
     post_id: DbId, body: AvRelease, officer: OfficerUser, session: SessionDep, request: Request
 ) -> AssignmentOut:
     """An AV ("until no longer needed") post is no longer needed: it falls due today."""
-    assignment = service.release_av(
+    released = assignment.release_av(
         session,
         post_id=post_id,
         officer=officer,
         reason=body.reason,
         timezone=_settings(request).retention_timezone,
     )
-    return AssignmentOut.model_validate(assignment)
+    return AssignmentOut.model_validate(released)
 
 
 @router.get("/disposition/batches", response_model=BatchPage)
@@ -193,16 +194,16 @@ def list_batches(
     session: SessionDep,
     request: Request,
     status_: str | None = Query(
-        default=None, alias="status", pattern="^(proposed|approved|running|completed|cancelled)$"
+        default=None, alias="status", pattern=f"^({'|'.join(BatchStatus)})$"
     ),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> BatchPage:
-    batches, total = service.list_batches(session, status=status_, limit=limit, offset=offset)
+    batches, total = disposition.list_batches(session, status=status_, limit=limit, offset=offset)
     today = _today(request)
     items = [
         BatchOut.model_validate(
-            service.batch_out(session, b, today=today).model_dump(exclude={"items"})
+            disposition.batch_out(session, b, today=today).model_dump(exclude={"items"})
         )
         for b in batches
     ]
@@ -213,14 +214,16 @@ def list_batches(
 def get_batch(
     batch_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
-    return service.batch_out(session, service.get_batch(session, batch_id), today=_today(request))
+    return disposition.batch_out(
+        session, disposition.get_batch(session, batch_id), today=_today(request)
+    )
 
 
 @router.post("/disposition/batches/{batch_id}/approve", response_model=BatchDetail)
 def approve_batch(
     batch_id: DbId, body: BatchApprove, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
-    batch = service.approve_batch(
+    batch = disposition.approve_batch(
         session,
         batch_id=batch_id,
         officer=officer,
@@ -228,7 +231,7 @@ def approve_batch(
         whs_notice_on=body.whs_notice_on,
         timezone=_settings(request).retention_timezone,
     )
-    return service.batch_out(session, batch, today=_today(request))
+    return disposition.batch_out(session, batch, today=_today(request))
 
 
 @router.post("/disposition/batches/{batch_id}/whs-reply", response_model=BatchDetail)
@@ -236,31 +239,33 @@ def attach_whs_reply(
     batch_id: DbId, body: WhsReply, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
     """Attach the Wisconsin Historical Society's reply or waiver reference."""
-    batch = service.attach_whs_reply(
+    batch = disposition.attach_whs_reply(
         session, batch_id=batch_id, officer=officer, reference=body.reference
     )
-    return service.batch_out(session, batch, today=_today(request))
+    return disposition.batch_out(session, batch, today=_today(request))
 
 
 @router.post("/disposition/batches/{batch_id}/cancel", response_model=BatchDetail)
 def cancel_batch(
     batch_id: DbId, body: BatchCancel, officer: OfficerUser, session: SessionDep, request: Request
 ) -> BatchDetail:
-    batch = service.cancel_batch(session, batch_id=batch_id, officer=officer, reason=body.reason)
-    return service.batch_out(session, batch, today=_today(request))
+    batch = disposition.cancel_batch(
+        session, batch_id=batch_id, officer=officer, reason=body.reason
+    )
+    return disposition.batch_out(session, batch, today=_today(request))
 
 
 @router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
-def run_batch(batch_id: DbId, officer: OfficerUser, request: Request) -> RunOut:
+def run_batch(batch_id: DbId, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     """Run an approved batch now (the daily job also runs it). Each post is committed as it
     is destroyed, so this uses its own transactions rather than the request's."""
     settings = _settings(request)
     database: Database = request.app.state.db
     try:
-        result = service.run_batch(
+        result = disposition_run.run_batch(
             database,
             batch_id=batch_id,
-            store=store_from_settings(settings),
+            store=store,
             actor=Actor.of(officer),
             today=_today(request),
             timezone=settings.retention_timezone,
@@ -278,11 +283,9 @@ def run_batch(batch_id: DbId, officer: OfficerUser, request: Request) -> RunOut:
 
 @router.get("/disposition/batches/{batch_id}/certificate")
 def get_certificate(
-    batch_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
+    batch_id: DbId, _officer: OfficerUser, session: SessionDep, store: StoreDep
 ) -> Response:
-    pdf = service.certificate_bytes(
-        session, batch_id=batch_id, store=store_from_settings(_settings(request))
-    )
+    pdf = disposition.certificate_bytes(session, batch_id=batch_id, store=store)
     return Response(
         content=pdf,
         media_type="application/pdf",

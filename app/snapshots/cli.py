@@ -13,6 +13,7 @@ from app.migrate import migrated_database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
 from app.snapshots.render import RENDERER_VERSION
+from app.storage import fixity
 from app.storage.service import store_from_settings
 
 RERENDER_BATCH = 20
@@ -28,7 +29,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     store = store_from_settings(settings)
     try:
         with database.session() as session:
-            keys = service.objects_to_check(session)
+            keys = fixity.objects_to_check(session)
             with tqdm(
                 total=len(keys),
                 unit="object",
@@ -36,7 +37,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
                 disable=args.quiet,
             ) as bar:
-                report = service.check_fixity(
+                report = fixity.check_fixity(
                     session, store=store, keys=keys, progress=bar.update, actor=Actor.system("cli")
                 )
     finally:

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
+from app.storage import fixity
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.snapshots")
@@ -26,7 +27,7 @@ def fixity_job(database: Database, settings: Settings) -> None:
     """
     store = store_from_settings(settings)
     with database.session() as session:
-        report = service.check_fixity(
+        report = fixity.check_fixity(
             session, store=store, older_than=dt.timedelta(days=settings.fixity_interval_days)
         )
     if report.problems:

@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 import struct
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,25 +24,21 @@ import nh3
 import weasyprint
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from weasyprint.css import ColorProfile
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app import __version__ as app_version
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
 from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
+from app.snapshots.page_assets import ArchiveFetcher, file_extension, jpeg_rendition
 from app.snapshots.schemas import MediaFile, SnapshotView
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# The renderer's code: this module and what it draws pages with.
+RENDERER_MODULES = (Path(__file__), Path(__file__).resolve().parent / "page_assets.py")
 PDF_VARIANT = "pdf/a-3b"
 XMP_NAMESPACE = "https://postvault.org/ns/snapshot/1.0/"
 XMP_PREFIX = "pvs"
-
-# Page images keep at least this many pixels on their longest edge (and less than twice it).
-# The original file is attached unchanged; the page shows a JPEG rendition because WeasyPrint
-# re-encodes PNGs slowly and embeds JPEGs as they are.
-RENDITION_MAX_EDGE = 1200
-RENDITION_QUALITY = 82
 
 
 # Platform markup keeps its structure and links, nothing that loads or runs anything.
@@ -64,11 +59,12 @@ def _source_digest() -> str:
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for module in RENDERER_MODULES:
+        digest.update(module.read_bytes())
     return digest.hexdigest()[:10]
 
 
-# Any change to the templates, the CSS, this module or WeasyPrint is a new renderer version,
+# Any change to the templates, the CSS, the renderer's modules or WeasyPrint is a new renderer version,
 # so `postvault snapshots rerender` knows which snapshots are outdated.
 RENDERER_VERSION = f"1+wp{weasyprint.__version__}+{_source_digest()}"
 
@@ -111,113 +107,6 @@ def _w3c(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- images -------------------------------------------------------------------------------
-
-
-def jpeg_rendition(data: bytes, *, max_edge: int = RENDITION_MAX_EDGE) -> bytes | None:
-    """A JPEG for the page, at most twice `max_edge` pixels, or None when it is not a picture.
-
-    An upright RGB JPEG up to twice `max_edge` is used as it is (WeasyPrint embeds JPEGs
-    without decoding them). Anything else is decoded once (a large JPEG at a reduced scale,
-    straight from its DCT data), shrunk only by whole factors (a box filter, cheap, where
-    fractional resampling costs more than the render itself), turned upright, flattened onto
-    white and encoded as JPEG.
-    """
-    try:
-        with warnings.catch_warnings():
-            # A decompression bomb is not drawn (its original is still attached).
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                orientation = image.getexif().get(0x0112, 1)
-                if (
-                    image.format == "JPEG"
-                    and image.mode == "RGB"
-                    and max(image.size) < 2 * max_edge
-                    and orientation == 1
-                ):
-                    return data
-                if image.format == "JPEG":
-                    image.draft("RGB", (max_edge, max_edge))
-                picture: Image.Image = image
-                factor = max(picture.size) // max_edge
-                if factor >= 2:
-                    if picture.mode not in ("RGB", "RGBA", "L", "LA"):
-                        picture = picture.convert("RGBA")
-                    picture = picture.reduce(factor)
-                if orientation != 1:
-                    picture = ImageOps.exif_transpose(picture)
-                if picture.mode in ("RGBA", "LA", "PA") or (
-                    picture.mode == "P" and "transparency" in picture.info
-                ):
-                    rgba = picture.convert("RGBA")
-                    flat = Image.new("RGB", rgba.size, (255, 255, 255))
-                    flat.paste(rgba, mask=rgba.getchannel("A"))
-                    picture = flat
-                elif picture.mode != "RGB":
-                    picture = picture.convert("RGB")
-                out = io.BytesIO()
-                picture.save(out, format="JPEG", quality=RENDITION_QUALITY)
-                return out.getvalue()
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        ValueError,
-        SyntaxError,  # some truncated files raise it from Pillow's parsers
-    ):
-        return None
-
-
-_EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "image/avif": "avif",
-    "image/heic": "heic",
-    "image/svg+xml": "svg",
-    "video/mp4": "mp4",
-    "video/webm": "webm",
-    "video/quicktime": "mov",
-    "audio/mpeg": "mp3",
-    "audio/ogg": "ogg",
-    "audio/mp4": "m4a",
-    "application/json": "json",
-}
-
-
-def _extension(mime_type: str) -> str:
-    return _EXTENSIONS.get(mime_type.split(";")[0].strip().lower(), "bin")
-
-
-# --- the offline fetcher ------------------------------------------------------------------
-
-
-class ArchiveFetcher(URLFetcher):  # type: ignore[misc]
-    """Serves only what the caller passed (by `archive:` key) and data: URIs; nothing else.
-
-    Every other URL fails, so a hostile page cannot make the renderer reach the network or
-    the file system, and rendering never depends on a server being up.
-    """
-
-    SCHEME = "archive:"
-
-    def __init__(self, resources: dict[str, tuple[bytes, str]] | None = None) -> None:
-        super().__init__(allowed_protocols=("data",), allow_redirects=False)
-        self.resources = resources or {}
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
-        if url in self.resources:
-            data, mime_type = self.resources[url]
-            return URLFetcherResponse(url, body=data, headers={"Content-Type": mime_type})
-        if url.startswith("data:"):
-            return super().fetch(url, headers)
-        self.refused.append(url)
-        raise ValueError(f"snapshots load nothing from outside the archive: refused {url[:200]}")
 
 
 # --- building the page --------------------------------------------------------------------
@@ -284,7 +173,7 @@ class _Media:
             if item.sha256 not in self.attachments:
                 number = len(self.attachments) + 1
                 owner = item.owner.replace(":", "-").replace("/", "-")
-                name = f"media-{number:02d}-{owner}-{item.sha256[:12]}.{_extension(item.mime_type)}"
+                name = f"media-{number:02d}-{owner}-{item.sha256[:12]}.{file_extension(item.mime_type)}"
                 self.attachments[item.sha256] = _Attachment(
                     key=f"archive:attachment/{item.sha256}",
                     name=name,

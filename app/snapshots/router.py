@@ -6,8 +6,9 @@ from app.auth.deps import CurrentUser, OfficerUser
 from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
 from app.snapshots import service
-from app.snapshots.schemas import FixityOverview
+from app.storage import fixity as fixity_service
 from app.storage.deps import StoreDep
+from app.storage.schemas import FixityOverview
 
 router = APIRouter(prefix="/api/v1", tags=["snapshots"])
 
@@ -50,4 +51,4 @@ def fixity(
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> FixityOverview:
     """The latest fixity check of each stored object, failures first, with a summary."""
-    return service.fixity_overview(session, limit=limit, offset=offset)
+    return fixity_service.fixity_overview(session, limit=limit, offset=offset)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.collectors.base import CollectedPost
+from app.platforms.collected import CollectedPost
 
 
 class MediaFile(BaseModel):
@@ -71,55 +71,3 @@ class SnapshotOut(BaseModel):
     renderer_version: str
     is_current: bool
     created_at: dt.datetime
-
-
-class FixityProblem(BaseModel):
-    sha256: str
-    kind: str | None = None  # what the object is (media, snapshot, ...)
-    problem: str  # missing | mismatch | unreadable
-    actual_sha256: str | None = None
-    detail: str | None = None
-
-
-class FixityReport(BaseModel):
-    checked: int = 0
-    ok: int = 0
-    problems: list[FixityProblem] = Field(default_factory=list)
-
-    @property
-    def missing(self) -> list[FixityProblem]:
-        return [p for p in self.problems if p.problem == "missing"]
-
-    @property
-    def mismatched(self) -> list[FixityProblem]:
-        return [p for p in self.problems if p.problem == "mismatch"]
-
-
-class FixityCheckOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    sha256: str
-    checked_at: dt.datetime
-    ok: bool
-    problem: str | None
-    actual_sha256: str | None
-    detail: str | None
-    kind: str | None = None
-
-
-class FixitySummary(BaseModel):
-    objects: int  # stored objects not destroyed
-    checked: int  # of those, checked at least once
-    never_checked: int
-    ok: int  # latest check passed
-    failing: int  # latest check failed
-    last_checked_at: dt.datetime | None
-
-
-class FixityOverview(BaseModel):
-    summary: FixitySummary
-    items: list[FixityCheckOut]  # latest check of each object, failures first
-    total: int
-    limit: int
-    offset: int

@@ -13,10 +13,12 @@ from app.config import Settings
 from app.connections.web import router as connection_pages
 from app.db import Database
 from app.web.middleware import WebSessionMiddleware
+from app.web.notice_pages import router as notice_pages
 from app.web.rendering import WEB_DIR
 from app.web.request_pages import router as request_pages
 from app.web.router import router
 from app.web.security import SessionCodec, load_secret_key
+from app.web.sso_pages import router as sso_pages
 
 
 def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
@@ -31,5 +33,7 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
+    app.include_router(sso_pages)
     app.include_router(request_pages)
     app.include_router(connection_pages)
+    app.include_router(notice_pages)

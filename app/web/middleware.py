@@ -20,7 +20,7 @@ from app.auth.service import session_user_id
 from app.db import Database
 from app.web.security import COOKIE_NAME, SessionCodec, WebSession
 
-NOT_PAGES = ("/api/", "/static/", "/healthz", "/docs", "/redoc", "/openapi.json")
+NOT_PAGES = ("/api/", "/static/", "/healthz", "/metrics", "/docs", "/redoc", "/openapi.json")
 _SAFE_METHODS = ("GET", "HEAD")
 
 # Pages hold CSRF tokens and personal data: never cached, never framed, no inline script.

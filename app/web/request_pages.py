@@ -22,10 +22,11 @@ from app.open_records import requests as requests_service
 from app.open_records.models import RequestStatus
 from app.open_records.schemas import TEXT_MAX
 from app.platforms.registry import registry
-from app.retention.service import local_today
-from app.storage.base import ArchiveStore
+from app.retention.calendar import local_today
+from app.storage.deps import StoreDep
 from app.web import workspace
 from app.web.deps import OfficerPageUser, check_csrf
+from app.web.forms import refusal_of
 from app.web.rendering import render, see_other
 from app.web.router import sentence
 
@@ -49,11 +50,6 @@ DONE = {
 
 def _today(request: Request) -> dt.date:
     return local_today(request.app.state.settings.retention_timezone)
-
-
-def _store(request: Request) -> ArchiveStore:
-    store: ArchiveStore = request.app.state.capture_context().store
-    return store
 
 
 def _redirect(request_id: int, done: str, anchor: str) -> Response:
@@ -152,7 +148,7 @@ def open_request(
     new, errors = workspace.read_new_request(form, today=_today(request))
     if new is None:
         return _new_page(request, session, user, form=form, errors=errors, status_code=422)
-    try:
+    with refusal_of(session) as refused:
         created = requests_service.create_request(
             session,
             officer=user,
@@ -164,8 +160,7 @@ def open_request(
             saved_searches=new.saved_searches,
             assigned_to_id=new.assigned_to_id,
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = "assigned_to" if "officer" in exc.message else "search_text"
         return _new_page(
             request,
@@ -271,7 +266,7 @@ def change_status(
     reason: str = Form(""),
 ) -> Response:
     form = {"status": status, "reason": reason}
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if status not in {s.value for s in RequestStatus}:
             raise Invalid("choose the next step from the list")
         current = requests_service.get_request(session, request_id).status
@@ -293,10 +288,7 @@ def change_status(
             status=RequestStatus(status),
             reason=reason or None,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = "reason" if "reason" in exc.message else "status"
         return _workspace(
             request,
@@ -318,7 +310,7 @@ def assign(
     session: SessionDep,
     assigned_to: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if assigned_to and not assigned_to.isdigit():
             raise Invalid("choose a records officer from the list")
         requests_service.assign(
@@ -327,10 +319,7 @@ def assign(
             request_id=request_id,
             assigned_to_id=int(assigned_to) if assigned_to else None,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -350,16 +339,13 @@ def add_note(
     session: SessionDep,
     body: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if not body.strip():
             raise Invalid("write the note before adding it")
         if len(body) > TEXT_MAX:
             raise Invalid(f"a note has at most {TEXT_MAX} characters")
         requests_service.add_note(session, officer=user, request_id=request_id, body=body.strip())
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -385,7 +371,7 @@ def add_items(
     employee: str = Form(""),
 ) -> Response:
     search_form = {"q": q, "platform": platform, "employee": employee}
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         requests_service.add_items(
             session,
             officer=user,
@@ -393,10 +379,7 @@ def add_items(
             post_ids=workspace.read_post_ids(post_id),
             latest_only=latest_only == "yes",
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -416,14 +399,15 @@ def redact(
     item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     phrase: str = Form(""),
     exemption: str = Form(""),
     every: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         workspace.redact_phrase(
             session,
-            store=_store(request),
+            store=store,
             officer=user,
             request_id=request_id,
             item_id=item_id,
@@ -431,10 +415,7 @@ def redact(
             exemption=exemption,
             every=every == "yes",
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         field = exc.field if isinstance(exc, workspace.FieldInvalid) else "phrase"
         return _workspace(
             request,
@@ -455,23 +436,21 @@ def withhold(
     item_id: DbId,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     media_sha256: str = Form(""),
     exemption: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         workspace.withhold_media(
             session,
-            store=_store(request),
+            store=store,
             officer=user,
             request_id=request_id,
             item_id=item_id,
             media_sha256=media_sha256,
             exemption=exemption,
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         # Shown next to the file's reason field, or under the item's files when the form
         # named a file the item does not have.
         return _workspace(
@@ -495,7 +474,7 @@ def remove_item(
     session: SessionDep,
     reason: str = Form(""),
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         if not reason.strip():
             raise Invalid("say why the item leaves the set; the reason is kept with it")
         if len(reason) > TEXT_MAX:
@@ -503,10 +482,7 @@ def remove_item(
         requests_service.remove_item(
             session, officer=user, request_id=request_id, item_id=item_id, reason=reason.strip()
         )
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -521,12 +497,14 @@ def remove_item(
 
 @router.get("/officer/requests/{request_id}/items/{item_id}/redacted.pdf")
 def redacted_pdf(
-    request: Request, request_id: DbId, item_id: DbId, user: OfficerPageUser, session: SessionDep
+    request_id: DbId,
+    item_id: DbId,
+    user: OfficerPageUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
-    data = redaction_service.read_released_copy(
-        session, store=_store(request), item=item, officer=user
-    )
+    data = redaction_service.read_released_copy(session, store=store, item=item, officer=user)
     return Response(
         data,
         media_type="application/pdf",
@@ -540,14 +518,11 @@ def redacted_pdf(
 
 @router.post("/officer/requests/{request_id}/package")
 def make_package(
-    request: Request, request_id: DbId, user: OfficerPageUser, session: SessionDep
+    request: Request, request_id: DbId, user: OfficerPageUser, session: SessionDep, store: StoreDep
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         package = package_service.start_package(session, officer=user, request_id=request_id)
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _workspace(
             request,
             session,
@@ -561,7 +536,7 @@ def make_package(
     request.app.state.run_in_background(
         package_service.run_package,
         request.app.state.db,
-        _store(request),
+        store,
         package_id=package.id,
         actor=Actor.of(user),
     )
@@ -570,10 +545,14 @@ def make_package(
 
 @router.get("/officer/requests/{request_id}/packages/{package_id}/download")
 def download_package(
-    request: Request, request_id: DbId, package_id: DbId, user: OfficerPageUser, session: SessionDep
+    request_id: DbId,
+    package_id: DbId,
+    user: OfficerPageUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> Response:
     package, data = package_service.download(
-        session, store=_store(request), officer=user, request_id=request_id, package_id=package_id
+        session, store=store, officer=user, request_id=request_id, package_id=package_id
     )
     number = requests_service.get_request(session, request_id).number
     return Response(

@@ -26,6 +26,7 @@ from app.posts.models import PostStatus
 from app.posts.schemas import NOTE_MAX_LENGTH
 from app.web import service
 from app.web.deps import AdminPageUser, OfficerPageUser, PageUser, check_csrf, safe_next
+from app.web.forms import refusal_of
 from app.web.rendering import render, see_other
 from app.web.security import WebSession
 
@@ -107,6 +108,18 @@ def login(
     next_path: str = Form("/", alias="next"),
 ) -> Response:
     settings = request.app.state.settings
+    if not settings.local_login_enabled:
+        return render(
+            request,
+            "login.html",
+            user=None,
+            status_code=403,
+            next_path=safe_next(next_path),
+            email=email,
+            error=None,
+            sso_error=f"Passwords are turned off here: sign in with {settings.oidc_provider_name}.",
+            signed_out=False,
+        )
     try:
         user = auth_service.sign_in(
             session,
@@ -151,7 +164,11 @@ def logout(request: Request, session: SessionDep) -> Response:
         if user is not None:
             auth_service.end_session(session, key=current.key, actor=Actor.of(user))
     request.state.web_session = WebSession.anonymous()
-    return see_other("/login?signed_out=1")
+    from app.web.sso_pages import SSO_COOKIE, sign_out_redirect
+
+    response = see_other(sign_out_redirect(request) or "/login?signed_out=1")
+    response.delete_cookie(SSO_COOKIE, path="/")
+    return response
 
 
 # --- My accounts --------------------------------------------------------------------------
@@ -232,12 +249,9 @@ def register_account(
 def remove_account(
     request: Request, account_id: DbId, user: PageUser, session: SessionDep
 ) -> Response:
-    try:
+    with refusal_of(session, not_found_raises=True) as refused:
         accounts_service.remove_account(session, viewer=user, account_id=account_id)
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _accounts_page(
             request,
             session,
@@ -321,16 +335,16 @@ def flag_post(
             status_code=422,
             errors={"account_id": "Choose one of your accounts from the list."},
         )
-    try:
+    with refusal_of(session) as refused:
         post, created = posts_service.flag_post(
             session,
             user=user,
             url=url,
             note=note,
             account_id=int(account_id) if account_id else None,
+            fetcher=Fetcher.from_settings(request.app.state.settings),
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _flag_page(
             request,
             session,
@@ -381,18 +395,27 @@ def _status_filter(status: str | None) -> str | None:
     return status if status in STATUSES else None
 
 
-@router.get("/posts")
-def posts_page(
+def _posts_list_page(
     request: Request,
-    user: PageUser,
-    session: SessionDep,
-    status: str | None = None,
-    page: int = Query(1, ge=1, le=100_000),
+    session: Session,
+    user: User,
+    *,
+    everyone: bool,
+    status: str | None,
+    page: int,
 ) -> Response:
+    """The list of flagged posts: an employee's own ("My posts") or, for records officers,
+    every employee's ("All flagged posts"); one page, one template."""
     chosen = _status_filter(status)
-    posts, total = service.my_posts(
-        session, owner=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
+    offset = (page - 1) * PAGE_SIZE
+    if everyone:
+        posts, total = service.all_posts(
+            session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
+    else:
+        posts, total = service.my_posts(
+            session, owner=user, status=chosen, limit=PAGE_SIZE, offset=offset
+        )
     return render(
         request,
         "posts.html",
@@ -403,9 +426,20 @@ def posts_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         status=chosen,
         statuses=STATUSES,
-        heading="My posts",
-        base_path="/posts",
+        heading="All flagged posts" if everyone else "My posts",
+        base_path="/officer/posts" if everyone else "/posts",
     )
+
+
+@router.get("/posts")
+def posts_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    status: str | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    return _posts_list_page(request, session, user, everyone=False, status=status, page=page)
 
 
 def _post_page(
@@ -485,23 +519,7 @@ def officer_posts_page(
     status: str | None = None,
     page: int = Query(1, ge=1, le=100_000),
 ) -> Response:
-    chosen = _status_filter(status)
-    posts, total = service.all_posts(
-        session, viewer=user, status=chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    return render(
-        request,
-        "posts.html",
-        user=user,
-        posts=posts,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        status=chosen,
-        statuses=STATUSES,
-        heading="All flagged posts",
-        base_path="/officer/posts",
-    )
+    return _posts_list_page(request, session, user, everyone=True, status=status, page=page)
 
 
 # --- Admin: users -------------------------------------------------------------------------
@@ -562,12 +580,11 @@ def create_user(
     password: str = Form(""),
 ) -> Response:
     form = {"email": email, "name": name, "role": role}
-    try:
+    with refusal_of(session) as refused:
         service.create_user_with_password(
             session, actor=Actor.of(user), email=email, name=name, role=role, password=password
         )
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,
@@ -590,10 +607,9 @@ def reset_password(
     target = session.get(User, user_id)
     if target is None:
         raise NotFound(f"no user {user_id}")
-    try:
+    with refusal_of(session) as refused:
         auth_service.set_password(session, user=target, password=password, actor=Actor.of(user))
-    except DomainError as exc:
-        session.rollback()
+    if (exc := refused.error) is not None:
         return _users_page(
             request,
             session,

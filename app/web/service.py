@@ -28,12 +28,11 @@ from app.open_records.requests import Deadline
 from app.posts import service as posts_service
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
-from app.retention.calendar import HolidayCalendar, load_calendar
-from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
-from app.retention.service import local_date
+from app.retention.calendar import HolidayCalendar, load_calendar, local_date
+from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, RetentionAssignment
 from app.snapshots.models import Snapshot
-from app.snapshots.schemas import FixityOverview
-from app.snapshots.service import fixity_overview
+from app.storage.fixity import fixity_overview
+from app.storage.schemas import FixityOverview
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (
@@ -310,7 +309,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
     batch_rows = session.execute(
         select(DispositionBatch, func.count(DispositionItem.id))
         .outerjoin(DispositionItem, DispositionItem.batch_id == DispositionBatch.id)
-        .where(DispositionBatch.status == "proposed")
+        .where(DispositionBatch.status == BatchStatus.proposed)
         .group_by(DispositionBatch.id)
         .order_by(DispositionBatch.proposed_at)
     ).all()

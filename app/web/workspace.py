@@ -24,8 +24,8 @@ from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records import search as search_service
 from app.open_records.models import (
+    PackageStatus,
     RecordsRequest,
     Redaction,
     RequestItem,
@@ -38,23 +38,24 @@ from app.open_records.schemas import SEARCH_QUERY_MAX_LENGTH, TEXT_MAX, SearchQu
 from app.platforms.registry import PLATFORM_NAMES, registry
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.schemas import SearchCriteria
+from app.search import service as search_service
 from app.storage.base import ArchiveStore
 from app.web.service import OPEN_REQUEST_STATUSES, request_deadline, request_mark
 
-REQUEST_STATUS_NAMES = {
-    "received": "Received",
-    "acknowledged": "Acknowledged",
-    "in_progress": "In progress",
-    "granted": "Granted",
-    "partly_denied": "Partly denied",
-    "denied": "Denied",
-    "closed": "Closed",
+REQUEST_STATUS_NAMES: dict[str, str] = {
+    RequestStatus.received: "Received",
+    RequestStatus.acknowledged: "Acknowledged",
+    RequestStatus.in_progress: "In progress",
+    RequestStatus.granted: "Granted",
+    RequestStatus.partly_denied: "Partly denied",
+    RequestStatus.denied: "Denied",
+    RequestStatus.closed: "Closed",
 }
-PACKAGE_STATUS_NAMES = {
-    "queued": "Waiting to start",
-    "running": "Being made",
-    "done": "Ready",
-    "failed": "Failed",
+PACKAGE_STATUS_NAMES: dict[str, str] = {
+    PackageStatus.queued: "Waiting to start",
+    PackageStatus.running: "Being made",
+    PackageStatus.done: "Ready",
+    PackageStatus.failed: "Failed",
 }
 DENIALS = (RequestStatus.denied.value, RequestStatus.partly_denied.value)
 NAME_MAX = 300
@@ -385,7 +386,7 @@ class RequestPage:
 
     @property
     def packaging(self) -> bool:
-        return any(p.status in ("queued", "running") for p in self.packages)
+        return any(p.status in (PackageStatus.queued, PackageStatus.running) for p in self.packages)
 
 
 def marked_text(text: str, redactions: Sequence[Redaction]) -> list[TextPiece]:

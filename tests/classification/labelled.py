@@ -9,13 +9,9 @@ from typing import Any
 import yaml
 
 from app.classification.config import ClassifierConfig, parse_classifier_config
-from app.classification.rules import (
-    IndexedCapture,
-    InMemoryCrossPostIndex,
-    PostContext,
-    fingerprint,
-)
-from app.collectors.base import CollectedPost
+from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
+from app.classification.rules import PostContext, fingerprint
+from app.platforms.collected import CollectedPost
 from tests.classification.shapes import FIXTURES, build
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 
-from app.collectors.base import Author, CollectedPost, EmbeddedPost, LinkCard, MediaRef, Reply
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCard, MediaRef, Reply
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "classification"
 _URL = re.compile(r"https?://[^\s<>\"]+")

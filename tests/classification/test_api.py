@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from app.audit.service import Actor
 from app.classification import service
 from app.classification.config import CONFIG_FILE_NAME
-from app.collectors.base import Author, CollectedPost, EmbeddedPost
 from app.config import PROJECT_ROOT, Settings
 from app.db import Database
-from tests.classification.archive import add_capture
+from app.platforms.collected import Author, CollectedPost, EmbeddedPost
 from tests.classification.labelled import config
 from tests.conftest import MakePerson, Person
+from tests.factories import add_capture
 
 ACTOR = Actor.system("tests")
 

@@ -9,15 +9,15 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
-from app.classification import service
+from app.classification import crosspost, service
 from app.classification.models import Classification, ContentFingerprint, ContentFingerprintBand
 from app.classification.service import LinkChecker
-from app.collectors.base import CollectedPost
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
-from tests.classification.archive import add_capture
 from tests.classification.labelled import archive, cases, config
 from tests.conftest import MakePerson
+from tests.factories import add_capture
 
 ACTOR = Actor.system("tests")
 
@@ -55,7 +55,7 @@ def test_labelled_set_through_the_database_index(db: Database, make_person: Make
             assert row.config_hash == cfg.config_hash
             assert row.is_current
             # Each case is judged against the archive alone, as in the pure test.
-            service.forget_version(session, version_id=version.id)
+            crosspost.forget_version(session, version_id=version.id)
             if "primary_version_id" in case.expect:
                 primary = session.get(CapturedVersion, row.primary_version_id)
                 assert primary is not None
@@ -70,7 +70,7 @@ def _post_with(
     session: Session, owner_id: int, text: str, *, platform: str = "mastodon"
 ) -> CapturedVersion:
     from app.auth.models import User
-    from app.collectors.base import Author
+    from app.platforms.collected import Author
 
     owner = session.get(User, owner_id)
     assert owner is not None
@@ -201,7 +201,7 @@ def test_disposed_cross_post_primary_makes_a_record(db: Database, make_person: M
         # Disposition destroys the primary: the copy is no longer a copy of anything kept.
         first.post.status = PostStatus.disposed
         first.normalized = None
-        service.forget_version(session, version_id=first.id)
+        crosspost.forget_version(session, version_id=first.id)
         assert (
             session.scalar(
                 select(ContentFingerprint).where(ContentFingerprint.version_id == first.id)

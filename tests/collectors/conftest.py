@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from app.collectors.http import FetchPolicy, make_client
+from app.platforms.http import FetchPolicy, make_client
 from tests.collectors.atproto_network import (
     AtprotoClient,
     AtprotoNetwork,

@@ -12,16 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from app.collectors.base import (
+from app.platforms.bluesky.collector import BlueskyCollector
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
     CollectResult,
     Deleted,
 )
-from app.collectors.ratelimit import HostLimiter
-from app.platforms.bluesky.collector import BlueskyCollector
 from app.platforms.fetcher import Fetcher
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.atproto_network import (
     Account,
     AtprotoClient,

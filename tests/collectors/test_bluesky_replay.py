@@ -15,7 +15,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.collectors.base import (
+from app.collectors.registry import collector_for
+from app.config import Settings
+from app.platforms.bluesky.collector import BlueskyCollector
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
@@ -24,11 +27,8 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.ratelimit import HostLimiter
-from app.collectors.registry import collector_for
-from app.config import Settings
-from app.platforms.bluesky.collector import BlueskyCollector
 from app.platforms.fetcher import Fetcher
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.bluesky_replay import (
     GET_RECORD,
     GET_REPO_STATUS,

@@ -10,16 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from app.collectors.base import (
+from app.platforms.collected import (
     CaptureTarget,
     CollectedPost,
     Deleted,
     TransientFailure,
     Unchanged,
 )
-from app.collectors.ratelimit import HostLimiter
 from app.platforms.feed.collector import FeedCollector
 from app.platforms.fetcher import Fetcher
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import FIXTURES, Answer, LoopbackServer, Request
 

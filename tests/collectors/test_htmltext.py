@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.collectors.htmltext import find_hashtags, find_urls, summarise_html
+from app.platforms.htmltext import find_hashtags, find_urls, summarise_html
 
 
 def test_paragraphs_and_line_breaks_are_kept() -> None:

@@ -9,7 +9,8 @@ import socket
 import httpx
 import pytest
 
-from app.collectors.http import (
+from app.config import Settings
+from app.platforms.http import (
     FetchPolicy,
     FetchRefused,
     ResponseTooLarge,
@@ -21,7 +22,6 @@ from app.collectors.http import (
     refusal_reason,
     resolve_public,
 )
-from app.config import Settings
 from tests.collectors.conftest import MakeClient
 from tests.collectors.servers import Answer, Request, serve
 

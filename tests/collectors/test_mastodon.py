@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.collectors.base import (
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
@@ -19,9 +19,9 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.ratelimit import HostLimiter
 from app.platforms.fetcher import Fetcher
 from app.platforms.mastodon.collector import MastodonCollector, split_external_id
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import Answer, MastodonReplay, load_recording
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.collectors.http import FetchRefused, ResponseTooLarge
-from app.collectors.ratelimit import (
+from app.platforms.http import FetchRefused, ResponseTooLarge
+from app.platforms.ratelimit import (
     MAX_PAUSE,
     HostLimiter,
     HostPaused,

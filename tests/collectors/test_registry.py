@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.collectors.ratelimit import HostLimiter, shared_limiter
 from app.collectors.registry import COLLECTORS, UnknownPlatform, collector_for
 from app.config import Settings
 from app.platforms.feed.collector import FeedCollector
 from app.platforms.mastodon.collector import MastodonCollector
+from app.platforms.ratelimit import HostLimiter, shared_limiter
 from app.platforms.youtube.collector import YouTubeCollector
 
 

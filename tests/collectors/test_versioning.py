@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.collectors.base import Author, CollectedPost, MediaRef, Reply
 from app.collectors.versioning import content_hash, describe_change
+from app.platforms.collected import Author, CollectedPost, MediaRef, Reply
 
 texts = st.text(max_size=200)
 shas = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from app.collectors.base import (
+from app.platforms.collected import (
     AccountGone,
     CaptureTarget,
     CollectedPost,
@@ -20,8 +20,8 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.ratelimit import HostLimiter
 from app.platforms.fetcher import Fetcher
+from app.platforms.ratelimit import HostLimiter
 from app.platforms.youtube.collector import YouTubeCollector, next_pacific_midnight
 from tests.collectors.conftest import MakeClient, no_sleep
 from tests.collectors.servers import FIXTURES, Answer, LoopbackServer, Request

@@ -280,7 +280,7 @@ def test_request_from_search_to_package(
     assert (root / "data" / "manifest.csv").read_text().startswith("request,file,post_id")
 
     # Held until granted: the 19.35(5) timer releases the holds once the request is granted.
-    from app.retention.jobs import holds_timer_job
+    from app.open_records.jobs import holds_timer_job
 
     holds_timer_job(ctx.database, settings)
     still = ok(client.get(f"/api/v1/posts/{toot['id']}", headers=off))

@@ -22,19 +22,19 @@ from sqlalchemy.orm import Session
 from app.accounts.models import SocialAccount
 from app.auth.models import User
 from app.classification.models import Classification, ClassificationOverride
-from app.collectors.base import Author, CollectedPost, LinkCard, MediaRef, Reply
 from app.db import Database
 from app.errors import Forbidden, Invalid
 from app.open_records.schemas import SearchPage, SearchQuery
-from app.open_records.search import (
+from app.platforms.collected import Author, CollectedPost, LinkCard, MediaRef, Reply
+from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
+from app.retention.models import HeldPost, Hold
+from app.search.service import (
     fts5_expression,
     index_version,
     parse_query,
     remove_post_from_index,
     search,
 )
-from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
-from app.retention.models import HeldPost, Hold
 from app.storage.models import StoredObject
 from tests.conftest import MakePerson, Person
 

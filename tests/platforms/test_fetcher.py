@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.collectors.http import FetchPolicy, make_client
-from app.collectors.ratelimit import HostLimiter, HostPaused, TransientHTTPError
 from app.config import Settings
 from app.platforms.fetcher import Fetcher, UnguardedClient
+from app.platforms.http import FetchPolicy, make_client
+from app.platforms.ratelimit import HostLimiter, HostPaused, TransientHTTPError
 from tests.loopback import Loopback, Reply, serve
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32

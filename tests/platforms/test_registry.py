@@ -12,12 +12,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.collectors.base import CaptureTarget, Collector, CollectResult, NotVisible
 from app.config import Settings
 from app.db import Database
 from app.errors import Invalid
 from app.main import create_app
 from app.platforms.base import AccountRef, Platform, PostRef, UrlForm, UrlParts
+from app.platforms.collected import CaptureTarget, Collector, CollectResult, NotVisible
 from app.platforms.fetcher import Fetcher, FetchingCollector
 from app.platforms.registry import registry
 from tests.conftest import MakePerson

@@ -12,11 +12,11 @@ from app.config import Settings
 from app.db import Database
 from app.open_records.models import RecordsRequest
 from app.posts.models import FlaggedPost
-from app.retention import service
-from app.retention.service import local_today
+from app.retention import disposition
+from app.retention.calendar import local_today
 from app.storage.local import LocalStore
 from tests.conftest import MakePerson
-from tests.retention.factory import assign, make_account, make_post
+from tests.factories import assign, make_account, make_post
 
 
 def seed(db: Database, owner_id: int, store: LocalStore | None = None) -> dict[str, int]:
@@ -282,7 +282,7 @@ def test_disposition_batch_flow_over_the_api(
     with db.session() as session:
         from app.audit.service import Actor
 
-        batch = service.propose_batch(session, actor=Actor.system("t"), today=local_today())
+        batch = disposition.propose_batch(session, actor=Actor.system("t"), today=local_today())
         assert batch is not None
         batch_id = batch.id
     listed = client.get("/api/v1/disposition/batches", headers=officer.headers).json()
@@ -359,7 +359,7 @@ def test_whs_notice_and_reply_over_the_api(
             store=LocalStore(settings.archive_dir),
         )
         assign(session, removed)
-        batch = service.propose_batch(session, actor=Actor.system("t"), today=local_today())
+        batch = disposition.propose_batch(session, actor=Actor.system("t"), today=local_today())
         assert batch is not None
         batch_id = batch.id
     base = f"/api/v1/disposition/batches/{batch_id}"

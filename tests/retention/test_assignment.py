@@ -13,9 +13,9 @@ from app.classification.models import ClassificationOverride
 from app.db import Database
 from app.errors import Conflict
 from app.posts.models import FlaggedPost
+from app.retention.assignment import assign_retention, current_assignment, release_av
 from app.retention.models import RetentionAssignment
-from app.retention.service import assign_retention, current_assignment, release_av
-from tests.retention.factory import (
+from tests.factories import (
     TZ,
     assign,
     make_account,

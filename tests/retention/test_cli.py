@@ -9,9 +9,9 @@ from pathlib import Path
 
 from app.config import Settings
 from app.db import Database
-from app.retention import service
+from app.retention import disposition
 from app.storage.local import LocalStore
-from tests.retention.world import build_world
+from tests.factories import build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,19 +47,21 @@ def test_report_propose_and_run(db: Database, settings: Settings) -> None:
     assert proposed.returncode == 0, proposed.stderr
     assert "proposed disposition batch" in proposed.stdout
     with db.session() as session:
-        batch_id = service.list_batches(session)[0][0].id
+        batch_id = disposition.list_batches(session)[0][0].id
         from app.auth.models import User
 
         officer = session.get(User, world.officer_id)
         assert officer is not None
-        service.approve_batch(
+        disposition.approve_batch(
             session,
             batch_id=batch_id,
             officer=officer,
             authority="schedule",
             whs_notice_on=dt.date(2026, 9, 1),
         )
-        service.attach_whs_reply(session, batch_id=batch_id, officer=officer, reference="WHS ok")
+        disposition.attach_whs_reply(
+            session, batch_id=batch_id, officer=officer, reference="WHS ok"
+        )
 
     ran = run(["disposition", "run", "--today", "2026-11-25"], settings)
     assert ran.returncode == 0, ran.stderr

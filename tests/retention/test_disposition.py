@@ -20,13 +20,12 @@ from app.auth.models import User
 from app.db import Database
 from app.errors import Conflict, Invalid
 from app.posts.models import CapturedVersion, FlaggedPost
-from app.retention import service
+from app.retention import disposition, disposition_run, holds, report
 from app.retention.models import DispositionBatch, DispositionItem
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 from tests.conftest import wipe
-from tests.retention.factory import TZ, object_keys_of
-from tests.retention.world import SHARED_MEDIA, TODAY, World, build_world
+from tests.factories import SHARED_MEDIA, TODAY, TZ, World, build_world, object_keys_of
 
 ACTOR = Actor.system("tests")
 
@@ -43,9 +42,9 @@ def dispose_log() -> Iterator[list[int]]:
     def hook(_session: Session, post_id: int) -> None:
         calls.append(post_id)
 
-    service.ON_DISPOSE.append(hook)
+    disposition_run.ON_DISPOSE.append(hook)
     yield calls
-    service.ON_DISPOSE.remove(hook)
+    disposition_run.ON_DISPOSE.remove(hook)
 
 
 def officer(session: Session, world: World) -> User:
@@ -56,9 +55,9 @@ def officer(session: Session, world: World) -> User:
 
 def propose_and_approve(db: Database, world: World, *, notice: dt.date | None) -> int:
     with db.session() as session:
-        batch = service.propose_batch(session, actor=ACTOR, today=TODAY)
+        batch = disposition.propose_batch(session, actor=ACTOR, today=TODAY)
         assert batch is not None
-        service.approve_batch(
+        disposition.approve_batch(
             session,
             batch_id=batch.id,
             officer=officer(session, world),
@@ -67,7 +66,7 @@ def propose_and_approve(db: Database, world: World, *, notice: dt.date | None) -
             timezone=TZ,
         )
         if notice is not None:
-            service.attach_whs_reply(
+            disposition.attach_whs_reply(
                 session, batch_id=batch.id, officer=officer(session, world), reference="WHS 2026-88"
             )
         return batch.id
@@ -84,29 +83,29 @@ def pdf_text(data: bytes) -> str:
 def test_propose_picks_due_unheld_posts_only(db: Database, store: LocalStore) -> None:
     world = build_world(db, store)
     with db.session() as session:
-        batch = service.propose_batch(session, actor=ACTOR, today=TODAY)
+        batch = disposition.propose_batch(session, actor=ACTOR, today=TODAY)
         assert batch is not None
-        items = service.batch_items(session, batch.id)
+        items = disposition.batch_items(session, batch.id)
         assert {world.name_of(i.post_id) for i in items} == {"a", "b", "f"}
-        assert service.whs_series(session, batch.id) == ["EX-SM-01"]
+        assert disposition.whs_series(session, batch.id) == ["EX-SM-01"]
         # Proposing again finds nothing new: the due posts are in an open batch.
-        assert service.propose_batch(session, actor=ACTOR, today=TODAY) is None
+        assert disposition.propose_batch(session, actor=ACTOR, today=TODAY) is None
 
 
 def test_whs_notice_gates_the_run(db: Database, store: LocalStore) -> None:
     world = build_world(db, store)
     with db.session() as session:
-        batch = service.propose_batch(session, actor=ACTOR, today=TODAY)
+        batch = disposition.propose_batch(session, actor=ACTOR, today=TODAY)
         assert batch is not None
         batch_id = batch.id
         with pytest.raises(Invalid, match="whs_notice_on"):
-            service.approve_batch(
+            disposition.approve_batch(
                 session, batch_id=batch_id, officer=officer(session, world), authority="x"
             )
         assert "only an approved batch runs" in (
-            service.run_blocker(session, batch, today=TODAY)[0] or ""
+            disposition.run_blocker(session, batch, today=TODAY)[0] or ""
         )
-        service.approve_batch(
+        disposition.approve_batch(
             session,
             batch_id=batch_id,
             officer=officer(session, world),
@@ -115,15 +114,15 @@ def test_whs_notice_gates_the_run(db: Database, store: LocalStore) -> None:
             timezone=TZ,
         )
     with pytest.raises(Conflict, match="waits 60 days"):
-        service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+        disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
     later = TODAY + dt.timedelta(days=50)
     with pytest.raises(Conflict, match="reply or waiver"):
-        service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=later)
+        disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=later)
     with db.session() as session:
-        service.attach_whs_reply(
+        disposition.attach_whs_reply(
             session, batch_id=batch_id, officer=officer(session, world), reference="WHS waiver 12"
         )
-    result = service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=later)
+    result = disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=later)
     assert result.status == "completed"
     assert {world.name_of(p) for p in result.destroyed} == {"a", "b", "f"}
 
@@ -140,7 +139,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
     batch_id = propose_and_approve(db, world, notice=TODAY - dt.timedelta(days=61))
     # A hold placed between approval and run stops that post.
     with db.session() as session:
-        late_hold = service.place_hold(
+        late_hold = holds.place_hold(
             session,
             officer=officer(session, world),
             kind="audit",
@@ -150,7 +149,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
         )
         late_hold_id = late_hold.id
 
-    result = service.run_batch(
+    result = disposition_run.run_batch(
         db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY, timezone=TZ
     )
     assert result.status == "completed"
@@ -210,7 +209,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
             select(func.count()).where(AuditEvent.action == "disposition.destroyed")
         )
         assert destroyed_events == 2
-        stubs = {i.post_id: i.stub for i in service.batch_items(session, batch_id) if i.stub}
+        stubs = {i.post_id: i.stub for i in disposition.batch_items(session, batch_id) if i.stub}
     text = pdf_text(certificate)
     assert "Certificate of destruction" in text
     assert "WHS 2026-88" in text
@@ -227,7 +226,7 @@ def test_run_destroys_every_copy_keeps_a_stub_and_certifies(
     assert "Posts destroyed 2" in text.replace("\n", " ")
 
     # Running a completed batch again changes nothing.
-    again = service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+    again = disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
     assert again.certificate_sha256 == result.certificate_sha256
 
 
@@ -248,17 +247,17 @@ def test_nothing_is_destroyed_before_its_due_date(db: Database, store: LocalStor
             )
         )
         session.flush()
-        from tests.retention.factory import assign
+        from tests.factories import assign
 
         post = session.get(FlaggedPost, world.posts["a"])
         assert post is not None
         assign(session, post)
-    result = service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+    result = disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
     assert world.posts["a"] not in result.destroyed
     assert "no longer due" in result.skipped[world.posts["a"]]
     # And a batch run "in the past" destroys nothing not yet due then.
     with db.session() as session:
-        batch2 = service.propose_batch(session, actor=ACTOR, today=dt.date(2015, 5, 29))
+        batch2 = disposition.propose_batch(session, actor=ACTOR, today=dt.date(2015, 5, 29))
         assert batch2 is None
 
 
@@ -322,7 +321,7 @@ def test_a_run_interrupted_at_any_step_resumes_to_the_same_end_state(
 
     steps: list[str] = []
     world, store, batch_id = fresh("clean")
-    service.run_batch(
+    disposition_run.run_batch(
         db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY, on_step=steps.append
     )
     expected = state_of(db, store, world, batch_id)
@@ -344,10 +343,10 @@ def test_a_run_interrupted_at_any_step_resumes_to_the_same_end_state(
 
         crash_at.count = 0  # type: ignore[attr-defined]
         with pytest.raises(Crash):
-            service.run_batch(
+            disposition_run.run_batch(
                 db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY, on_step=crash_at
             )
-        service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+        disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
         assert state_of(db, store, world, batch_id) == expected, f"crash after step {step_name}"
 
 
@@ -363,15 +362,17 @@ def test_a_failing_dispose_hook_stops_the_run_and_a_rerun_converges(
         if len(seen) == 1:
             raise RuntimeError("search index unavailable")
 
-    service.ON_DISPOSE.append(flaky)
+    disposition_run.ON_DISPOSE.append(flaky)
     try:
         with pytest.raises(RuntimeError):
-            service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+            disposition_run.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
         with db.session() as session:
             assert session.get(DispositionBatch, batch_id).status == "running"  # type: ignore[union-attr]
-        result = service.run_batch(db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY)
+        result = disposition_run.run_batch(
+            db, batch_id=batch_id, store=store, actor=ACTOR, today=TODAY
+        )
     finally:
-        service.ON_DISPOSE.remove(flaky)
+        disposition_run.ON_DISPOSE.remove(flaky)
     assert result.status == "completed"
     assert set(seen) == {world.posts["a"], world.posts["b"], world.posts["f"]}
     with db.session() as session:
@@ -388,7 +389,7 @@ def test_report_prints_without_changing_anything(db: Database, store: LocalStore
     world = build_world(db, store)
     with db.session() as session:
         before = session.scalar(select(func.count()).select_from(AuditEvent))
-        lines = service.disposition_report(session, today=TODAY, until=dt.date(2027, 6, 1))
+        lines = report.disposition_report(session, today=TODAY, until=dt.date(2027, 6, 1))
         after = session.scalar(select(func.count()).select_from(AuditEvent))
     assert before == after
     by_name = {world.name_of(line.post_id): line for line in lines}

@@ -11,21 +11,21 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor
 from app.db import Database
 from app.errors import Conflict, Invalid
+from app.open_records.hold_timers import release_timed_open_records_holds
 from app.open_records.models import RecordsRequest
 from app.posts.models import CapturedVersion
 from app.retention.calendar import load_calendar
-from app.retention.schemas import SearchCriteria
-from app.retention.search_scope import posts_matching
-from app.retention.service import (
+from app.retention.holds import (
     active_holds_on,
     extend_scoped_holds,
     held_post_ids,
     place_hold,
     record_mandamus_notice,
     release_hold,
-    release_timed_open_records_holds,
 )
-from tests.retention.factory import TZ, make_account, make_post, make_user, utc
+from app.retention.schemas import SearchCriteria
+from app.retention.search_scope import posts_matching
+from tests.factories import TZ, make_account, make_post, make_user, utc
 
 WISCONSIN = load_calendar("wisconsin")
 _numbers = itertools.count(1)

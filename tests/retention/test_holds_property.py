@@ -23,11 +23,11 @@ from app.audit.service import Actor
 from app.auth.models import User
 from app.db import Database
 from app.posts.models import FlaggedPost
-from app.retention import service
+from app.retention import disposition, disposition_run, holds
 from app.retention.models import DispositionBatch, DispositionItem, HeldPost, Hold
 from app.storage.local import LocalStore
 from tests.conftest import wipe
-from tests.retention.factory import assign, make_account, make_post, make_user, utc
+from tests.factories import assign, make_account, make_post, make_user, utc
 
 ACTOR = Actor.system("property")
 START = dt.date(2026, 1, 1)
@@ -76,7 +76,7 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
                     if session.get(FlaggedPost, self.posts[i]).status != "disposed"  # type: ignore[union-attr]
                 ]
                 if ids:
-                    service.place_hold(
+                    holds.place_hold(
                         session,
                         officer=self._officer(session),
                         kind="litigation",
@@ -95,7 +95,7 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
                 )
                 if active:
                     hold_id = data.draw(st.sampled_from(active))
-                    service.release_hold(
+                    holds.release_hold(
                         session,
                         hold_id=hold_id,
                         officer=self._officer(session),
@@ -110,12 +110,12 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
         @rule()
         def propose_and_approve(self) -> None:
             with db.session() as session:
-                service.propose_batch(session, actor=ACTOR, today=self.today)
+                disposition.propose_batch(session, actor=ACTOR, today=self.today)
                 proposed = session.scalars(
                     select(DispositionBatch.id).where(DispositionBatch.status == "proposed")
                 ).all()
                 for batch_id in proposed:
-                    service.approve_batch(
+                    disposition.approve_batch(
                         session,
                         batch_id=batch_id,
                         officer=self._officer(session),
@@ -125,13 +125,13 @@ def test_nothing_held_is_ever_destroyed(db: Database, tmp_path: Path) -> None:
         @rule()
         def run(self) -> None:
             with db.session() as session:
-                runnable = service.runnable_batch_ids(session, today=self.today)
+                runnable = disposition.runnable_batch_ids(session, today=self.today)
             for batch_id in runnable:
-                service.run_batch(
+                disposition_run.run_batch(
                     db, batch_id=batch_id, store=self.store, actor=ACTOR, today=self.today
                 )
                 with db.session() as session:
-                    for item in service.batch_items(session, batch_id):
+                    for item in disposition.batch_items(session, batch_id):
                         if item.status == "destroyed":
                             assert item.stub is not None
                             # Never before its due date.

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from app.retention.schedules import ScheduleError, load_schedules
-from tests.retention.factory import PROJECT_SCHEDULES
+from tests.factories import PROJECT_SCHEDULES
 
 TODAY = dt.date(2026, 11, 25)
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from app.accounts.models import SocialAccount
-from app.collectors.base import CollectedPost
 from app.db import Database
+from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind, VersionMedia
 from app.snapshots.schemas import MediaFile
 from app.storage.local import LocalStore
 from app.storage.service import put_object
 from tests.conftest import MakePerson, Person
-from tests.snapshots.captures import bluesky_capture, canonical_json, sha
+from tests.factories import bluesky_capture, canonical_json, sha
 
 
 @dataclass

@@ -14,6 +14,7 @@ from app.db import Database
 from app.snapshots import service
 from app.snapshots.pdfa_check import check_pdfa
 from app.snapshots.render import render_snapshot
+from app.storage import fixity
 from app.storage.local import LocalStore
 from tests.conftest import MakePerson
 from tests.snapshots.conftest import Archived, ArchivePost
@@ -122,7 +123,7 @@ def test_officers_see_fixity_failures_first_with_a_summary(
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     path.unlink()
     with db.session() as session:
-        service.check_fixity(session, store=store)
+        fixity.check_fixity(session, store=store)
     body = client.get("/api/v1/fixity", headers=officer.headers).json()
     assert body["summary"] == {
         "objects": 3,

@@ -16,7 +16,7 @@ from app.snapshots import service
 from app.snapshots.models import Snapshot
 from app.snapshots.render import RENDERER_VERSION, render_snapshot
 from app.storage.local import LocalStore
-from tests.snapshots.captures import bluesky_capture
+from tests.factories import bluesky_capture
 from tests.snapshots.conftest import ArchivePost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -15,17 +15,16 @@ import pypdf
 import pytest
 from PIL import Image
 
+from app.snapshots.page_assets import ArchiveFetcher, jpeg_rendition
 from app.snapshots.pdfa_check import check_pdfa
 from app.snapshots.render import (
     RENDERER_VERSION,
     XMP_NAMESPACE,
-    ArchiveFetcher,
-    jpeg_rendition,
     render_snapshot,
     sanitize_html,
 )
 from app.snapshots.schemas import ClassificationInfo, RetentionInfo, SnapshotView
-from tests.snapshots.captures import (
+from tests.factories import (
     ARABIC,
     CHINESE,
     EMOJI,

@@ -24,10 +24,11 @@ from app.snapshots import service
 from app.snapshots.models import Snapshot
 from app.snapshots.pdfa_check import check_pdfa
 from app.snapshots.render import RENDERER_VERSION, render_snapshot
+from app.storage import fixity
 from app.storage.local import LocalStore
 from app.storage.models import FixityCheck, StoredObject
 from app.storage.service import put_object
-from tests.snapshots.captures import bluesky_capture, mastodon_capture
+from tests.factories import bluesky_capture, mastodon_capture
 from tests.snapshots.conftest import ArchivePost
 from tests.snapshots.test_render import page_text
 
@@ -281,7 +282,7 @@ def test_fixity_records_every_check_and_logs_damage_at_error(
         )
         snapshot_key = snapshot.sha256
     with db.session() as session:
-        clean = service.check_fixity(session, store=store)
+        clean = fixity.check_fixity(session, store=store)
     assert (clean.checked, clean.ok, clean.problems) == (3, 3, [])
 
     _tamper(store, media[0].sha256)
@@ -289,7 +290,7 @@ def test_fixity_records_every_check_and_logs_damage_at_error(
     os.chmod(missing, stat.S_IRUSR | stat.S_IWUSR)
     missing.unlink()
     with caplog.at_level(logging.ERROR, logger="postvault.snapshots"), db.session() as session:
-        report = service.check_fixity(session, store=store)
+        report = fixity.check_fixity(session, store=store)
     assert report.checked == 3
     assert report.ok == 1
     assert [(p.sha256, p.kind) for p in report.mismatched] == [(media[0].sha256, "media")]
@@ -315,12 +316,12 @@ def test_fixity_with_an_interval_checks_only_objects_not_checked_lately(
     archive_post()
     week = dt.timedelta(days=7)
     with db.session() as session:
-        first = service.check_fixity(session, store=store, older_than=week)
+        first = fixity.check_fixity(session, store=store, older_than=week)
     with db.session() as session:
-        second = service.check_fixity(session, store=store, older_than=week)
+        second = fixity.check_fixity(session, store=store, older_than=week)
         assert (first.checked, second.checked) == (2, 0)
         session.execute(
             update(FixityCheck).values(checked_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
         )
-        third = service.check_fixity(session, store=store, older_than=week)
+        third = fixity.check_fixity(session, store=store, older_than=week)
         assert third.checked == 2

@@ -10,7 +10,7 @@ from app.auth import service as auth_service
 from app.db import Database
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.retention.models import HeldPost, Hold, RetentionAssignment
-from app.storage.object_lock import sync_object_locks
+from app.retention.object_lock import sync_object_locks
 from app.storage.service import put_object
 from tests.storage.conftest import make_bucket, s3_client, s3_store
 

@@ -18,8 +18,8 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.open_records.models import RecordsRequest
 from app.posts.models import CapturedVersion, FlaggedPost
+from app.retention.calendar import local_today
 from app.retention.models import DispositionBatch, DispositionItem, RetentionAssignment
-from app.retention.service import local_today
 from app.web.diff import Piece, word_diff
 from app.web.service import first_url, holiday_calendar, request_deadline, request_mark
 from tests.conftest import MakePerson
@@ -476,7 +476,7 @@ def test_users_set_password_cli(tmp_path: Path, settings: Settings, db: Database
 def test_dashboard_names_a_failing_fixity_check(
     client: TestClient, make_person: MakePerson, db: Database, settings: Settings
 ) -> None:
-    from app.snapshots.service import check_fixity
+    from app.storage.fixity import check_fixity
     from app.storage.local import LocalStore
     from app.storage.service import put_object
 

@@ -23,8 +23,7 @@ from app.db import Database
 from app.errors import Invalid
 from app.open_records.models import RecordsRequest, RequestItem
 from app.open_records.redaction import find_leaks
-from app.retention.calendar import business_days_between, load_calendar
-from app.retention.service import local_today
+from app.retention.calendar import business_days_between, load_calendar, local_today
 from app.web.workspace import marked_text, spans_of
 from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance

@@ -3,10 +3,9 @@
 //
 // CONFIG.json: {"port": 0 | N, "clients": [...oidc-provider client metadata...],
 //   "accounts": {"<login>": {"email": ..., "email_verified": true, "name": ..., "groups": [...]}},
-//   "id_token_ttl": seconds, "time_shift_seconds": seconds}
+//   "id_token_ttl": seconds}
 // Accounts are read from the file at every sign-in, so a test can change someone's groups
-// between two sign-ins. `time_shift_seconds` moves the provider's clock (a provider whose
-// clock is behind issues tokens that are already expired). The login and consent screens are
+// between two sign-ins. The login and consent screens are
 // oidc-provider's own development interactions: any password is accepted for a known login.
 // Prints "listening <issuer>" once it answers.
 import { readFileSync } from 'node:fs';
@@ -16,12 +15,6 @@ import Provider from 'oidc-provider';
 const configPath = process.argv[2];
 const read = () => JSON.parse(readFileSync(configPath, 'utf8'));
 const config = read();
-
-const shift = (config.time_shift_seconds || 0) * 1000;
-if (shift) {
-  const realNow = Date.now.bind(Date);
-  Date.now = () => realNow() + shift;
-}
 
 const server = http.createServer();
 server.listen(config.port || 0, '127.0.0.1', () => {

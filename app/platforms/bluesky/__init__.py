@@ -13,10 +13,11 @@ from app.platforms.base import (
     UrlParts,
 )
 from app.platforms.bluesky import urls
+from app.platforms.bluesky.urls import normalise_bluesky
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 
@@ -59,8 +60,6 @@ class Bluesky(Platform):
         )
 
     def author_ids(self, author: Author) -> list[str]:
-        from app.classification.config import normalise_bluesky
-
         return [normalise_bluesky(v) for v in (author.handle, author.platform_id) if v]
 
 

@@ -39,26 +39,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from app.collectors.base import (
-    AccountGone,
-    Author,
-    CaptureTarget,
-    CollectedPost,
-    CollectResult,
-    Deleted,
-    EmbeddedPost,
-    LinkCard,
-    MediaRef,
-    Reply,
-    TransientFailure,
-)
-from app.collectors.common import Abort, error_message, parse_time
-from app.collectors.http import FetchRefused, ResponseTooLarge, describe_url
-from app.collectors.ratelimit import (
-    HostPaused,
-    RequestStats,
-    TransientHTTPError,
-)
 from app.platforms.bluesky.atproto import (
     _COLLECTIONS,
     _DID,
@@ -87,7 +67,27 @@ from app.platforms.bluesky.views import (
     _first,
     _walk_replies,
 )
+from app.platforms.collected import (
+    AccountGone,
+    Author,
+    CaptureTarget,
+    CollectedPost,
+    CollectResult,
+    Deleted,
+    EmbeddedPost,
+    LinkCard,
+    MediaRef,
+    Reply,
+    TransientFailure,
+)
+from app.platforms.common import Abort, error_message, parse_time
 from app.platforms.fetcher import Fetcher, FetchingCollector
+from app.platforms.http import FetchRefused, ResponseTooLarge, describe_url
+from app.platforms.ratelimit import (
+    HostPaused,
+    RequestStats,
+    TransientHTTPError,
+)
 
 # getRepoStatus statuses that mean the account's posts are not available any more; the
 # others (throttled, desynchronized) are passing states of a live account.

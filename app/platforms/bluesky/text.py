@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from app.collectors.htmltext import find_hashtags
+from app.platforms.htmltext import find_hashtags
 
 FacetKind = Literal["link", "mention", "tag"]
 

@@ -67,3 +67,8 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
         author = normalise_handle(raw_author)
         return PostRef(PLATFORM_ID, author, segments[3], post_url(author, segments[3]))
     raise Invalid("a Bluesky post URL looks like https://bsky.app/profile/<handle>/post/<id>")
+
+
+def normalise_bluesky(value: str) -> str:
+    """A handle as the classifier's configuration and captured authors are compared."""
+    return value.strip().lower().removeprefix("@")

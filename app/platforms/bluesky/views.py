@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.collectors.base import Author, EmbeddedPost, MediaRef, Reply
-from app.collectors.common import parse_time
 from app.platforms.bluesky.atproto import (
     _authority_of,
     _dict,
@@ -17,6 +15,8 @@ from app.platforms.bluesky.atproto import (
     post_web_url,
 )
 from app.platforms.bluesky.text import rich_text
+from app.platforms.collected import Author, EmbeddedPost, MediaRef, Reply
+from app.platforms.common import parse_time
 
 
 def _first(value: Any) -> Any:

@@ -19,8 +19,8 @@ from app.platforms.base import (
 from app.platforms.facebook import urls
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 

@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from app.collectors.base import (
+from app.errors import Invalid
+from app.platforms.base import UrlParts
+from app.platforms.collected import (
     Author,
     CaptureTarget,
     CollectedPost,
@@ -27,13 +29,11 @@ from app.collectors.base import (
     Reply,
     TransientFailure,
 )
-from app.collectors.common import Abort, parse_time
-from app.collectors.htmltext import find_hashtags, find_urls
-from app.errors import Invalid
-from app.platforms.base import UrlParts
+from app.platforms.common import Abort, parse_time
 from app.platforms.facebook import urls
 from app.platforms.facebook.graph import Graph
 from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.htmltext import find_hashtags, find_urls
 
 POST_FIELDS = (
     "id,message,created_time,updated_time,permalink_url,status_type,from,full_picture,"

@@ -18,10 +18,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from app.collectors.base import CollectResult, Deleted, NotVisible, RateLimited, TransientFailure
-from app.collectors.common import Abort, json_body
-from app.collectors.ratelimit import host_key
+from app.platforms.collected import (
+    CollectResult,
+    Deleted,
+    NotVisible,
+    RateLimited,
+    TransientFailure,
+)
+from app.platforms.common import Abort, json_body
 from app.platforms.fetcher import FetchSession
+from app.platforms.ratelimit import host_key
 
 # Error codes that mean "this app or this token is sending too much": the host is paused.
 THROTTLE_CODES = {4, 17, 32, 613}

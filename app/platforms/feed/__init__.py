@@ -16,10 +16,11 @@ from app.platforms.base import (
     site_of,
 )
 from app.platforms.feed import urls
+from app.platforms.feed.urls import normalise_feed
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher, FetchSession
 
 
@@ -73,8 +74,6 @@ class Feed(Platform):
         return FeedCollector(fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
-        from app.classification.config import normalise_feed
-
         return [normalise_feed(v) for v in (author.handle, author.profile_url) if v and "://" in v]
 
 

@@ -32,7 +32,8 @@ from typing import Any
 import feedparser
 import httpx
 
-from app.collectors.base import (
+from app.errors import Invalid
+from app.platforms.collected import (
     Author,
     CaptureTarget,
     CollectedPost,
@@ -42,16 +43,15 @@ from app.collectors.base import (
     TransientFailure,
     Unchanged,
 )
-from app.collectors.htmltext import summarise_html
-from app.collectors.http import describe_url
-from app.collectors.ratelimit import (
+from app.platforms.feed.urls import PLATFORM_ID
+from app.platforms.fetcher import FetchingCollector
+from app.platforms.htmltext import summarise_html
+from app.platforms.http import describe_url
+from app.platforms.ratelimit import (
     HostPaused,
     RequestStats,
     TransientHTTPError,
 )
-from app.errors import Invalid
-from app.platforms.feed.urls import PLATFORM_ID
-from app.platforms.fetcher import FetchingCollector
 from app.platforms.urls import normalise_web_url
 
 _ENCLOSURE_ROLES = {"image": "image", "video": "video", "audio": "audio"}

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from app.collectors.http import FetchRefused, ResponseTooLarge
-from app.collectors.ratelimit import HostPaused, TransientHTTPError
 from app.platforms.fetcher import FetchSession
+from app.platforms.http import FetchRefused, ResponseTooLarge
+from app.platforms.ratelimit import HostPaused, TransientHTTPError
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+xml")
 _ACCEPT = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/html;q=0.8"

@@ -31,3 +31,11 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
     return PostRef(
         PLATFORM_ID, None, canonical, canonical, site=urlsplit(canonical).netloc, by_site=True
     )
+
+
+def normalise_feed(value: str) -> str:
+    """A handle as the classifier's configuration and captured authors are compared."""
+    parts = urlsplit(value.strip())
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}{query}"

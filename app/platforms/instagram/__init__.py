@@ -11,8 +11,8 @@ from app.platforms.facebook import choose_account
 from app.platforms.instagram import urls
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 

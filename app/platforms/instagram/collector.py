@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.collectors.base import (
+from app.platforms.collected import (
     Author,
     CaptureTarget,
     CollectedPost,
@@ -21,10 +21,10 @@ from app.collectors.base import (
     NotVisible,
     Reply,
 )
-from app.collectors.common import Abort, parse_time
-from app.collectors.htmltext import find_hashtags, find_urls
+from app.platforms.common import Abort, parse_time
 from app.platforms.facebook.graph import Graph, graph_error, outcome_for
 from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.htmltext import find_hashtags, find_urls
 from app.platforms.instagram import urls
 
 MEDIA_FIELDS = (

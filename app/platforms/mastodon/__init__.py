@@ -14,10 +14,11 @@ from app.platforms.base import (
     UrlParts,
 )
 from app.platforms.mastodon import urls
+from app.platforms.mastodon.urls import normalise_mastodon
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 
@@ -54,8 +55,6 @@ class Mastodon(Platform):
         return MastodonCollector(fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
-        from app.classification.config import normalise_mastodon
-
         ids: list[str] = []
         handle = normalise_mastodon(author.handle)
         ids.append(handle)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from app.collectors.base import (
+from app.platforms.collected import (
     AccountGone,
     Author,
     CaptureTarget,
@@ -35,15 +35,15 @@ from app.collectors.base import (
     Reply,
     TransientFailure,
 )
-from app.collectors.common import Abort, error_message, json_body, parse_time
-from app.collectors.htmltext import summarise_html
-from app.collectors.ratelimit import (
+from app.platforms.common import Abort, error_message, json_body, parse_time
+from app.platforms.fetcher import FetchingCollector
+from app.platforms.htmltext import summarise_html
+from app.platforms.mastodon.urls import PLATFORM_ID
+from app.platforms.ratelimit import (
     HostPaused,
     RequestStats,
     TransientHTTPError,
 )
-from app.platforms.fetcher import FetchingCollector
-from app.platforms.mastodon.urls import PLATFORM_ID
 
 _STATUS_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _INSTANCE = re.compile(r"^[a-z0-9.-]{1,253}(:\d{1,5})?$")

@@ -64,3 +64,8 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
             site=netloc,
         )
     return None
+
+
+def normalise_mastodon(value: str) -> str:
+    """A handle as the classifier's configuration and captured authors are compared."""
+    return value.strip().lower().removeprefix("@")

@@ -9,8 +9,8 @@ from app.platforms.base import AccountRef, Platform, PostRef, UrlForm, UrlParts
 from app.platforms.threads import urls
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from app.collectors.base import (
+from app.platforms.collected import (
     Author,
     CaptureTarget,
     CollectedPost,
@@ -23,10 +23,10 @@ from app.collectors.base import (
     NotVisible,
     Reply,
 )
-from app.collectors.common import Abort, parse_time
-from app.collectors.htmltext import find_hashtags, find_urls
+from app.platforms.common import Abort, parse_time
 from app.platforms.facebook.graph import Graph
 from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.htmltext import find_hashtags, find_urls
 from app.platforms.threads import urls
 
 POST_FIELDS = (

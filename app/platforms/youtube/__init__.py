@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, ClassVar
 from app.errors import Invalid
 from app.platforms.base import A, AccountRef, Platform, PostRef, UrlForm, UrlParts
 from app.platforms.youtube import urls
+from app.platforms.youtube.urls import normalise_youtube
 
 if TYPE_CHECKING:
-    from app.collectors.base import Author, Collector
     from app.config import Settings
+    from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
 
 
@@ -65,8 +66,6 @@ class YouTube(Platform):
         )
 
     def author_ids(self, author: Author) -> list[str]:
-        from app.classification.config import normalise_youtube
-
         ids: list[str] = []
         for value in (author.handle, author.platform_id):
             if value:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from app.collectors.base import (
+from app.platforms.collected import (
     AccountGone,
     Author,
     CaptureTarget,
@@ -30,13 +30,13 @@ from app.collectors.base import (
     RateLimited,
     TransientFailure,
 )
-from app.collectors.common import error_message, json_body, parse_time
-from app.collectors.htmltext import find_hashtags, find_urls
-from app.collectors.ratelimit import (
+from app.platforms.common import error_message, json_body, parse_time
+from app.platforms.fetcher import Fetcher, FetchingCollector
+from app.platforms.htmltext import find_hashtags, find_urls
+from app.platforms.ratelimit import (
     RequestStats,
     host_key,
 )
-from app.platforms.fetcher import Fetcher, FetchingCollector
 from app.platforms.youtube.urls import PLATFORM_ID
 
 PARTS = "snippet,status,contentDetails,statistics"

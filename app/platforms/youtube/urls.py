@@ -65,3 +65,10 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
     raise Invalid(
         "a YouTube video URL looks like https://www.youtube.com/watch?v=<11-character id>"
     )
+
+
+def normalise_youtube(value: str) -> str:
+    """A handle as the classifier's configuration and captured authors are compared."""
+    value = value.strip()
+    # Handles ignore case; channel ids (UC...) do not.
+    return value.lower() if value.startswith("@") else value

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.collectors.base import CaptureTarget, CollectedPost, Deleted, NotVisible, RateLimited
-from app.collectors.http import FetchPolicy, make_client
-from app.collectors.ratelimit import HostLimiter
+from app.platforms.collected import CaptureTarget, CollectedPost, Deleted, NotVisible, RateLimited
 from app.platforms.facebook.collector import FacebookCollector
 from app.platforms.fetcher import Fetcher
+from app.platforms.http import FetchPolicy, make_client
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.servers import LoopbackServer, serve
 from tests.platforms.meta_replay import GraphReplay, graph_error, recorded
 

@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from app.collectors.base import CaptureTarget, CollectedPost, Deleted
-from app.collectors.http import FetchPolicy, make_client
-from app.collectors.ratelimit import HostLimiter
 from app.errors import Invalid
 from app.platforms.base import UrlParts
+from app.platforms.collected import CaptureTarget, CollectedPost, Deleted
 from app.platforms.fetcher import Fetcher
+from app.platforms.http import FetchPolicy, make_client
 from app.platforms.instagram import urls
 from app.platforms.instagram.collector import InstagramCollector
+from app.platforms.ratelimit import HostLimiter
 from tests.collectors.servers import LoopbackServer, serve
 from tests.platforms.meta_replay import GraphReplay, recorded
 

@@ -13,15 +13,15 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.accounts.models import SocialAccount
-from app.collectors.base import CaptureTarget, CollectedPost, NotVisible
-from app.collectors.http import FetchPolicy, make_client
-from app.collectors.ratelimit import HostLimiter
 from app.config import Settings
 from app.connections import service as connections
 from app.connections.models import ConnectionStatus, PlatformConnection
 from app.db import Database, utcnow
 from app.platforms.base import UrlParts
+from app.platforms.collected import CaptureTarget, CollectedPost, NotVisible
 from app.platforms.fetcher import Fetcher
+from app.platforms.http import FetchPolicy, make_client
+from app.platforms.ratelimit import HostLimiter
 from app.platforms.threads import urls
 from app.platforms.threads.collector import ThreadsCollector
 from tests.collectors.servers import LoopbackServer, serve

@@ -18,7 +18,7 @@ from app.retention.models import HeldPost, Hold, RetentionAssignment
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore, StoreError
 
-log = logging.getLogger("postvault.storage")
+log = logging.getLogger("postvault.storage")  # the store's locks: logged with the store
 
 
 @dataclass

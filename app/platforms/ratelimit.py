@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from app.collectors.http import describe_url, read_capped
+from app.platforms.http import describe_url, read_capped
 
 MAX_PAUSE = dt.timedelta(days=1)
 DEFAULT_429_PAUSE = dt.timedelta(seconds=60)

@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 
-from app.collectors.base import CollectResult, RateLimited, TransientFailure
-from app.collectors.http import (
+from app.platforms.collected import CollectResult, RateLimited, TransientFailure
+from app.platforms.http import (
     FetchRefused,
     ResponseTooLarge,
     UnexpectedContentType,
     describe_url,
 )
-from app.collectors.ratelimit import HostPaused, RequestStats, TransientHTTPError
+from app.platforms.ratelimit import HostPaused, RequestStats, TransientHTTPError
 
 
 class Abort(Exception):

@@ -1,0 +1,261 @@
+"""Which series a post is in and when it is due: assignment from its label, recomputation, and release of AV posts.
+
+Session-first services: they flush, the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.classification.service import active_override, effective_label
+from app.db import utcnow
+from app.errors import Conflict, Invalid, NotFound
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
+from app.retention.calendar import DEFAULT_TIMEZONE, local_date
+from app.retention.expressions import compute_due
+from app.retention.models import RetentionAssignment
+from app.retention.schedules import ScheduleSet
+
+DEFAULT_LABEL = "record"  # a post not classified yet is treated as a record: the safe side
+
+
+def current_label(session: Session, post_id: int) -> tuple[str, str]:
+    """(label, where it came from): the classifier's effective label (an active override,
+    else the most retentive current label of the post's versions), else `record` until the
+    post is classified. One definition, shared with the classifier."""
+    override = active_override(session, post_id)
+    if override is not None:
+        return override.label, f"override {override.id}"
+    label = effective_label(session, post_id)
+    if label is None:
+        return DEFAULT_LABEL, "not classified yet"
+    return label.value, "the most retentive current classification of its versions"
+
+
+def created_at_of(session: Session, post: FlaggedPost) -> tuple[dt.datetime, str]:
+    """When the post was created: the platform's own date, else its first capture."""
+    platform_created = session.scalar(
+        select(func.min(CapturedVersion.platform_created_at)).where(
+            CapturedVersion.post_id == post.id
+        )
+    )
+    if platform_created is not None:
+        return platform_created, "platform creation date"
+    captured = session.scalar(
+        select(func.min(CapturedVersion.captured_at)).where(CapturedVersion.post_id == post.id)
+    )
+    if captured is not None:
+        return captured, "first capture"
+    return post.flagged_at, "flagging (not captured yet)"
+
+
+def current_assignment(session: Session, post_id: int) -> RetentionAssignment | None:
+    return session.scalar(
+        select(RetentionAssignment)
+        .where(RetentionAssignment.post_id == post_id, RetentionAssignment.is_current.is_(True))
+        .order_by(RetentionAssignment.id.desc())
+        .limit(1)
+    )
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # Rows read back from SQLite through a Core query are naive UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def assign_retention(
+    session: Session,
+    *,
+    post_id: int,
+    actor: Actor,
+    schedules: ScheduleSet,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> RetentionAssignment:
+    """Give a post its series and due date; call after classification and when removed_at is
+    set. Writes a new current assignment only when something changed (audited)."""
+    post = session.get(FlaggedPost, post_id)
+    if post is None:
+        raise NotFound(f"no post {post_id}")
+    old = current_assignment(session, post_id)
+    if post.status == PostStatus.disposed:
+        if old is None:
+            raise Conflict(f"post {post_id} was disposed; only its stub remains")
+        return old
+    label, label_source = current_label(session, post_id)
+    try:
+        schedule, series = schedules.series_for_label(label)
+    except KeyError as exc:
+        raise Invalid(str(exc.args[0])) from None
+    created_at, created_source = created_at_of(session, post)
+    created = local_date(as_utc(created_at) or created_at, timezone)
+    event: dt.date | None = None
+    if series.trigger_event == "post_removed" and post.removed_at is not None:
+        event = local_date(post.removed_at, timezone)
+    released_on: dt.date | None = None
+    released_by_id: int | None = None
+    released_at: dt.datetime | None = None
+    if (
+        old is not None
+        and old.released_at is not None
+        and old.series_code == series.code
+        and series.expression.kind == "av"
+    ):
+        released_by_id, released_at = old.released_by_id, old.released_at
+        released_on = local_date(old.released_at, timezone)
+    due = compute_due(
+        series.expression,
+        created=created,
+        event=event,
+        event_name=series.trigger_event or "event",
+        fiscal_year_end_month=schedule.fiscal_year_end[0],
+        fiscal_year_end_day=schedule.fiscal_year_end[1],
+        released_on=released_on,
+    )
+    reason = f"{due.reason}; created {created} ({created_source})"
+    if (
+        old is not None
+        and old.label == label
+        and old.schedule_id == schedule.id
+        and old.schedule_version == schedule.version
+        and old.series_code == series.code
+        and old.retention == series.retention
+        and old.due_on == due.due_on
+        and old.due_reason == reason
+    ):
+        return old
+    if old is not None:
+        old.is_current = False
+    assignment = RetentionAssignment(
+        post_id=post_id,
+        label=label,
+        schedule_id=schedule.id,
+        schedule_version=schedule.version,
+        series_code=series.code,
+        retention=series.retention,
+        due_on=due.due_on,
+        due_reason=reason,
+        whs_notice=series.whs_notice,
+        disposition=series.disposition,
+        released_by_id=released_by_id,
+        released_at=released_at,
+        is_current=True,
+        computed_at=utcnow(),
+    )
+    session.add(assignment)
+    session.flush()
+    details: dict[str, Any] = {
+        "label": label,
+        "label_source": label_source,
+        "schedule_id": schedule.id,
+        "schedule_version": schedule.version,
+        "series_code": series.code,
+        "retention": series.retention,
+        "due_on": due.due_on,
+        "due_reason": reason,
+    }
+    record(
+        session,
+        actor=actor,
+        action="retention.assigned",
+        object_type="post",
+        object_id=post_id,
+        details=details,
+    )
+    if old is not None and (old.due_on != due.due_on or old.series_code != series.code):
+        record(
+            session,
+            actor=actor,
+            action="retention.recomputed",
+            object_type="post",
+            object_id=post_id,
+            details={
+                "old_series_code": old.series_code,
+                "new_series_code": series.code,
+                "old_due_on": old.due_on,
+                "new_due_on": due.due_on,
+                "reason": reason,
+            },
+        )
+    return assignment
+
+
+def assign_all(
+    session: Session, *, actor: Actor, schedules: ScheduleSet, timezone: str = DEFAULT_TIMEZONE
+) -> int:
+    """Re-assign every kept post (after a schedule changes); returns how many changed."""
+    changed = 0
+    ids = session.scalars(
+        select(FlaggedPost.id)
+        .where(FlaggedPost.status != PostStatus.disposed)
+        .order_by(FlaggedPost.id)
+    ).all()
+    for post_id in ids:
+        before = current_assignment(session, post_id)
+        after = assign_retention(
+            session, post_id=post_id, actor=actor, schedules=schedules, timezone=timezone
+        )
+        if before is None or before.id != after.id:
+            changed += 1
+    return changed
+
+
+def release_av(
+    session: Session,
+    *,
+    post_id: int,
+    officer: User,
+    reason: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> RetentionAssignment:
+    """A records officer says an AV ("until no longer needed") post is no longer needed."""
+    post = session.get(FlaggedPost, post_id)
+    if post is None:
+        raise NotFound(f"no post {post_id}")
+    old = current_assignment(session, post_id)
+    if old is None:
+        raise Conflict(f"post {post_id} has no retention series yet")
+    if old.retention.strip().upper() != "AV":
+        raise Conflict(
+            f"post {post_id} is in series {old.series_code} ({old.retention}), not AV: its due "
+            "date follows from the schedule"
+        )
+    if old.released_at is not None:
+        raise Conflict(f"post {post_id} was already released on {old.released_at:%Y-%m-%d}")
+    now = utcnow()
+    today = local_date(now, timezone)
+    old.is_current = False
+    assignment = RetentionAssignment(
+        post_id=post_id,
+        label=old.label,
+        schedule_id=old.schedule_id,
+        schedule_version=old.schedule_version,
+        series_code=old.series_code,
+        retention=old.retention,
+        due_on=today,
+        due_reason=f"AV: released by a records officer on {today}: {reason}",
+        whs_notice=old.whs_notice,
+        disposition=old.disposition,
+        released_by_id=officer.id,
+        released_at=now,
+        is_current=True,
+        computed_at=now,
+    )
+    session.add(assignment)
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(officer),
+        action="retention.av_released",
+        object_type="post",
+        object_id=post_id,
+        details={"series_code": old.series_code, "due_on": today, "reason": reason},
+    )
+    return assignment

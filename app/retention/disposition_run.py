@@ -1,0 +1,190 @@
+"""Running an approved disposition batch: the one workflow in retention that owns its
+transactions. It takes the Database and commits each step, so that the decision to destroy a
+post is committed before its files go (a crash then leaves files to delete on resume, never a
+post whose files are gone but which the database still calls kept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.db import Database, utcnow
+from app.errors import Conflict
+from app.retention.calendar import DEFAULT_TIMEZONE, local_date
+from app.retention.certificate import CertificateData, render_certificate
+from app.retention.disposition import batch_items, destroy_item, get_batch, run_blocker
+from app.retention.holds import extend_scoped_holds
+from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, ItemStatus
+from app.search.service import remove_post_from_index
+from app.storage.base import ArchiveStore, StoreError
+from app.storage.service import put_object
+
+DisposeHook = Callable[[Session, int], None]
+
+
+def _sweep_search_index(session: Session, post_id: int) -> None:
+    # destroy_item drops the post's search rows in its own transaction; this sweep, run after
+    # the store's copies are gone, drops any row an indexer wrote for the post meanwhile.
+    remove_post_from_index(session, post_id)
+
+
+# Called once per destroyed post after its store objects are deleted, each call in its own
+# transaction, with (session, post_id): what must go with a destroyed post beyond its database
+# copies and store objects. A hook must be idempotent: a resumed batch calls it again for posts
+# already destroyed, and the final sweep calls it once more for every destroyed post.
+ON_DISPOSE: list[DisposeHook] = [_sweep_search_index]
+
+
+@dataclass
+class RunResult:
+    batch_id: int
+    status: str
+    destroyed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    certificate_sha256: str | None = None
+
+
+StepHook = Callable[[str], None]
+
+
+def _noop(_step: str) -> None:
+    return None
+
+
+def _result(session: Session, batch: DispositionBatch) -> RunResult:
+    items = batch_items(session, batch.id)
+    return RunResult(
+        batch_id=batch.id,
+        status=batch.status,
+        destroyed=[i.post_id for i in items if i.status == ItemStatus.destroyed],
+        skipped={i.post_id: i.skip_reason or "" for i in items if i.status == ItemStatus.skipped},
+        certificate_sha256=batch.certificate_sha256,
+    )
+
+
+def run_batch(
+    database: Database,
+    *,
+    batch_id: int,
+    store: ArchiveStore,
+    actor: Actor,
+    today: dt.date,
+    timezone: str = DEFAULT_TIMEZONE,
+    on_step: StepHook | None = None,
+) -> RunResult:
+    """Run an approved batch, or resume one that stopped part-way.
+
+    Order per post: (1) in one transaction, re-check holds and due date, keep the stub, null
+    the database copies, mark its objects destroyed and the post disposed; (2) delete its
+    objects from the store; (3) run the ON_DISPOSE hooks. A final sweep repeats (2) and (3) for
+    every destroyed post of the batch and checks nothing is left, then the certificate is
+    stored and the batch completed. Each step is idempotent, so a run stopped anywhere and run
+    again ends in the same state, and no post is destroyed twice.
+    """
+    step = on_step or _noop
+    with database.session() as session:
+        batch = get_batch(session, batch_id)
+        if batch.status == BatchStatus.completed:
+            return _result(session, batch)
+        blocker, _ = run_blocker(session, batch, today=today)
+        if blocker:
+            raise Conflict(blocker)
+        if batch.status == BatchStatus.approved:
+            batch.status = BatchStatus.running
+            batch.started_at = utcnow()
+            record(
+                session,
+                actor=actor,
+                action="disposition.started",
+                object_type="disposition_batch",
+                object_id=batch.id,
+                details={"as_of": today},
+            )
+        extend_scoped_holds(session, actor=actor)
+        pending = [i.id for i in batch_items(session, batch_id) if i.status == ItemStatus.pending]
+    step("started")
+
+    for item_id in pending:
+        with database.session() as session:
+            keys = destroy_item(
+                session, item_id=item_id, actor=actor, today=today, timezone=timezone
+            )
+            post_id = session.get(DispositionItem, item_id).post_id  # type: ignore[union-attr]
+        step(f"post {post_id}: decided")
+        if keys is None:
+            continue
+        for key in keys:
+            store.delete(key)
+            step(f"post {post_id}: deleted {key[:12]}")
+        with database.session() as session:
+            for hook in ON_DISPOSE:
+                hook(session, post_id)
+        step(f"post {post_id}: hooks done")
+
+    with database.session() as session:
+        destroyed_items = [
+            i for i in batch_items(session, batch_id) if i.status == ItemStatus.destroyed
+        ]
+        keys_by_post = {
+            i.post_id: list((i.stub or {}).get("destroyed_objects", [])) for i in destroyed_items
+        }
+    for post_id, keys in keys_by_post.items():
+        for key in keys:
+            store.delete(key)
+            if store.exists(key):
+                raise StoreError(f"object {key} of post {post_id} is still in the store")
+    step("swept store")
+    with database.session() as session:
+        for post_id in keys_by_post:
+            for hook in ON_DISPOSE:
+                hook(session, post_id)
+    step("swept hooks")
+
+    with database.session() as session:
+        batch = get_batch(session, batch_id)
+        if batch.certificate_sha256 is None:
+            pdf = render_certificate(_certificate_data(session, batch, timezone))
+            obj = put_object(session, store, pdf, mime_type="application/pdf", kind="certificate")
+            step("certificate stored")
+            batch.certificate_sha256 = obj.sha256
+            batch.status = BatchStatus.completed
+            batch.completed_at = utcnow()
+            record(
+                session,
+                actor=actor,
+                action="disposition.completed",
+                object_type="disposition_batch",
+                object_id=batch.id,
+                details={
+                    "destroyed_post_ids": sorted(keys_by_post),
+                    "certificate_sha256": obj.sha256,
+                },
+            )
+        result = _result(session, batch)
+    step("completed")
+    return result
+
+
+def _certificate_data(session: Session, batch: DispositionBatch, timezone: str) -> CertificateData:
+    items = batch_items(session, batch.id)
+    destroyed = [i for i in items if i.status == ItemStatus.destroyed]
+    approver = session.get(User, batch.approved_by_id) if batch.approved_by_id else None
+    last = max((i.destroyed_at for i in destroyed if i.destroyed_at), default=None)
+    return CertificateData(
+        batch_id=batch.id,
+        proposed_at=batch.proposed_at,
+        approved_at=batch.approved_at,
+        approver=f"{approver.name} <{approver.email}>" if approver else "unknown",
+        authority=batch.authority or "",
+        whs_notice_on=batch.whs_notice_on,
+        whs_reply_ref=batch.whs_reply_ref,
+        destroyed_on=local_date(last, timezone) if last else None,
+        skipped_count=sum(1 for i in items if i.status == ItemStatus.skipped),
+        stubs=[dict(i.stub or {}) for i in destroyed],
+    )
