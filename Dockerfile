@@ -1,12 +1,12 @@
 # PostVault: API, web pages and scheduler in one process (`postvault serve`).
 FROM python:3.11-slim
 
-# WeasyPrint needs Pango/HarfBuzz; the fonts make snapshots render Latin, Arabic, CJK,
-# Hmong and emoji the same on every machine.
+# WeasyPrint needs Pango/HarfBuzz; the fonts (those of scripts/install-fonts) make snapshots
+# render Latin, Arabic, CJK, Hmong and emoji the same on every machine.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libffi8 \
-      fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji \
+      fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fontconfig \
       postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 

@@ -104,6 +104,20 @@ class Settings(BaseSettings):
     capture_interval_seconds: int = Field(default=60, gt=0)
     capture_max_failures: int = Field(default=5, gt=0)
 
+    # --- jobs and shutdown ---
+    job_lease_seconds: int = Field(
+        default=120,
+        gt=0,
+        description="Lease on a long job (response package, disposition run), renewed while "
+        "it runs; a job whose process died is resumed once its lease runs out.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="On SIGTERM, work already started may finish within this many seconds; "
+        "what is left returns to the pool when its lease runs out.",
+    )
+
     # Snapshots and storage
     storage_backend: str = Field(default="local", pattern="^(local|s3)$")
     s3_endpoint_url: str | None = None
@@ -150,6 +164,19 @@ class Settings(BaseSettings):
         description="Alias of POSTVAULT_FETCH_PLAIN_HTTP_HOSTS, kept for existing "
         "configurations: both lists are used.",
     )
+    # X (Twitter), API v2: app/platforms/x/
+    x_api_url: str = Field(default="https://api.x.com", description="X API v2 base URL.")
+    x_bearer_token: SecretStr | None = Field(
+        default=None,
+        description="App bearer token for the X API v2; without it X posts are accepted and "
+        "shown as not captured.",
+    )
+    x_monthly_read_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description="Posts the X API tier may read per calendar month (UTC); polls are spread "
+        "so it is never exceeded. Unset: no monthly cap (rate-limit headers still apply).",
+    )
 
     # --- web ---
     session_max_age_hours: int = Field(
@@ -163,6 +190,18 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = Field(default="", description="Key prefix inside the S3 bucket.")
 
+    # --- trusted timestamps (RFC 3161) ---
+    tsa_url: str | None = Field(
+        default=None,
+        description="Time-stamping authority (RFC 3161, HTTP POST); every new snapshot gets a "
+        "timestamp over its SHA-256. Unset = no timestamps.",
+    )
+    tsa_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the TSA's certificate chain (root, intermediates): tokens are "
+        "then verified up to it when made and by `postvault verify`.",
+    )
+    tsa_timeout_seconds: float = Field(default=10.0, gt=0)
     # --- observability ---
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line with the request id"
@@ -210,11 +249,56 @@ class Settings(BaseSettings):
         default=True, description="Email-and-password sign-in (turn off once SSO works)."
     )
 
+    # --- web platform (browser capture, uploads) ---
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="Chromium executable the web platform drives with Playwright (Debian's).",
+    )
+    web_capture_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A whole browser capture of one page stops after this."
+    )
+    web_capture_max_requests: int = Field(
+        default=400, gt=0, description="Requests one page capture may make; later ones refused."
+    )
+    web_capture_max_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, description="Bytes one page capture may download."
+    )
+    web_capture_max_resource_bytes: int = Field(
+        default=25 * 1024 * 1024, gt=0, description="Largest single response a capture keeps."
+    )
+    web_capture_scroll_steps: int = Field(default=12, ge=0)
+    web_capture_expand_steps: int = Field(
+        default=12, ge=0, description="Clicks on 'see more' / 'view more comments' per capture."
+    )
+    web_site_hosts: str = Field(
+        default="",
+        description="Comma-separated host[:port]=site pairs treated as a recognised site "
+        "(facebook, linkedin, tiktok, nextdoor, reddit, instagram): test and mirror hosts.",
+    )
+    web_wacz_embed_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="A WACZ up to this size is embedded in the PDF/A-3; a larger one is "
+        "named there by SHA-256 only.",
+    )
+    upload_max_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="Largest evidence file one upload may add."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _http_tsa(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @property

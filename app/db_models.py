@@ -19,6 +19,7 @@ from app.open_records.models import (
     RequestNote,
     ResponsePackage,
 )
+from app.platforms.x.models import XReadMonth
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.retention.models import (
     DispositionBatch,
@@ -29,6 +30,8 @@ from app.retention.models import (
 )
 from app.snapshots.models import Snapshot
 from app.storage.models import FixityCheck, StoredObject
+from app.timestamps.models import TimestampToken
+from app.uploads.models import VersionUpload
 
 __all__ = [
     "ApiToken",
@@ -59,7 +62,10 @@ __all__ = [
     "Snapshot",
     "SocialAccount",
     "StoredObject",
+    "TimestampToken",
     "User",
     "UserIdentity",
     "VersionMedia",
+    "XReadMonth",
+    "VersionUpload",
 ]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.db import Database
+from app.snapshots.fonts import script_report
 
 router = APIRouter(tags=["health"])
 
@@ -43,8 +44,8 @@ def _archive_disk(folder: Path, min_free_mb: int) -> str:
 
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
-    """Database reachable, archive folder writable and its disk not (nearly) full; 503
-    naming what is not."""
+    """Database reachable, archive folder writable and its disk not (nearly) full (503
+    naming what is not), and which scripts have no installed font."""
     database: Database = request.app.state.db
     try:
         with database.engine.connect() as conn:
@@ -60,12 +61,17 @@ def healthz(request: Request) -> JSONResponse:
         else "unknown"
     )
     ok = db_state == "ok" and archive_state == "ok" and disk_state == "ok"
+    # Missing fonts do not fail the check (captures still work; snapshots list what they
+    # could not draw) but are reported: "missing: CJK, emoji".
+    fonts = script_report()
     return JSONResponse(
         {
             "status": "ok" if ok else "failing",
             "database": db_state,
             "archive": archive_state,
             "archive_disk": disk_state,
+            "fonts": fonts.summary(),
+            "fonts_missing": fonts.missing,
         },
         status_code=200 if ok else 503,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.docs import install_docs
 from app.errors import DomainError
 from app.health import router as health_router
 from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
+from app.lifecycle import BackgroundJobs, Lifecycle
 from app.notices.router import router as notices_router
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import router as metrics_router
@@ -40,12 +40,14 @@ from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
 from app.retention.schedules import load_schedules
+from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
+from app.uploads.router import router as uploads_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
 from app.web.middleware import is_page_path
 from app.web.rendering import error_page, see_other
-from app.worker import start_scheduler
+from app.worker import start_scheduler, stop_gracefully
 
 log = logging.getLogger("postvault")
 
@@ -78,20 +80,29 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     def get_capture_context() -> CaptureContext:
         # Built on first use: it opens an HTTP client and the archive store.
         if not capture_context:
-            capture_context.append(build_capture_context(db, settings))
+            context = build_capture_context(db, settings)
+            context.stop = lifecycle.stop
+            capture_context.append(context)
         return capture_context[0]
+
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_fonts_at_startup()  # logs the scripts no installed font covers
         scheduler = None
         if settings.run_scheduler:
-            scheduler = start_scheduler(db, settings, app.state.capture_context())
+            scheduler = start_scheduler(db, settings, app.state.capture_context(), lifecycle)
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=True)
-            background.shutdown(wait=True)
+            # Stop claiming at once, give work in flight the grace, leave the rest to its
+            # lease. An app given its database (tests) shares the process's render pool
+            # with the apps after it, so only an app owning its process stops the pool.
+            background.shutdown()
+            app.state.left_running = stop_gracefully(
+                lifecycle, settings, scheduler, stop_pools=database is None
+            )
             if capture_context:
                 capture_context[0].client.close()
             if database is None:
@@ -113,8 +124,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.capture_context = get_capture_context
     # Long jobs started from the API (response packages) run here, one at a time, so the
     # request answers at once and the job's progress is read from the database.
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postvault-job")
+    background = BackgroundJobs(lifecycle)
     app.state.run_in_background = background.submit
+    app.state.stopping = lifecycle.stop
+    app.state.lifecycle = lifecycle
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     app.state.schedules = load_schedules(settings.schedules_dir)
@@ -246,6 +259,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         open_records_router,
         retention_router,
         snapshots_router,
+        uploads_router,
     ):
         app.include_router(router)
     install_web(app, settings, db)

@@ -1,8 +1,13 @@
-"""Capture a few thousand flagged posts from a loopback Mastodon instance; print posts per
-second and HTTP requests per post.
+"""Capture a few thousand flagged posts from a loopback platform; print posts per second and
+HTTP requests per post.
 
-    python -m bench.collect [--posts 3000] [--database-url URL] [--media]
-    python -m bench.collect --platform mediawiki [--posts 200] ...  (bench/collect_mediawiki.py)
+    python -m bench.collect [--platform mastodon|x|mediawiki] [--posts 3000] [--database-url URL]
+                            [--media] [--no-snapshots]
+
+Each platform is a *source* (`bench/sources.py`-style context manager in SOURCES below): it
+starts its loopback server, says which settings reach it and which account posts there, adds
+posts, and counts the requests its server answered. Adding a platform is one module and one
+line in SOURCES.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from importlib import import_module
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.accounts import service as accounts_service
 from app.audit.service import Actor
@@ -22,16 +30,64 @@ from app.migrate import migrated_database
 from app.pipeline import build_capture_context
 from app.posts import service as posts_service
 from app.storage.local import LocalStore
-from tests.platforms.mastodon_like import mastodon_instance
 
-# --platform: each platform's bench is its own module with `run(args)`.
-PLATFORM_BENCHES = {"mastodon": __name__, "mediawiki": "bench.collect_mediawiki"}
+
+@dataclass
+class BenchSource:
+    """A platform on loopback, as the benchmark uses it."""
+
+    platform: str  # a registry id
+    handle: str  # the account the posts are flagged under
+    add_post: Callable[[int, bool], str]  # (number, with media) -> the post's URL
+    requests_served: Callable[[], int]
+    settings: dict[str, Any] = field(default_factory=dict)  # Settings fields to reach it
+
+
+@contextmanager
+def mastodon_source() -> Iterator[BenchSource]:
+    from tests.platforms.mastodon_like import mastodon_instance
+
+    with mastodon_instance() as instance:
+        assert instance.loopback is not None
+        loopback = instance.loopback
+
+        def add_post(i: int, media: bool) -> str:
+            status_id = str(900000 + i)
+            instance.add(
+                status_id,
+                f"<p>Post {i}: the council meets Tuesday about the pool.</p>",
+                media=1 if media else 0,
+            )
+            return instance.post_url(status_id)
+
+        yield BenchSource(
+            platform="mastodon",
+            handle=f"parks@{instance.netloc}",
+            add_post=add_post,
+            requests_served=lambda: len(loopback.requests),
+            settings={
+                "fetch_allow_hosts": instance.netloc,
+                "fetch_plain_http_hosts": instance.netloc,
+            },
+        )
+
+
+def _x_source() -> AbstractContextManager[BenchSource]:
+    from bench.collect_x import x_source
+
+    return x_source()
+
+
+SOURCES: dict[str, Callable[[], AbstractContextManager[BenchSource]]] = {
+    "mastodon": mastodon_source,
+    "x": _x_source,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_BENCHES))
-    parser.add_argument("--posts", type=int, default=None, help="default: 3000 (Mastodon)")
+    parser.add_argument("--platform", choices=sorted([*SOURCES, "mediawiki"]), default="mastodon")
+    parser.add_argument("--posts", type=int, default=3000)
     parser.add_argument(
         "--wiki", choices=["real", "replay"], default="real", help="mediawiki: which wiki"
     )
@@ -43,19 +99,20 @@ def main() -> None:
         help="capture only: leave rendering the PDF snapshots to the backfill job",
     )
     args = parser.parse_args()
-    if args.platform != "mastodon":
-        import_module(PLATFORM_BENCHES[args.platform]).run(args)
-        return
-    args.posts = args.posts or 3000
+    if args.platform == "mediawiki":
+        # A real wiki (or its replay) has its own set-up: bench/collect_mediawiki.py.
+        from bench import collect_mediawiki
 
-    with tempfile.TemporaryDirectory() as tmp, mastodon_instance() as instance:
+        collect_mediawiki.run(args)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp, SOURCES[args.platform]() as source:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = Settings(
             database_url=url,
             archive_dir=Path(tmp) / "archive",
-            fetch_allow_hosts=instance.netloc,
-            mastodon_plain_http_instances=instance.netloc,
             capture_batch_size=50,
+            **source.settings,
         )
         database = migrated_database(settings)
         with database.session() as session:
@@ -67,33 +124,27 @@ def main() -> None:
                 actor=Actor.system("bench"),
             )
             accounts_service.register_account(
-                session, owner=user, platform="mastodon", handle=f"parks@{instance.netloc}"
+                session, owner=user, platform=source.platform, handle=source.handle
             )
             for i in range(args.posts):
-                status_id = str(900000 + i)
-                instance.add(
-                    status_id,
-                    f"<p>Post {i}: the council meets Tuesday about the pool.</p>",
-                    media=1 if args.media else 0,
-                )
                 posts_service.flag_post(
-                    session, user=user, url=instance.post_url(status_id), note=None
+                    session, user=user, url=source.add_post(i, args.media), note=None
                 )
         context = build_capture_context(
             database, settings, store=LocalStore(settings.archive_dir), worker="bench"
         )
         if args.no_snapshots:
             context.after_commit = []
-        assert instance.loopback is not None
-        before = len(instance.loopback.requests)
+        before = source.requests_served()
         started = time.perf_counter()
         summary = run_due(context)
         elapsed = time.perf_counter() - started
-        served = len(instance.loopback.requests) - before
+        served = source.requests_served() - before
         context.client.close()
         database.dispose()
 
     print(
+        f"platform: {source.platform}; "
         f"database: {'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}; "
         f"media per post: {1 if args.media else 0}; snapshots: "
         f"{'not rendered' if args.no_snapshots else 'rendered in the pool after each batch'}"
@@ -102,7 +153,8 @@ def main() -> None:
     print(f"elapsed: {elapsed:.2f} s")
     print(f"posts per second: {summary.claimed / elapsed:.1f}")
     print(
-        f"HTTP requests per post: {served / max(summary.claimed, 1):.2f} (server count), {summary.http_requests / max(summary.claimed, 1):.2f} (collector count)"
+        f"HTTP requests per post: {served / max(summary.claimed, 1):.2f} (server count), "
+        f"{summary.http_requests / max(summary.claimed, 1):.2f} (collector count)"
     )
 
 

@@ -13,6 +13,8 @@ def test_healthz_and_docs(client: TestClient) -> None:
         "database": "ok",
         "archive": "ok",
         "archive_disk": "ok",
+        "fonts": "ok",
+        "fonts_missing": [],
     }
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]

@@ -106,10 +106,20 @@ def _domain(value: str) -> str:
     return value
 
 
+def _x(value: str) -> str:
+    from app.platforms.x.urls import normalise_official
+
+    try:
+        return normalise_official(_no_blank(value))
+    except Exception as exc:  # the platform's Invalid is not a ValueError
+        raise ValueError(str(exc)) from None
+
+
 BlueskyAccount = Annotated[str, AfterValidator(_bluesky)]
 MastodonAccount = Annotated[str, AfterValidator(_mastodon)]
 YouTubeAccount = Annotated[str, AfterValidator(_youtube)]
 FeedAccount = Annotated[str, AfterValidator(_feed)]
+XAccount = Annotated[str, AfterValidator(_x)]
 PublicationDomain = Annotated[str, AfterValidator(_domain)]
 
 
@@ -122,6 +132,7 @@ class OfficialAccounts(BaseModel):
     mastodon: list[MastodonAccount] = Field(default_factory=list)
     feed: list[FeedAccount] = Field(default_factory=list)
     youtube: list[YouTubeAccount] = Field(default_factory=list)
+    x: list[XAccount] = Field(default_factory=list)  # user names or numeric user ids
 
     def for_platform(self, platform: str) -> frozenset[str]:
         accounts: list[str] = getattr(self, platform, None) or []

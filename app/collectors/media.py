@@ -55,6 +55,9 @@ def download_media(
     Downloads go through the Fetcher, so they count against their host's rate limiter."""
     http = (ctx.fetcher or Fetcher.from_settings(ctx.settings)).session(ctx.client)
     got = Downloaded()
+    for held in post.files:  # bytes the collector already has (a browser capture's)
+        got.data[held.sha256] = held.data
+        got.types[held.sha256] = held.mime_type
     by_url: dict[str, tuple[str, str]] = {}
     captures = [post, *post.history]
     for capture in captures:

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from app.collectors.media import Downloaded as _Downloaded
 from app.collectors.media import download_media as _download_media
 from app.collectors.media import known_media as _known_media
 from app.collectors.models import CaptureAttempt
+from app.collectors.ownership import author_mismatch
 from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
 from app.config import Settings
 from app.db import Database, utcnow
@@ -64,11 +66,25 @@ POLL_OFFSETS = (
 MONTHLY = dt.timedelta(days=30)
 
 
-def poll_due_at(flagged_at: dt.datetime, polls_done: int) -> dt.datetime:
+def poll_due_at(
+    flagged_at: dt.datetime, polls_done: int, offsets: tuple[dt.timedelta, ...] = POLL_OFFSETS
+) -> dt.datetime:
     """When poll number `polls_done` (0-based) of a post flagged at `flagged_at` is due."""
-    if polls_done < len(POLL_OFFSETS):
-        return flagged_at + POLL_OFFSETS[polls_done]
-    return flagged_at + POLL_OFFSETS[-1] + MONTHLY * (polls_done - len(POLL_OFFSETS) + 1)
+    if polls_done < len(offsets):
+        return flagged_at + offsets[polls_done]
+    return flagged_at + offsets[-1] + MONTHLY * (polls_done - len(offsets) + 1)
+
+
+def poll_offsets(platform: str) -> tuple[dt.timedelta, ...]:
+    """A platform's own schedule (`poll_offsets` on its descriptor: X polls often while its
+    replies can be searched), else POLL_OFFSETS."""
+    from app.platforms.registry import registry
+
+    if platform in registry:
+        offsets = getattr(registry.get(platform), "poll_offsets", None)
+        if offsets:
+            return tuple(offsets)
+    return POLL_OFFSETS
 
 
 def failure_backoff(failures: int) -> dt.timedelta:
@@ -103,6 +119,8 @@ class CaptureContext:
     on_removed: list[RemovedHook] = field(default_factory=list)
     after_commit: list[AfterCommitHook] = field(default_factory=list)
     clock: Callable[[], dt.datetime] = utcnow
+    # Set when the process is stopping: a pass claims nothing more (app/lifecycle.py).
+    stop: threading.Event = field(default_factory=threading.Event)
     # Called when a post's effective label changes (classification passes them on).
     on_label_changed: list[LabelChangedHook] = field(default_factory=list)
     # Media downloads share the collectors' limiter; None = built from `settings`.
@@ -206,7 +224,10 @@ def _release(post: FlaggedPost) -> None:
 def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
     latest = session.scalars(
         select(CapturedVersion)
-        .where(CapturedVersion.post_id == post.id, CapturedVersion.kind != VersionKind.removal)
+        .where(
+            CapturedVersion.post_id == post.id,
+            CapturedVersion.kind.not_in((VersionKind.removal, VersionKind.upload)),
+        )
         .order_by(CapturedVersion.number.desc())
         .limit(1)
     ).first()
@@ -308,7 +329,7 @@ def run_after_commit(ctx: CaptureContext, version_ids: list[int]) -> None:
 def _advance_schedule(post: FlaggedPost, now: dt.datetime, *, scheduled: bool) -> None:
     if scheduled:
         post.polls_done += 1
-    due = poll_due_at(post.flagged_at, post.polls_done)
+    due = poll_due_at(post.flagged_at, post.polls_done, poll_offsets(post.platform))
     # A post flagged long ago and captured late is not polled in a burst to catch up.
     post.next_poll_at = max(due, now + dt.timedelta(minutes=30)) if post.polls_done else due
 
@@ -442,7 +463,10 @@ def _finish(
         detail: str | None = None
         version_id: int | None = None
 
-        if isinstance(result, CollectedPost):
+        mismatch = (
+            author_mismatch(post.account, result) if isinstance(result, CollectedPost) else None
+        )
+        if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
             added = _store_versions(session, ctx, post, result, collector, media)
             _learn_account_id(session, ctx, post, result)
@@ -468,13 +492,27 @@ def _finish(
                 )
                 or 0
             )
-            post.status = PostStatus.edited if count > 1 else PostStatus.captured
+            if count:
+                post.status = PostStatus.edited if count > 1 else PostStatus.captured
+            else:  # never `captured` with nothing archived
+                outcome, detail = "not_captured", "the capture stored no version"
+                _nothing_archived(session, ctx, post, now, "capture.nothing_archived", detail)
             if added:
                 outcome = "new_version"
                 new_version_ids = [v.id for v in added]
                 version_id = added[-1].id
                 for hook in ctx.on_new_versions:
                     hook(session, post, added, ctx.actor)
+        elif isinstance(result, CollectedPost):
+            outcome = "author_mismatch"
+            detail = mismatch
+            _nothing_archived(session, ctx, post, now, "capture.author_mismatch", detail)
+        elif isinstance(result, Unchanged) and not _has_versions(session, post.id):
+            # "Unchanged" with nothing archived is not a capture: never `captured` with zero
+            # versions (a feed entry no longer in the feed, whose page still answers).
+            outcome = "not_captured"
+            detail = result.reason or "the platform answered but gave nothing to archive"
+            _nothing_archived(session, ctx, post, now, "capture.nothing_archived", detail)
         elif isinstance(result, Unchanged):
             post.last_captured_at = now
             if post.status in (PostStatus.waiting, PostStatus.failing, PostStatus.unavailable):
@@ -543,6 +581,41 @@ def _finish(
     return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
 
 
+def _has_versions(session: Session, post_id: int) -> bool:
+    return (
+        session.scalar(select(CapturedVersion.id).where(CapturedVersion.post_id == post_id))
+        is not None
+    )
+
+
+def _nothing_archived(
+    session: Session,
+    ctx: CaptureContext,
+    post: FlaggedPost,
+    now: dt.datetime,
+    action: str,
+    reason: str | None,
+) -> None:
+    """The poll happened and archived nothing: the post shows why (officers and its owner
+    see the reason on the post) and the audit log records the outcome."""
+    post.last_error = reason
+    post.last_error_at = now
+    if post.status in (PostStatus.captured, PostStatus.edited) and not _has_versions(
+        session, post.id
+    ):
+        post.status = PostStatus.unavailable
+    if post.status in (PostStatus.waiting, PostStatus.failing):
+        post.status = PostStatus.unavailable
+    record(
+        session,
+        actor=ctx.actor,
+        action=action,
+        object_type="post",
+        object_id=post.id,
+        details={"reason": reason},
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Passes and manual captures
 
@@ -566,7 +639,7 @@ def run_due(
 ) -> PassSummary:
     """Claim and capture due posts in batches until none are due (or `max_posts` done)."""
     summary = PassSummary()
-    while max_posts is None or summary.claimed < max_posts:
+    while (max_posts is None or summary.claimed < max_posts) and not ctx.stop.is_set():
         batch = ctx.settings.capture_batch_size
         if max_posts is not None:
             batch = min(batch, max_posts - summary.claimed)
@@ -576,13 +649,17 @@ def run_due(
         summary.claimed += len(ids)
         new_versions: list[int] = []
         for post_id in ids:
+            if ctx.stop.is_set():
+                break  # the posts claimed and not started return to the pool with their lease
             report = capture_post(ctx, post_id, after_commit=False)
             new_versions += report.version_ids
             summary.add(report)
             if on_progress is not None:
                 on_progress(report)
-        # Snapshots of the whole batch at once: they render in parallel in the pool.
-        run_after_commit(ctx, new_versions)
+        # Snapshots of the whole batch at once: they render in parallel in the pool. When
+        # stopping, the snapshot backfill of the next start makes them instead.
+        if not ctx.stop.is_set():
+            run_after_commit(ctx, new_versions)
     return summary
 
 

@@ -64,12 +64,15 @@ def _store_versions(
             .order_by(CapturedVersion.number)
         )
     )
-    latest_content = next((v for v in reversed(existing) if v.kind != VersionKind.removal), None)
+    # Uploaded evidence stands beside the captures: a capture is compared with the last
+    # capture, so an upload in between does not make the same content a new version.
+    captured = [v for v in existing if v.kind != VersionKind.upload]
+    latest_content = next((v for v in reversed(captured) if v.kind != VersionKind.removal), None)
     current_hash = content_hash(result)
     if (
         latest_content is not None
         and latest_content.content_hash == current_hash
-        and existing[-1].kind != VersionKind.removal
+        and captured[-1].kind != VersionKind.removal
     ):
         return []
 
@@ -97,7 +100,10 @@ def _store_versions(
 
 def _previous_capture(versions: list[CapturedVersion]) -> CollectedPost | None:
     for version in reversed(versions):
-        if version.kind != VersionKind.removal and version.normalized is not None:
+        if (
+            version.kind not in (VersionKind.removal, VersionKind.upload)
+            and version.normalized is not None
+        ):
             return CollectedPost.model_validate(version.normalized)
     return None
 
@@ -158,11 +164,25 @@ def _add_version(
             )
         )
         position += 1
+    archived: dict[str, str] = {}
+    for held in capture.files:  # a browser capture's WACZ and screenshot
+        if held.role == "media" or (held.sha256, held.role) in seen:
+            continue
+        seen.add((held.sha256, held.role))
+        put_object(session, ctx.store, held.data, mime_type=held.mime_type, kind=held.role)
+        session.add(
+            VersionMedia(
+                version_id=version.id, position=position, sha256=held.sha256, role=held.role
+            )
+        )
+        archived[held.role] = held.sha256
+        position += 1
     _audit_version(
         session,
         ctx,
         version,
         collector=f"{collector.platform}/{collector.version}",
+        **({"archived_files": archived} if archived else {}),
         media_files=len(seen),
         media_errors=capture.extra.get("media_errors", []),
     )

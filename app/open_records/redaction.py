@@ -4,26 +4,25 @@ A redacted copy is rendered anew from the archived version with the redacted tex
 everywhere it occurs, by a printed reason, and withheld media left out of the page and the
 attachments. The original snapshot is never touched; the redacted copy is its own object with
 its own hash, and the PDF is checked before it is kept: if any redacted text can still be found
-in it (page text or any stream), it is refused.
+in it (page text read by PDFium and pypdf, annotations, form fields, bookmarks, metadata, any
+embedded file or stream), it is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zlib
 from collections.abc import Callable, Sequence
 
-import pikepdf
-from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.errors import Conflict, Invalid
+from app.open_records import pdf_text
 from app.open_records.models import Redaction, RequestItem
+from app.open_records.pdf_text import normalise
 from app.open_records.requests import get_item, get_request, redactions_of
 from app.platforms.collected import CollectedPost, EmbeddedPost, LinkCard, Reply
 from app.posts.models import CapturedVersion
@@ -263,41 +262,36 @@ def redacted_view(
     )
 
 
-def _stream_texts(pdf: bytes) -> list[bytes]:
-    out: list[bytes] = []
-    with pikepdf.open(io.BytesIO(pdf)) as document:
-        for obj in document.objects:
-            if isinstance(obj, pikepdf.Stream):
-                try:
-                    out.append(bytes(obj.read_bytes()))
-                except pikepdf.PdfError:
-                    out.append(bytes(obj.read_raw_bytes()))
-    return out
+def leak_places(pdf: bytes, secrets: Sequence[str]) -> dict[str, list[str]]:
+    """For each redacted string found in the PDF, where it was found ("page text",
+    "bookmark", "embedded file source.json", ...); strings found nowhere are left out."""
+    needles = {secret: normalise(secret) for secret in secrets if normalise(secret)}
+    found: dict[str, list[str]] = {}
+
+    def note(secret: str, where: str) -> None:
+        places = found.setdefault(secret, [])
+        if where not in places:
+            places.append(where)
+
+    for part in (*pdf_text.page_texts(pdf), *pdf_text.document_parts(pdf)):
+        haystack = normalise(part.text)
+        for secret, needle in needles.items():
+            if needle in haystack:
+                note(secret, part.where)
+    encoded = {secret: secret.encode("utf-8") for secret in needles}
+    for data in pdf_text.raw_streams(pdf):
+        for secret, raw in encoded.items():
+            if raw in data:
+                note(secret, "a PDF stream")
+    return found
 
 
 def find_leaks(pdf: bytes, secrets: Sequence[str]) -> list[str]:
-    """Which redacted strings can still be found in the PDF: extracted page text, or any
-    decoded stream (embedded files, metadata)."""
-    reader = PdfReader(io.BytesIO(pdf))
-    page_text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    squashed = "".join(page_text.split())
-    streams = _stream_texts(pdf)
-    leaks = []
-    for secret in secrets:
-        needle = "".join(secret.split())
-        encoded = secret.encode("utf-8")
-        if needle and (
-            needle in squashed or any(encoded in s or encoded in _maybe_inflate(s) for s in streams)
-        ):
-            leaks.append(secret)
-    return leaks
-
-
-def _maybe_inflate(data: bytes) -> bytes:
-    try:
-        return zlib.decompress(data)
-    except zlib.error:
-        return b""
+    """Which redacted strings can still be found in the PDF: drawn page text (PDFium and
+    pypdf), annotations, form fields, bookmarks, metadata, every embedded file and every
+    decoded stream, compared normalised (app/open_records/pdf_text.py)."""
+    places = leak_places(pdf, secrets)
+    return [secret for secret in secrets if secret in places]
 
 
 def release_copy(

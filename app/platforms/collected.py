@@ -89,6 +89,17 @@ class Reply(BaseModel):
     media: list[MediaRef] = Field(default_factory=list)
 
 
+class CapturedFile(BaseModel):
+    """Bytes a collector already holds (a browser capture's WACZ and screenshot, the images
+    it loaded), stored with the version. Never part of the version's hash: a WACZ differs on
+    every capture; the images count through their MediaRef's sha256."""
+
+    role: str  # "wacz", "screenshot", or "media" (bytes of a MediaRef with this sha256)
+    mime_type: str
+    sha256: str
+    data: bytes
+
+
 class CollectedPost(BaseModel):
     """The normalised capture of one post at one moment.
 
@@ -126,6 +137,8 @@ class CollectedPost(BaseModel):
     # Conditional-GET validators to send next time (feeds).
     validators: dict[str, str] = Field(default_factory=dict)
     http_requests: int = 0
+    # Excluded from every dump (normalized JSON, the content hash): stored as version files.
+    files: list[CapturedFile] = Field(default_factory=list, exclude=True)
 
 
 class Deleted(BaseModel):
@@ -172,6 +185,9 @@ class Unchanged(BaseModel):
 
     kind: Literal["unchanged"] = "unchanged"
     http_requests: int = 0
+    # Why there was nothing to compare, shown when the post has no version yet (a post is
+    # never `captured` with nothing archived).
+    reason: str | None = None
 
 
 CollectResult = (

@@ -1,6 +1,7 @@
 """One per-host rate limiter for the three header styles platforms use.
 
-- `X-RateLimit-Limit/Remaining/Reset`, reset an ISO-8601 time (Mastodon);
+- `X-RateLimit-Limit/Remaining/Reset`, reset an ISO-8601 time (Mastodon), and X's
+  `x-rate-limit-limit/remaining/reset`, reset in epoch seconds;
 - `RateLimit-Limit/Remaining/Reset`, reset in epoch seconds (Bluesky PDS) or, in the IETF
   draft, in seconds from now;
 - `Retry-After`, seconds or an HTTP-date (RFC 9110).
@@ -115,7 +116,7 @@ def parse_retry_after(value: str, now: dt.datetime) -> dt.datetime | None:
 
 
 def remaining_from_headers(headers: Mapping[str, str]) -> int | None:
-    for name in ("ratelimit-remaining", "x-ratelimit-remaining"):
+    for name in ("ratelimit-remaining", "x-ratelimit-remaining", "x-rate-limit-remaining"):
         value = _header(headers, name)
         if value is not None and value.strip().isascii() and value.strip().isdigit():
             return int(value.strip())
@@ -123,7 +124,7 @@ def remaining_from_headers(headers: Mapping[str, str]) -> int | None:
 
 
 def reset_from_headers(headers: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:
-    for name in ("ratelimit-reset", "x-ratelimit-reset"):
+    for name in ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"):
         value = _header(headers, name)
         if value is not None:
             moment = parse_reset(value, now)

@@ -23,6 +23,8 @@ from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
 from app.platforms.threads import PLATFORM as THREADS
+from app.platforms.web import PLATFORM as WEB
+from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
 
 # Listing order: how platforms are listed in messages, menus and the API enum.
@@ -32,6 +34,8 @@ PLATFORMS: tuple[Platform, ...] = (
     FEED,
     YOUTUBE,
     MEDIAWIKI,
+    X,
+    WEB,
     FACEBOOK,
     INSTAGRAM,
     THREADS,

@@ -27,6 +27,7 @@ class VersionKind(enum.StrEnum):
     capture = "capture"  # what PostVault fetched
     history = "history"  # an earlier edit served by the platform itself (Mastodon)
     removal = "removal"  # the final version recording that the post is gone
+    upload = "upload"  # evidence a person handed over (a WACZ, PDF, screenshot, original file)
 
 
 class FlaggedPost(Base):

@@ -14,7 +14,7 @@ from app.auth.models import User
 from app.bounds import hidden_character
 from app.classification.models import Classification
 from app.db import utcnow
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.platforms.base import PostRef
 from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
@@ -76,6 +76,10 @@ def flag_post(
         )
     )
     if existing is not None:
+        if existing.account.owner_id != user.id:
+            # Another employee's post: say only that it is archived, nothing of it (not its
+            # note, who flagged it, its status or its last error).
+            raise Conflict("this post is already archived for another account")
         return existing, False
     if fetcher is not None:
         with fetcher.open_client() as client:

@@ -15,6 +15,7 @@ from app.snapshots.pool import render_pool
 from app.snapshots.render import RENDERER_VERSION
 from app.storage import fixity
 from app.storage.service import store_from_settings
+from app.timestamps import service as timestamps
 
 RERENDER_BATCH = 20
 
@@ -24,7 +25,8 @@ def _out(text: str) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Re-hash every stored object; exit 1 naming each one missing or changed."""
+    """Re-hash every stored object and verify every timestamp token; exit 1 naming each
+    object missing or changed and each token that fails."""
     database = migrated_database(settings)
     store = store_from_settings(settings)
     try:
@@ -40,8 +42,26 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 report = fixity.check_fixity(
                     session, store=store, keys=keys, progress=bar.update, actor=Actor.system("cli")
                 )
+            try:
+                stamped, token_problems, pending = timestamps.verify_tokens(
+                    session, store=store, settings=settings
+                )
+            except timestamps.TimestampError as exc:
+                sys.stderr.write(f"postvault: {exc}\n")
+                return 2
     finally:
         database.dispose()
+    for token_problem in token_problems:
+        _out(
+            f"TIMESTAMP {token_problem.object_kind} object {token_problem.object_sha256}: "
+            f"{token_problem.problem}"
+        )
+    if pending:
+        _out(f"{pending} objects have a timestamp pending (the TSA has not answered yet)")
+    if token_problems:
+        sys.stderr.write(
+            f"postvault: {len(token_problems)} of {stamped} timestamp tokens failed to verify\n"
+        )
     for problem in report.problems:
         what = f"{problem.kind} object" if problem.kind else "object"
         if problem.problem == "mismatch":
@@ -56,7 +76,17 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             f"check ({len(report.missing)} missing, {len(report.mismatched)} changed)\n"
         )
         return 1
-    _out(f"all {report.checked} stored objects verified intact")
+    if token_problems:
+        return 1
+    anchored = (
+        "signature and chain up to POSTVAULT_TSA_CA_FILE"
+        if settings.tsa_ca_file
+        else "signature by the certificate each carries; POSTVAULT_TSA_CA_FILE unset, no chain"
+    )
+    _out(
+        f"all {report.checked} stored objects verified intact; {stamped} timestamp tokens "
+        f"verified ({anchored})"
+    )
     return 0
 
 
@@ -71,6 +101,8 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
         with database.session() as session:
             if args.all:
                 ids = service.all_renderable_versions(session)
+            elif args.missing_glyphs:
+                ids = service.versions_missing_glyphs(session)
             else:
                 ids = service.versions_to_render(session, outdated_too=True)
         with tqdm(
@@ -86,6 +118,7 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
                         render_many=pool.render_many,
                         actor=Actor.system("cli"),
                         progress=bar.update,
+                        settings=settings,
                     )
                 rendered += report.rendered
                 unchanged += report.unchanged
@@ -103,7 +136,9 @@ def cmd_rerender(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = sub.add_parser(
-        "verify", help="re-hash every stored object; exit 1 if any is missing or changed"
+        "verify",
+        help="re-hash every stored object and verify every timestamp token; exit 1 if any "
+        "object is missing or changed or any token fails",
     )
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(handler=cmd_verify)
@@ -116,8 +151,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="render new snapshots of versions whose snapshot is missing or from an older "
         "renderer (old snapshots are kept)",
     )
-    rerender.add_argument(
+    which = rerender.add_mutually_exclusive_group()
+    which.add_argument(
         "--all", action="store_true", help="re-render every version, not only outdated ones"
+    )
+    which.add_argument(
+        "--missing-glyphs",
+        action="store_true",
+        help="re-render versions whose snapshot could not draw some characters (after "
+        "installing fonts: scripts/install-fonts)",
     )
     rerender.add_argument("--quiet", action="store_true", help="no progress bar")
     rerender.set_defaults(handler=cmd_rerender)

@@ -1,9 +1,11 @@
-"""Scheduled work: fixity checks spread over the interval, and snapshots still missing."""
+"""Scheduled work: fixity checks spread over the interval, snapshots still missing, and
+trusted timestamps still pending."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from app.snapshots import service
 from app.snapshots.pool import render_pool
 from app.storage import fixity
 from app.storage.service import store_from_settings
+from app.timestamps import service as timestamps
 
 log = logging.getLogger("postvault.snapshots")
 
@@ -42,24 +45,52 @@ def fixity_job(database: Database, settings: Settings) -> None:
         log.info("fixity check: %d objects intact", report.checked)
 
 
-def snapshot_backfill_job(database: Database, settings: Settings) -> None:
-    """Snapshot versions that have none (a render that failed after capture is retried)."""
+def snapshot_backfill_job(
+    database: Database, settings: Settings, *, stop: threading.Event | None = None
+) -> None:
+    """Snapshot versions that have none (a render that failed after capture, or a capture
+    whose process stopped before its snapshots were made). It runs at start-up and every ten
+    minutes, batch after batch until none is missing; a version that fails is tried once per
+    run, so a broken one never loops."""
+    store = store_from_settings(settings)
+    tried: set[int] = set()
+    while stop is None or not stop.is_set():
+        with database.session() as session:
+            ids = [
+                i for i in service.versions_to_render(session, outdated_too=False) if i not in tried
+            ][:BACKFILL_BATCH]
+            if not ids:
+                return
+            tried.update(ids)
+            report = service.rerender_versions(
+                session,
+                store=store,
+                version_ids=ids,
+                render_many=render_pool(settings.render_workers).render_many,
+                settings=settings,
+            )
+        if report.failed:
+            log.error(
+                "snapshot backfill: %d versions failed: %s", len(report.failed), report.failed
+            )
+
+
+snapshot_backfill_job.stoppable = True  # type: ignore[attr-defined]
+
+
+def timestamp_retry_job(database: Database, settings: Settings) -> None:
+    """Ask the TSA again for the timestamps still pending (it was down or answered badly)."""
+    if settings.tsa_url is None:
+        return
     store = store_from_settings(settings)
     with database.session() as session:
-        ids = service.versions_to_render(session, outdated_too=False)[:BACKFILL_BATCH]
-        if not ids:
-            return
-        report = service.rerender_versions(
-            session,
-            store=store,
-            version_ids=ids,
-            render_many=render_pool(settings.render_workers).render_many,
-        )
-    if report.failed:
-        log.error("snapshot backfill: %d versions failed: %s", len(report.failed), report.failed)
+        stamped, pending = timestamps.retry_pending(session, store=store, settings=settings)
+    if stamped or pending:
+        log.info("timestamps: %d stamped now, %d still pending", stamped, pending)
 
 
 JOBS: list[tuple[str, Callable[[Database, Settings], None], dict[str, Any]]] = [
     ("fixity_check", fixity_job, {"trigger": "interval", "hours": 24}),
     ("snapshot_backfill", snapshot_backfill_job, {"trigger": "interval", "minutes": 10}),
+    ("timestamp_retry", timestamp_retry_job, {"trigger": "interval", "minutes": 5}),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -20,3 +20,7 @@ class Snapshot(Base):
     renderer_version: Mapped[str] = mapped_column(String(32))
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Characters no installed font could draw ("U+1F68D"), as the PDF's XMP lists them;
+    # None for snapshots made before PostVault checked.
+    missing_glyph_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    missing_glyphs: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

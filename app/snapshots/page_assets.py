@@ -73,6 +73,8 @@ def jpeg_rendition(data: bytes, *, max_edge: int = RENDITION_MAX_EDGE) -> bytes 
 
 
 _EXTENSIONS = {
+    "application/wacz": "wacz",
+    "application/pdf": "pdf",
     "image/jpeg": "jpg",
     "image/png": "png",
     "image/gif": "gif",

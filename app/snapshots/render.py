@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,8 +30,11 @@ from weasyprint.css import ColorProfile
 from app import __version__ as app_version
 from app.platforms.collected import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
 from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
+from app.snapshots.fonts import missing_characters, missing_sentence
 from app.snapshots.page_assets import ArchiveFetcher, file_extension, jpeg_rendition
 from app.snapshots.schemas import MediaFile, SnapshotView
+from app.snapshots.web_capture import web_capture_block
+from app.weblinks import WEB_SCHEMES, web_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # The renderer's code: this module and what it draws pages with.
@@ -47,7 +50,9 @@ ALLOWED_TAGS = {
     "ul", "ol", "li", "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
-ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+# Links in a snapshot are web addresses only: a `javascript:`, `data:` or `file:` link from
+# platform data (a profile, a link card, a reply) must never become a live link in evidence.
+ALLOWED_URL_SCHEMES = set(WEB_SCHEMES)
 DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "title", "iframe", "object"}
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
@@ -69,6 +74,10 @@ def _source_digest() -> str:
 RENDERER_VERSION = f"1+wp{weasyprint.__version__}+{_source_digest()}"
 
 
+def _only_web_links(_element: str, attribute: str, value: str) -> str | None:
+    return web_url(value) if attribute == "href" else value
+
+
 def sanitize_html(html: str) -> str:
     """Platform HTML (Mastodon content, feed entries) reduced to an allow-list of markup."""
     return nh3.clean(
@@ -76,6 +85,7 @@ def sanitize_html(html: str) -> str:
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_only_web_links,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel=None,
         strip_comments=True,
@@ -322,6 +332,7 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_environment.filters["web_url"] = web_url
 
 
 @dataclass
@@ -334,6 +345,8 @@ class Prepared:
     title: str
     author: str
     captured_at: dt.datetime
+    # Characters of the page no installed font covers ("U+1F68D"), in order of appearance.
+    missing_glyphs: list[str] = field(default_factory=list)
 
 
 def prepare(view: SnapshotView) -> Prepared:
@@ -392,30 +405,41 @@ def prepare(view: SnapshotView) -> Prepared:
         ),
         data=view.source_json,
     )
+    web = web_capture_block(view, media.attachments, resources)
     attachments = [source_attachment, *media.attachments.values()]
-    html = _environment.get_template("snapshot.html").render(
-        view=view,
-        post=post,
-        platform=platform,
-        title=title,
-        author=author,
-        description=f"Archived snapshot of {view.post_url}, captured {utc_text(view.captured_at)}",
-        keywords=[
+    template = _environment.get_template("snapshot.html")
+    context = {
+        "view": view,
+        "post": post,
+        "platform": platform,
+        "title": title,
+        "author": author,
+        "description": f"Archived snapshot of {view.post_url}, captured {utc_text(view.captured_at)}",
+        "keywords": [
             k for k in (platform, view.retention.series_code if view.retention else None) if k
         ],
-        generator=f"PostVault {app_version} (snapshot renderer {RENDERER_VERSION})",
-        created=_w3c(view.captured_at),
-        main=main,
-        quote=_embedded(media, post.quote_of),
-        repost=_embedded(media, post.repost_of),
-        card=card,
-        card_image=card_image,
-        replies=replies,
-        attachments=attachments,
-        utc=utc_text,
-        renderer_version=RENDERER_VERSION,
-    )
-    return Prepared(html, resources, attachments, title, author, view.captured_at)
+        "generator": f"PostVault {app_version} (snapshot renderer {RENDERER_VERSION})",
+        "created": _w3c(view.captured_at),
+        "main": main,
+        "quote": _embedded(media, post.quote_of),
+        "repost": _embedded(media, post.repost_of),
+        "card": card,
+        "card_image": card_image,
+        "replies": replies,
+        "attachments": attachments,
+        "utc": utc_text,
+        "renderer_version": RENDERER_VERSION,
+    }
+    context.update(web=web)  # the web platform's capture block (None for other platforms)
+    html = template.render(**context, missing_glyphs=[], missing_text="")
+    # Found before rendering, so the capture record can say which characters show as boxes
+    # (the sentence itself is ASCII: rendering it again changes nothing it reports).
+    missing = missing_characters(html)
+    if missing:
+        html = template.render(
+            **context, missing_glyphs=missing, missing_text=missing_sentence(missing)
+        )
+    return Prepared(html, resources, attachments, title, author, view.captured_at, missing)
 
 
 # --- the PDF ------------------------------------------------------------------------------
@@ -423,7 +447,9 @@ def prepare(view: SnapshotView) -> Prepared:
 _ALREADY_COMPRESSED = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif")
 
 
-def _xmp_properties(view: SnapshotView) -> list[tuple[str, str, str, str]]:
+def _xmp_properties(
+    view: SnapshotView, missing_glyphs: Sequence[str] = ()
+) -> list[tuple[str, str, str, str]]:
     """(name, XMP value type, value, description) of PostVault's own XMP properties."""
     post = view.post
     rows = [
@@ -436,16 +462,28 @@ def _xmp_properties(view: SnapshotView) -> list[tuple[str, str, str, str]]:
         ("sourceSha256", "Text", view.source_sha256, "SHA-256 of the embedded source JSON"),
         ("collector", "Text", f"{view.collector} {view.collector_version}", "Collector"),
         ("rendererVersion", "Text", RENDERER_VERSION, "PostVault snapshot renderer version"),
+        (
+            "missingGlyphCount",
+            "Integer",
+            str(len(missing_glyphs)),
+            "Characters no installed font could draw",
+        ),
+        (
+            "missingGlyphs",
+            "Text",
+            " ".join(missing_glyphs),
+            "Code points (U+XXXX) no installed font could draw, space separated",
+        ),
     ]
     if post.created_at is not None:
         rows.insert(3, ("postCreatedAt", "Date", _w3c(post.created_at), "When the post was made"))
     return rows
 
 
-def xmp_addition(view: SnapshotView) -> bytes:
+def xmp_addition(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> bytes:
     """rdf:Description elements for PostVault's properties, with the PDF/A extension schema
     that PDF/A requires for any property outside the predefined XMP schemas."""
-    rows = _xmp_properties(view)
+    rows = _xmp_properties(view, missing_glyphs)
     values = "".join(f"<{XMP_PREFIX}:{n}>{xml_escape(v)}</{XMP_PREFIX}:{n}>" for n, _, v, _ in rows)
     schema_rows = "".join(
         '<rdf:li rdf:parseType="Resource">'
@@ -520,7 +558,7 @@ def _key(name: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
-def finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
+def finisher(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> Callable[[Any, Any], None]:
     """Adjust WeasyPrint's PDF objects before they are written (no second parse of the PDF)."""
 
     def finish(_document: Any, pdf: Any) -> None:
@@ -530,7 +568,9 @@ def finisher(view: SnapshotView) -> Callable[[Any, Any], None]:
         )
         if b"</rdf:RDF>" not in packet:
             raise RuntimeError("WeasyPrint wrote XMP without an rdf:RDF element")
-        metadata.stream = [packet.replace(b"</rdf:RDF>", xmp_addition(view) + b"</rdf:RDF>", 1)]
+        metadata.stream = [
+            packet.replace(b"</rdf:RDF>", xmp_addition(view, missing_glyphs) + b"</rdf:RDF>", 1)
+        ]
         # Plain-text XMP can be found and read without a PDF parser.
         metadata.compress = False
         names = pdf.catalog.get("Names")
@@ -641,5 +681,7 @@ def render_snapshot(view: SnapshotView) -> bytes:
         }
     )
     document = weasyprint.HTML(string=prepared.html, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(finisher=finisher(view), **pdf_options(prepared, fetcher))
+    pdf: bytes = document.write_pdf(
+        finisher=finisher(view, prepared.missing_glyphs), **pdf_options(prepared, fetcher)
+    )
     return pdf

@@ -43,6 +43,32 @@ def snapshot_pdf(
     )
 
 
+@router.get(
+    "/posts/{post_id}/versions/{number}/snapshot.tsr",
+    response_class=Response,
+    responses={200: {"content": {"application/timestamp-reply": {}}}},
+)
+def snapshot_timestamp(
+    post_id: int, number: int, user: CurrentUser, session: SessionDep, store: StoreDep
+) -> Response:
+    """The RFC 3161 TimeStampResp a time-stamping authority gave for the SHA-256 of exactly
+    the bytes `snapshot.pdf` serves (check it with `openssl ts -verify -data snapshot.pdf
+    -in snapshot.tsr -CAfile <the TSA's chain>`)."""
+    snapshot, token, data = service.read_snapshot_timestamp(
+        session, store=store, viewer=user, post_id=post_id, number=number
+    )
+    return Response(
+        content=data,
+        media_type="application/timestamp-reply",
+        headers={
+            "X-Content-SHA256": token.token_sha256 or "",
+            "X-Timestamped-SHA256": snapshot.sha256,
+            "Content-Disposition": f'attachment; filename="post-{post_id}-v{number}.pdf.tsr"',
+            "Cache-Control": "private, no-transform",
+        },
+    )
+
+
 @router.get("/fixity", response_model=FixityOverview)
 def fixity(
     _officer: OfficerUser,

@@ -22,6 +22,16 @@ class MediaFile(BaseModel):
     owner: str = "post"
 
 
+class FileReference(BaseModel):
+    """A file of the version named in the snapshot by its hash only (a WACZ over
+    POSTVAULT_WEB_WACZ_EMBED_MAX_BYTES): the archive keeps it beside the PDF."""
+
+    sha256: str
+    mime_type: str
+    size: int
+    role: str
+
+
 class ClassificationInfo(BaseModel):
     label: str
     rule_id: str
@@ -59,6 +69,7 @@ class SnapshotView(BaseModel):
     source_json: bytes
     source_sha256: str
     media: list[MediaFile] = Field(default_factory=list)
+    referenced_files: list[FileReference] = Field(default_factory=list)
 
 
 class SnapshotOut(BaseModel):

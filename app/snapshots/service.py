@@ -30,11 +30,13 @@ from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.posts.service import get_post
 from app.retention.models import RetentionAssignment
+from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.models import Snapshot
 from app.snapshots.pool import RenderError, render_pool
 from app.snapshots.render import RENDERER_VERSION, render_snapshot
 from app.snapshots.schemas import (
     ClassificationInfo,
+    FileReference,
     MediaFile,
     RetentionInfo,
     SnapshotView,
@@ -42,6 +44,8 @@ from app.snapshots.schemas import (
 from app.storage.base import ArchiveStore, FixityError, ObjectMissing, StoreError
 from app.storage.models import StoredObject
 from app.storage.service import put_object
+from app.timestamps.models import TimestampStatus, TimestampToken
+from app.timestamps.service import timestamp_object, token_of
 
 log = logging.getLogger("postvault.snapshots")
 
@@ -171,11 +175,21 @@ def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> Sna
     if shown is not version:
         rows += list(version.media)
     seen: set[str] = set()
+    # A browser capture's WACZ is embedded up to a size; past it the PDF names it by hash.
+    embed_limit = get_settings().web_wacz_embed_max_bytes
+    referenced: list[FileReference] = []
     for row in rows:
         if row.sha256 in seen:
             continue
         seen.add(row.sha256)
         stored = session.get(StoredObject, row.sha256)
+        if row.role == "wacz" and stored is not None and stored.size > embed_limit:
+            referenced.append(
+                FileReference(
+                    sha256=row.sha256, mime_type=stored.mime_type, size=stored.size, role=row.role
+                )
+            )
+            continue
         try:
             data = store.get(row.sha256)
         except (FixityError, ObjectMissing) as exc:
@@ -244,6 +258,7 @@ def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> Sna
         source_json=source,
         source_sha256=version.source_sha256,
         media=media,
+        referenced_files=referenced,
     )
 
 
@@ -267,8 +282,10 @@ def record_snapshot(
     version_id: int,
     pdf: bytes,
     actor: Actor = SYSTEM,
+    settings: Settings | None = None,
 ) -> Snapshot:
-    """Store a rendered PDF and make it the version's current snapshot (audited)."""
+    """Store a rendered PDF and make it the version's current snapshot (audited), and ask
+    the TSA for its trusted timestamp when one is configured (pending if it cannot answer)."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     current = current_snapshot(session, version_id=version_id)
     if current is not None and current.sha256 == sha256:
@@ -286,6 +303,7 @@ def record_snapshot(
         .where(Snapshot.version_id == version_id, Snapshot.is_current.is_(True))
         .values(is_current=False)
     )
+    missing_glyphs = read_missing_glyphs(pdf)
     snapshot = Snapshot(
         version_id=version_id,
         sha256=stored.sha256,
@@ -293,6 +311,8 @@ def record_snapshot(
         renderer_version=RENDERER_VERSION,
         is_current=True,
         created_at=utcnow(),
+        missing_glyph_count=None if missing_glyphs is None else len(missing_glyphs),
+        missing_glyphs=missing_glyphs,
     )
     session.add(snapshot)
     session.flush()
@@ -310,7 +330,16 @@ def record_snapshot(
             "renderer_version": RENDERER_VERSION,
             "source_sha256": view.source_sha256,
             "replaces_snapshot_id": current.id if current is not None else None,
+            "missing_glyphs": missing_glyphs,
         },
+    )
+    timestamp_object(
+        session,
+        store=store,
+        settings=settings or get_settings(),
+        data=pdf,
+        kind="snapshot",
+        retain_until=view.retention.due_on if view.retention else None,
     )
     return snapshot
 
@@ -337,7 +366,13 @@ def snapshot_version(
     except RenderError as exc:
         raise SnapshotUnavailable(f"version {version_id} could not be rendered: {exc}") from exc
     return record_snapshot(
-        session, store=store, view=view, version_id=version_id, pdf=pdf, actor=actor
+        session,
+        store=store,
+        view=view,
+        version_id=version_id,
+        pdf=pdf,
+        actor=actor,
+        settings=settings,
     )
 
 
@@ -359,6 +394,23 @@ def versions_to_render(session: Session, *, outdated_too: bool = True) -> list[i
         .order_by(CapturedVersion.id)
     )
     return list(session.scalars(query))
+
+
+def versions_missing_glyphs(session: Session) -> list[int]:
+    """Versions whose current snapshot could not draw some characters, oldest first (to
+    render again once fonts are installed)."""
+    return list(
+        session.scalars(
+            select(Snapshot.version_id)
+            .join(CapturedVersion, CapturedVersion.id == Snapshot.version_id)
+            .where(
+                Snapshot.is_current.is_(True),
+                Snapshot.missing_glyph_count > 0,
+                CapturedVersion.normalized.is_not(None),
+            )
+            .order_by(Snapshot.version_id)
+        )
+    )
 
 
 def all_renderable_versions(session: Session) -> list[int]:
@@ -387,6 +439,7 @@ def rerender_versions(
     render_many: ManyRenderer | None = None,
     actor: Actor = SYSTEM,
     progress: Callable[[int], object] | None = None,
+    settings: Settings | None = None,
 ) -> RerenderReport:
     """New snapshots of these versions from their stored source and media; the old ones stay
     (no longer current). Views render in parallel when `render_many` is a pool's."""
@@ -417,7 +470,13 @@ def rerender_versions(
         else:
             before = current_snapshot(session, version_id=version_id)
             snapshot = record_snapshot(
-                session, store=store, view=view, version_id=version_id, pdf=result, actor=actor
+                session,
+                store=store,
+                view=view,
+                version_id=version_id,
+                pdf=result,
+                actor=actor,
+                settings=settings,
             )
             if before is not None and before.id == snapshot.id:
                 report.unchanged += 1
@@ -456,7 +515,12 @@ def rerender_all(
     if render_many is None:
         render_many = render_pool((settings or get_settings()).render_workers).render_many
     return rerender_versions(
-        session, store=store, version_ids=ids, render_many=render_many, actor=actor
+        session,
+        store=store,
+        version_ids=ids,
+        render_many=render_many,
+        actor=actor,
+        settings=settings,
     )
 
 
@@ -519,3 +583,51 @@ def read_snapshot(
         },
     )
     return snapshot, data
+
+
+def read_snapshot_timestamp(
+    session: Session, *, store: ArchiveStore, viewer: User, post_id: int, number: int
+) -> tuple[Snapshot, TimestampToken, bytes]:
+    """The RFC 3161 TimeStampResp of the current snapshot of version `number` (over the
+    SHA-256 of exactly the bytes snapshot.pdf serves), verified against its own hash, with
+    the view audited."""
+    post = get_post(session, viewer=viewer, post_id=post_id)
+    version = session.scalar(
+        select(CapturedVersion).where(
+            CapturedVersion.post_id == post.id, CapturedVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound(f"post {post_id} has no version {number}")
+    snapshot = current_snapshot(session, version_id=version.id)
+    if snapshot is None:
+        raise NotFound(f"version {number} of post {post_id} has no snapshot yet")
+    token = token_of(session, snapshot.sha256)
+    if token is None:
+        raise NotFound(
+            f"the snapshot of version {number} of post {post_id} has no trusted timestamp "
+            "(no time-stamping authority was configured when it was made)"
+        )
+    if token.status != TimestampStatus.stamped or token.token_sha256 is None:
+        raise NotFound(
+            f"the trusted timestamp of the snapshot of version {number} of post {post_id} is "
+            "pending: the time-stamping authority has not given a valid token yet; PostVault "
+            "asks again every few minutes"
+        )
+    try:
+        data = store.get(token.token_sha256)
+    except (FixityError, ObjectMissing):
+        log.error("timestamp token %s of snapshot %s is damaged or missing", token.id, snapshot.id)
+        raise SnapshotUnavailable(
+            "the stored timestamp token does not match its recorded SHA-256 or is missing; it "
+            "is not served and the damage is logged for the records officers"
+        ) from None
+    record(
+        session,
+        actor=Actor.of(viewer),
+        action="timestamp.viewed",
+        object_type="snapshot",
+        object_id=snapshot.id,
+        details={"post_id": post_id, "version_number": number, "token_sha256": token.token_sha256},
+    )
+    return snapshot, token, data

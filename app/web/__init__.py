@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app.config import Settings
 from app.connections.web import router as connection_pages
 from app.db import Database
+from app.web.evidence_pages import router as evidence_pages
 from app.web.middleware import WebSessionMiddleware
 from app.web.notice_pages import router as notice_pages
 from app.web.rendering import WEB_DIR
@@ -37,3 +38,4 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     app.include_router(request_pages)
     app.include_router(connection_pages)
     app.include_router(notice_pages)
+    app.include_router(evidence_pages)

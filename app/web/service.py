@@ -30,9 +30,11 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
 from app.retention.calendar import HolidayCalendar, load_calendar, local_date
 from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, RetentionAssignment
+from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.storage.fixity import fixity_overview
 from app.storage.schemas import FixityOverview
+from app.timestamps.models import TimestampToken
 from app.web.diff import Piece, word_diff
 
 OPEN_REQUEST_STATUSES = (
@@ -66,6 +68,12 @@ class PostPage:
     account: SocialAccount
     versions_with_pdf: frozenset[int]
     comparisons: list[Comparison]
+    # Per version number with a snapshot: its trusted timestamp ("stamped", "pending") and
+    # how many characters it could not draw.
+    timestamps: dict[int, str] = field(default_factory=dict)
+    missing_glyphs: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # the platform's notes on what it captures
+    versions_with_wacz: frozenset[int] = frozenset()
 
 
 def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
@@ -73,19 +81,37 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
     them have a PDF snapshot, and the differences between consecutive versions."""
     detail = posts_service.post_detail(session, viewer=viewer, post_id=post_id)
     post = posts_service.get_post(session, viewer=viewer, post_id=post_id)
-    with_pdf = frozenset(
-        session.scalars(
-            select(CapturedVersion.number)
-            .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
-            .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
-        )
-    )
+    snapshot_rows = session.execute(
+        select(CapturedVersion.number, Snapshot.missing_glyph_count, TimestampToken.status)
+        .join(Snapshot, Snapshot.version_id == CapturedVersion.id)
+        .outerjoin(TimestampToken, TimestampToken.object_sha256 == Snapshot.sha256)
+        .where(CapturedVersion.post_id == post.id, Snapshot.is_current.is_(True))
+    ).all()
+    with_pdf = frozenset(number for number, _, _ in snapshot_rows)
     versions = detail.versions
     comparisons = [
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
-    return PostPage(post, detail, post.account, with_pdf, comparisons)
+    from app.platforms.registry import registry
+    from app.web.evidence_pages import versions_with_wacz
+
+    notes: list[str] = []
+    if post.platform in registry:
+        post_notes = getattr(registry.get(post.platform), "post_notes", None)  # optional hook
+        if post_notes is not None:
+            notes = post_notes(session, post)
+    return PostPage(
+        post,
+        detail,
+        post.account,
+        with_pdf,
+        comparisons,
+        timestamps={number: str(status) for number, _, status in snapshot_rows if status},
+        missing_glyphs={number: count for number, count, _ in snapshot_rows if count},
+        notes=notes,
+        versions_with_wacz=versions_with_wacz(session, post.id),
+    )
 
 
 # --- the records officer's dashboard -----------------------------------------------------
@@ -158,6 +184,9 @@ class Dashboard:
     batches: list[ProposedBatch]
     today: dt.date
     fixity: FixityOverview
+    fonts: FontReport
+    # (label, sentence) from platforms that report on their capture (X's monthly reads)
+    platform_facts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -250,6 +279,19 @@ def request_mark(deadline: Deadline) -> str | None:
     return None
 
 
+def _platform_facts(
+    session: Session, settings: Settings, now: dt.datetime
+) -> list[tuple[str, str]]:
+    from app.platforms.registry import registry
+
+    facts: list[tuple[str, str]] = []
+    for platform in registry:
+        report = getattr(platform, "dashboard_facts", None)  # optional platform hook
+        if report is not None:
+            facts += report(session, settings, now)
+    return facts
+
+
 def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None = None) -> Dashboard:
     now = now or utcnow()
     today = now.astimezone(dt.UTC).date()
@@ -327,6 +369,8 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         today=today,
         # Failing objects first: a missing or changed file is the first thing to see.
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
+        fonts=script_report(),
+        platform_facts=_platform_facts(session, settings, now),
     )
 
 

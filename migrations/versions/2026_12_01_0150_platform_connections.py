@@ -2,7 +2,7 @@
 social account's link to the grant that captures it
 
 Revision ID: 20261201_meta_connections
-Revises: 0301_user_identities
+Revises: web_0001
 Create Date: 2026-12-01 23:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261201_meta_connections"
-down_revision: str | None = "0301_user_identities"
+down_revision: str | None = "web_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

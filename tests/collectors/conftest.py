@@ -4,8 +4,11 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import exists, select
 
+from app.db import Database
 from app.platforms.http import FetchPolicy, make_client
+from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from tests.collectors.atproto_network import (
     AtprotoClient,
     AtprotoNetwork,
@@ -15,6 +18,26 @@ from tests.collectors.atproto_network import (
 )
 
 MakeClient = Callable[..., httpx.Client]
+
+
+@pytest.fixture(autouse=True)
+def never_captured_with_nothing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The invariant over every collector and every scenario these tests drive (issue 13
+    item 6): after each test, no post is `captured` or `edited` with no version archived."""
+    db: Database | None = request.getfixturevalue("db") if "db" in request.fixturenames else None
+    yield
+    if db is None:
+        return
+    with db.session() as session:
+        empty = list(
+            session.scalars(
+                select(FlaggedPost.id).where(
+                    FlaggedPost.status.in_((PostStatus.captured, PostStatus.edited)),
+                    ~exists().where(CapturedVersion.post_id == FlaggedPost.id),
+                )
+            )
+        )
+    assert empty == [], f"posts marked captured with no version archived: {empty}"
 
 
 @pytest.fixture

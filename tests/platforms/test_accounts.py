@@ -114,7 +114,9 @@ def test_no_feed_no_account(
 def test_an_unreachable_site_is_no_feed(client: TestClient, make_person: MakePerson) -> None:
     ann = make_person()
     response = client.post(
-        "/api/v1/accounts", json={"profile_url": "https://x.com/cityofexample"}, headers=ann.headers
+        "/api/v1/accounts",
+        json={"profile_url": "https://nowhere.invalid/cityofexample"},
+        headers=ann.headers,
     )
     assert response.status_code == 422
     assert "found no feed" in response.json()["detail"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pypdf
@@ -57,3 +58,34 @@ def tofu(pdf: bytes) -> list[str]:
         if missing:
             problems.append(f"{family} lacks {[f'U+{ord(c):04X}' for c in missing]} in {run!r}")
     return problems
+
+
+# Families a "no CJK, no emoji" machine has: Latin and Arabic body fonts, the mono font.
+LATIN_AND_ARABIC = ("Noto Sans", "Noto Sans Arabic", "DejaVu Sans", "DejaVu Sans Mono")
+
+
+def restricted_fontconfig(folder: Path, families: tuple[str, ...] = LATIN_AND_ARABIC) -> Path:
+    """A fontconfig configuration that sees only the installed fonts of `families` (linked
+    into `folder`): point FONTCONFIG_FILE at it in a subprocess to play a machine with fewer
+    fonts."""
+    fonts = folder / "fonts"
+    fonts.mkdir(parents=True, exist_ok=True)
+    for family in families:
+        files = subprocess.run(
+            ["fc-list", "--format", "%{file}\n", f":family={family}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert files, f"the font {family} is not installed (scripts/install-fonts)"
+        for file in files:
+            link = fonts / Path(file).name
+            if not link.exists():
+                link.symlink_to(file)
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        f"<fontconfig><dir>{fonts}</dir><cachedir>{folder / 'cache'}</cachedir></fontconfig>\n",
+        encoding="utf-8",
+    )
+    return config

@@ -48,11 +48,9 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
         raise Invalid("a fb.watch link looks like https://fb.watch/<code>/")
     if url.netloc not in HOSTS:
         return None
-    if segments[:1] == ["profile.php"] or (segments and segments[0] == "people"):
-        raise Invalid(
-            "this is a personal Facebook profile: Meta's API answers only for Pages, so a "
-            "profile's posts can be kept as a web capture or an upload, not captured here"
-        )
+    if segments[:1] in (["profile.php"], ["people"], ["groups"]):
+        # A personal profile or a group has no API: not ours; the web capture takes it.
+        return None
     if (
         segments[:2] == ["share", "p"]
         or segments[:2] == ["share", "v"]

@@ -204,7 +204,11 @@ class FeedCollector(FetchingCollector):
                     error=f"the entry is no longer in the feed and its permalink could not be "
                     f"checked: {problem}"
                 )
-            return Unchanged()
+            # Until web pages are captured, the entry's page alone is not archived.
+            return Unchanged(
+                reason=f"the entry is not in the feed {describe_url(feed_url)}; its page "
+                "answers, but only entries the feed lists are captured"
+            )
 
         validators = {}
         if response.headers.get("etag"):

@@ -51,9 +51,11 @@ def test_page_post_forms_are_recognised(url: str, author: str | None, post_id: s
     assert registry.recognise_post(url)[0].platform == "facebook"
 
 
-def test_a_personal_profile_is_refused_with_a_plain_sentence() -> None:
-    with pytest.raises(Invalid, match="personal Facebook profile"):
-        urls.parse_post_url(UrlParts.parse("https://www.facebook.com/profile.php?id=1000"))
+def test_a_personal_profile_is_left_to_the_web_capture() -> None:
+    # Personal profiles have no API: the Page platform does not claim them.
+    assert (
+        urls.parse_post_url(UrlParts.parse("https://www.facebook.com/profile.php?id=1000")) is None
+    )
 
 
 def test_a_page_url_that_is_not_a_post_names_the_form() -> None:

@@ -1,0 +1,1 @@
+"""Trusted timestamps (RFC 3161) of stored objects."""
