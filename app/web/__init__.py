@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
-from app.connections.web import router as connection_pages
 from app.db import Database
+from app.web.connection_pages import router as connection_pages
 from app.web.evidence_pages import router as evidence_pages
 from app.web.middleware import WebSessionMiddleware
 from app.web.notice_pages import router as notice_pages

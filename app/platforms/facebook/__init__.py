@@ -71,10 +71,9 @@ class Facebook(Platform):
         for account in accounts:
             if ref.author in (account.handle, account.platform_account_id):
                 return account
-        raise Invalid(
-            f"the post is on the Facebook Page {ref.author}, which is not one of your connected "
-            "Pages: connect it on My accounts first"
-        )
+        # Not a connected Page: the URL may be a personal profile's post, which the web
+        # capture keeps (its candidate comes next).
+        return None
 
     def external_id(self, ref: PostRef, account: RegisteredAccount) -> str:
         return f"{account.platform_account_id or account.handle}/{ref.post_id}"

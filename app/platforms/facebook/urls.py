@@ -66,7 +66,7 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
         page = next(iter(query.get("id", [])), "")
         if (_NUMERIC.match(story) or _PFBID.match(story)) and _NUMERIC.match(page):
             canonical = f"https://www.facebook.com/permalink.php?story_fbid={story}&id={page}"
-            return PostRef(PLATFORM_ID, page, f"posts/{story}", canonical)
+            return PostRef(PLATFORM_ID, page, f"posts/{story}", canonical, by_site=True)
         raise Invalid(
             "a Facebook permalink looks like "
             "https://www.facebook.com/permalink.php?story_fbid=<id>&id=<page id>"
@@ -82,13 +82,15 @@ def parse_post_url(url: UrlParts) -> PostRef | None:
         page, kind, post = _page_name(segments[0]), segments[1], segments[2]
         if kind == "posts" and (_NUMERIC.match(post) or _PFBID.match(post)):
             canonical = f"https://www.facebook.com/{page}/posts/{post}"
-            return PostRef(PLATFORM_ID, page, f"posts/{post}", canonical)
+            return PostRef(PLATFORM_ID, page, f"posts/{post}", canonical, by_site=True)
         if kind == "videos":
             video = segments[-1]
             if _NUMERIC.match(video):
                 canonical = f"https://www.facebook.com/{page}/videos/{video}"
-                return PostRef(PLATFORM_ID, page, f"videos/{video}", canonical)
-    raise Invalid(f"a Facebook Page post URL looks like {POST_FORM}")
+                return PostRef(PLATFORM_ID, page, f"videos/{video}", canonical, by_site=True)
+    # Another facebook.com page (a photo set, a group, a profile): no Page API answers for
+    # it, so it is left to the web capture.
+    return None
 
 
 def account_from_handle(handle: str) -> AccountRef:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import Invalid
 from app.platforms.base import UrlParts
 from app.platforms.facebook import urls
 from app.platforms.registry import registry
@@ -58,9 +57,10 @@ def test_a_personal_profile_is_left_to_the_web_capture() -> None:
     )
 
 
-def test_a_page_url_that_is_not_a_post_names_the_form() -> None:
-    with pytest.raises(Invalid, match="posts/<id or pfbid"):
-        urls.parse_post_url(UrlParts.parse("https://www.facebook.com/cityofexample/about"))
+def test_a_page_url_that_is_not_a_post_is_left_to_the_web_capture() -> None:
+    assert (
+        urls.parse_post_url(UrlParts.parse("https://www.facebook.com/cityofexample/about")) is None
+    )
 
 
 def test_other_hosts_are_not_facebook() -> None:
