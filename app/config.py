@@ -74,6 +74,31 @@ class Settings(BaseSettings):
     bluesky_appview_url: str = "https://public.api.bsky.app"
     youtube_api_url: str = "https://www.googleapis.com/youtube/v3"
     youtube_api_key: str | None = None
+    # Meta (Facebook Pages, Instagram professional accounts, Threads): docs/platforms.md
+    meta_app_id: str | None = Field(default=None, description="The Meta app's id.")
+    meta_app_secret: SecretStr | None = Field(
+        default=None, description="The Meta app's secret (signs appsecret_proof)."
+    )
+    meta_graph_url: str = "https://graph.facebook.com/v24.0"
+    meta_oauth_url: str = Field(
+        default="https://www.facebook.com/v24.0/dialog/oauth",
+        description="Where the employee grants access (the authorization endpoint).",
+    )
+    meta_token_url: str | None = Field(
+        default=None,
+        description="Where the authorization code is exchanged; default "
+        "POSTVAULT_META_GRAPH_URL/oauth/access_token.",
+    )
+    meta_redirect_uri: str | None = Field(
+        default=None,
+        description="The connect flow's callback registered with the Meta app; default "
+        "POSTVAULT_PUBLIC_URL + /connections/callback.",
+    )
+    threads_graph_url: str = "https://graph.threads.net/v1.0"
+    threads_oauth_url: str = "https://threads.net/oauth/authorize"
+    threads_refresh_days_before: int = Field(
+        default=10, gt=0, description="Threads tokens are refreshed this many days before expiry."
+    )
     capture_lease_seconds: int = Field(default=300, gt=0)
     capture_batch_size: int = Field(default=20, gt=0)
     capture_interval_seconds: int = Field(default=60, gt=0)

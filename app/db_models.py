@@ -10,6 +10,7 @@ from app.classification.models import (
     ContentFingerprintBand,
 )
 from app.collectors.models import CaptureAttempt
+from app.connections.models import ConnectAttempt, PlatformConnection
 from app.db import Base
 from app.open_records.models import (
     RecordsRequest,
@@ -38,6 +39,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaptureAttempt",
+    "ConnectAttempt",
+    "PlatformConnection",
     "CapturedVersion",
     "Classification",
     "ClassificationOverride",

@@ -59,6 +59,7 @@ def oidc_provider(
     clients: list[dict[str, Any]],
     accounts: dict[str, dict[str, Any]] | None = None,
     id_token_ttl: int = 3600,
+    scopes: list[str] | None = None,
 ) -> Iterator[OidcProvider]:
     node = shutil.which("node")
     assert node, "node is not installed (scripts/install-oidc-provider installs it)"
@@ -70,6 +71,7 @@ def oidc_provider(
         "clients": clients,
         "accounts": accounts or {},
         "id_token_ttl": id_token_ttl,
+        "scopes": scopes or [],
     }
     path = tmp_path / f"oidc-provider-{time.monotonic_ns()}.json"
     path.write_text(json.dumps(config))

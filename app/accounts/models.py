@@ -31,6 +31,10 @@ class SocialAccount(Base):
     # Some Mastodon instances only answer with a token; the account can carry one. Stored
     # encrypted (app/crypto.py); the ORM reads plain text.
     access_token: Mapped[str | None] = mapped_column(EncryptedString(512))
+    # The OAuth grant (app/connections) whose token captures this account, if any.
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform_connections.id"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[User] = relationship()

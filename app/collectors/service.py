@@ -541,12 +541,19 @@ def _finish(
             detail = result.reason
             post.last_error = result.reason
             post.last_error_at = now
-            if post.status != PostStatus.unavailable:
-                post.status = PostStatus.unavailable
+            wanted = PostStatus.reconnect_needed if result.reconnect else PostStatus.unavailable
+            if result.reconnect:
+                from app.connections.service import grant_lapsed
+
+                grant_lapsed(session, post.account, result.reason, actor=ctx.actor)
+            if post.status != wanted:
+                post.status = wanted
                 record(
                     session,
                     actor=ctx.actor,
-                    action="capture.not_visible",
+                    action="capture.reconnect_needed"
+                    if result.reconnect
+                    else "capture.not_visible",
                     object_type="post",
                     object_id=post.id,
                     details={"reason": result.reason},

@@ -160,6 +160,9 @@ class NotVisible(BaseModel):
 
     kind: Literal["not_visible"] = "not_visible"
     reason: str
+    # The account's connected grant (OAuth) expired or was revoked: only the employee can
+    # fix it by reconnecting, so the post shows "reconnect needed", never a silent stop.
+    reconnect: bool = False
     http_requests: int = 0
 
 

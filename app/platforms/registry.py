@@ -16,10 +16,13 @@ from pydantic import AfterValidator, Field
 from app.errors import Invalid
 from app.platforms.base import PLATFORM_ENUM_MARK, AccountRef, Platform, PostRef, UrlParts
 from app.platforms.bluesky import PLATFORM as BLUESKY
+from app.platforms.facebook import PLATFORM as FACEBOOK
 from app.platforms.feed import PLATFORM as FEED
 from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
+from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
+from app.platforms.threads import PLATFORM as THREADS
 from app.platforms.web import PLATFORM as WEB
 from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
@@ -33,6 +36,9 @@ PLATFORMS: tuple[Platform, ...] = (
     MEDIAWIKI,
     X,
     WEB,
+    FACEBOOK,
+    INSTAGRAM,
+    THREADS,
 )
 
 

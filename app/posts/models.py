@@ -19,6 +19,7 @@ class PostStatus(enum.StrEnum):
     removed = "removed"  # gone from the platform; the archive keeps it
     unavailable = "unavailable"  # private, needs a token, or the account is gone
     failing = "failing"  # repeated failures; retried later, last error shown
+    reconnect_needed = "reconnect_needed"  # the connected account's grant lapsed or was revoked
     disposed = "disposed"  # destroyed by an approved disposition; only a stub remains
 
 

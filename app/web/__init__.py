@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
 from app.db import Database
+from app.web.connection_pages import router as connection_pages
 from app.web.evidence_pages import router as evidence_pages
 from app.web.middleware import WebSessionMiddleware
 from app.web.notice_pages import router as notice_pages
@@ -35,5 +36,6 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
     app.include_router(router)
     app.include_router(sso_pages)
     app.include_router(request_pages)
+    app.include_router(connection_pages)
     app.include_router(notice_pages)
     app.include_router(evidence_pages)

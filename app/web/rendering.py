@@ -26,6 +26,7 @@ STATUS_NAMES = {
     "removed": "Removed",
     "failing": "Capture failing",
     "unavailable": "Unavailable",
+    "reconnect_needed": "Reconnect needed",
     "disposed": "Disposed",
 }
 STATUS_HINTS = {
@@ -35,6 +36,8 @@ STATUS_HINTS = {
     "removed": "Gone from the platform; the archive keeps what was captured.",
     "failing": "PostVault keeps trying; a records officer sees this too.",
     "unavailable": "The post is private, needs a token, or its account is gone.",
+    "reconnect_needed": "The account's connection expired or was revoked: reconnect it on "
+    "My accounts and PostVault captures it again.",
     "disposed": "Destroyed under its retention schedule, after approval.",
 }
 KIND_NAMES = {

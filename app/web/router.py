@@ -16,6 +16,7 @@ from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.bounds import DbId
 from app.collectors import service as capture_service
+from app.connections import service as connections_service
 from app.db import SessionDep
 from app.errors import DomainError, Forbidden, Invalid, NotFound
 from app.platforms.fetcher import Fetcher
@@ -36,6 +37,8 @@ STATUSES = [s.value for s in PostStatus]
 
 DONE = {
     "registered": "The account is registered. You can now flag its posts.",
+    "connected": "The account is connected. You can now flag its posts.",
+    "disconnected": "Disconnected: the token is deleted; what was archived stays.",
     "already-registered": "That account was already registered to you.",
     "removed": "The account is removed.",
     "flagged": "The post is flagged. PostVault will capture it in a moment.",
@@ -188,6 +191,7 @@ def _accounts_page(
         user=user,
         status_code=status_code,
         accounts=service.my_accounts(session, owner=user),
+        connections=connections_service.my_connections(session, user),
         platforms=registry.ids(),
         done=_done(done),
         form=form or {"platform": "", "account": ""},
@@ -455,6 +459,7 @@ def _post_page(
         user=user,
         status_code=status_code,
         view=view,
+        grant=connections_service.grant_of(session, view.account),
         done=_done(done),
         capture_error=capture_error,
     )

@@ -55,12 +55,19 @@ class LiveServer:
     thread: threading.Thread
 
 
-@contextmanager
-def start_live_server(app: Any) -> Iterator[LiveServer]:
-    """Serve `app` with uvicorn in a thread on 127.0.0.1 and a free port, until the block ends."""
+def bind_free_port() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def start_live_server(app: Any, sock: socket.socket | None = None) -> Iterator[LiveServer]:
+    """Serve `app` with uvicorn in a thread on 127.0.0.1 and a free port (or on `sock`, bound
+    beforehand when the address must be known first: an OAuth redirect URI), until the block
+    ends."""
+    sock = sock or bind_free_port()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")
     server = uvicorn.Server(config)

@@ -23,7 +23,8 @@ server.listen(config.port || 0, '127.0.0.1', () => {
   const provider = new Provider(issuer, {
     clients: config.clients,
     pkce: { required: () => true },
-    scopes: ['openid', 'email', 'profile', 'groups'],
+    // `scopes` in the config adds an application's own scopes (Meta's pages_show_list, …).
+    scopes: ['openid', 'email', 'profile', 'groups', ...(config.scopes || [])],
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
