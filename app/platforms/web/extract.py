@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.platforms.facebook.urls import PLATFORM_ID as FACEBOOK_ID
+from app.platforms.instagram.urls import PLATFORM_ID as INSTAGRAM_ID
+
 # Phrases recognised sites show instead of a post that was removed or hidden.
 UNAVAILABLE_PHRASES: dict[str, tuple[str, ...]] = {
-    "facebook": (
+    FACEBOOK_ID: (
         "this content isn't available right now",
         "this content isn't available at the moment",
         "this page isn't available",
     ),
-    "instagram": ("sorry, this page isn't available",),
+    INSTAGRAM_ID: ("sorry, this page isn't available",),
     "linkedin": (
         "this post cannot be displayed",
         "this content isn't available",

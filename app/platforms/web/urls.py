@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from app.errors import Invalid
 from app.platforms.base import AccountRef, PostRef, UrlParts
+from app.platforms.facebook.urls import PLATFORM_ID as FACEBOOK_ID
+from app.platforms.instagram.urls import PLATFORM_ID as INSTAGRAM_ID
 from app.platforms.urls import normalise_web_url
 
 PLATFORM_ID = "web"
@@ -32,7 +34,7 @@ class Site:
 
 SITES: tuple[Site, ...] = (
     Site(
-        "facebook",
+        FACEBOOK_ID,  # the same site as the Graph API platform; captured here by browser
         "Facebook",
         ("facebook.com", "m.facebook.com", "web.facebook.com", "fb.com"),
         re.compile(r"^/(groups/[^/]+|profile\.php|people/[^/]+/\d+|[A-Za-z0-9.\-]{3,})/?$"),
@@ -65,7 +67,7 @@ SITES: tuple[Site, ...] = (
         ("https://www.tiktok.com/@pat.employee/video/7301234567890123456",),
     ),
     Site(
-        "instagram",
+        INSTAGRAM_ID,
         "Instagram",
         ("instagram.com",),
         re.compile(r"^/[A-Za-z0-9._]+/?$"),
