@@ -51,7 +51,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.archive_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.database_url)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+        )
+    )
+    uvicorn_exit = server.handle_exit
+
+    def handle_exit(sig: int, frame: Any) -> None:
+        # The scheduler stops claiming work the moment the signal comes, while uvicorn
+        # drains open requests; the shutdown grace counts from here.
+        app.state.lifecycle.request_stop()
+        uvicorn_exit(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    server.run()
     return 0
 
 

@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     capture_interval_seconds: int = Field(default=60, gt=0)
     capture_max_failures: int = Field(default=5, gt=0)
 
+    # --- jobs and shutdown ---
+    job_lease_seconds: int = Field(
+        default=120,
+        gt=0,
+        description="Lease on a long job (response package, disposition run), renewed while "
+        "it runs; a job whose process died is resumed once its lease runs out.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="On SIGTERM, work already started may finish within this many seconds; "
+        "what is left returns to the pool when its lease runs out.",
+    )
+
     # Snapshots and storage
     storage_backend: str = Field(default="local", pattern="^(local|s3)$")
     s3_endpoint_url: str | None = None

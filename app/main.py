@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +25,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
 from app.health import router as health_router
+from app.lifecycle import BackgroundJobs, Lifecycle
 from app.open_records.router import router as open_records_router
 from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
@@ -37,7 +37,7 @@ from app.web import install_web
 from app.web.deps import SignInRequired, login_url
 from app.web.middleware import is_page_path
 from app.web.rendering import error_page, see_other
-from app.worker import start_scheduler
+from app.worker import start_scheduler, stop_gracefully
 
 log = logging.getLogger("postvault")
 
@@ -64,20 +64,28 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     def get_capture_context() -> CaptureContext:
         # Built on first use: it opens an HTTP client and the archive store.
         if not capture_context:
-            capture_context.append(build_capture_context(db, settings))
+            context = build_capture_context(db, settings)
+            context.stop = lifecycle.stop
+            capture_context.append(context)
         return capture_context[0]
+
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = None
         if settings.run_scheduler:
-            scheduler = start_scheduler(db, settings, app.state.capture_context())
+            scheduler = start_scheduler(db, settings, app.state.capture_context(), lifecycle)
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=True)
-            background.shutdown(wait=True)
+            # Stop claiming at once, give work in flight the grace, leave the rest to its
+            # lease. An app given its database (tests) shares the process's render pool
+            # with the apps after it, so only an app owning its process stops the pool.
+            background.shutdown()
+            app.state.left_running = stop_gracefully(
+                lifecycle, settings, scheduler, stop_pools=database is None
+            )
             if capture_context:
                 capture_context[0].client.close()
             if database is None:
@@ -95,8 +103,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.capture_context = get_capture_context
     # Long jobs started from the API (response packages) run here, one at a time, so the
     # request answers at once and the job's progress is read from the database.
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postvault-job")
+    background = BackgroundJobs(lifecycle)
     app.state.run_in_background = background.submit
+    app.state.stopping = lifecycle.stop
+    app.state.lifecycle = lifecycle
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     app.state.schedules = load_schedules(settings.schedules_dir)

@@ -12,7 +12,8 @@ import datetime as dt
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -105,6 +106,8 @@ class CaptureContext:
     on_label_changed: list[LabelChangedHook] = field(default_factory=list)
     # Media downloads share the collectors' limiter; None = built from `settings`.
     fetcher: Fetcher | None = None
+    # Set when the process is stopping: a pass claims nothing more (app/lifecycle.py).
+    stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def actor(self) -> Actor:
@@ -555,7 +558,7 @@ def run_due(
 ) -> PassSummary:
     """Claim and capture due posts in batches until none are due (or `max_posts` done)."""
     summary = PassSummary()
-    while max_posts is None or summary.claimed < max_posts:
+    while (max_posts is None or summary.claimed < max_posts) and not ctx.stop.is_set():
         batch = ctx.settings.capture_batch_size
         if max_posts is not None:
             batch = min(batch, max_posts - summary.claimed)
@@ -565,13 +568,17 @@ def run_due(
         summary.claimed += len(ids)
         new_versions: list[int] = []
         for post_id in ids:
+            if ctx.stop.is_set():
+                break  # the posts claimed and not started return to the pool with their lease
             report = capture_post(ctx, post_id, after_commit=False)
             new_versions += report.version_ids
             summary.add(report)
             if on_progress is not None:
                 on_progress(report)
-        # Snapshots of the whole batch at once: they render in parallel in the pool.
-        run_after_commit(ctx, new_versions)
+        # Snapshots of the whole batch at once: they render in parallel in the pool. When
+        # stopping, the snapshot backfill of the next start makes them instead.
+        if not ctx.stop.is_set():
+            run_after_commit(ctx, new_versions)
     return summary
 
 

@@ -1,16 +1,21 @@
-"""Daily open-records job: the 19.35(5) hold timer."""
+"""Open-records jobs: the daily 19.35(5) hold timer, and resuming response packages a dead
+process left queued or running."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
 from app.open_records import hold_timers
+from app.open_records.package import recover_packages
 from app.retention import holds
 from app.retention.calendar import load_calendar, local_today
+from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.retention")  # where the hold timer always logged
 
@@ -33,7 +38,23 @@ def holds_timer_job(database: Database, settings: Settings) -> None:
         log.info("holds released by the 19.35(5) timer: %s; extended: %s", released, extended)
 
 
-JOBS: list[tuple[str, Any, dict[str, Any]]] = [
+def recover_packages_job(
+    database: Database, settings: Settings, *, stop: threading.Event | None = None
+) -> None:
+    resumed = recover_packages(
+        database,
+        store_from_settings(settings),
+        lease_seconds=settings.job_lease_seconds,
+        stop=stop,
+    )
+    if resumed:
+        log.info("resumed response packages left by a stopped process: %s", resumed)
+
+
+recover_packages_job.stoppable = True  # type: ignore[attr-defined]
+
+JOBS: list[tuple[str, Callable[..., None], dict[str, Any]]] = [
     # The job id predates the move from app/retention; kept so a scheduler store keeps its row.
     ("retention.holds_timer", holds_timer_job, {"trigger": "interval", "hours": 24}),
+    ("open_records.recover_packages", recover_packages_job, {"trigger": "interval", "minutes": 1}),
 ]

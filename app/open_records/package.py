@@ -12,22 +12,24 @@ import html
 import io
 import json
 import logging
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import weasyprint
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from app import __version__
+from app import __version__, leases
 from app.audit.models import AuditEvent
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.models import Classification
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
+from app.leases import new_owner
 from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
@@ -73,25 +75,98 @@ class ReleasedFile:
     reasons: tuple[str, ...]
 
 
-def start_package(session: Session, *, officer: User, request_id: int) -> ResponsePackage:
+ACTIVE_STATUSES = (PackageStatus.queued, PackageStatus.running)
+# A package whose process died this many times is marked failed, not resumed again (a package
+# that kills its process every time must not take the next one down with it).
+MAX_ATTEMPTS = 3
+RECOVERY_ACTOR = Actor.system("open_records.package_recovery")
+
+
+class _Interrupted(Exception):
+    """The run stops part-way: its lease was lost, or the process is shutting down."""
+
+
+def _stale(now: dt.datetime, lease_seconds: float) -> ColumnElement[bool]:
+    """A queued or running package nobody is making: its lease ran out or was let go, or it
+    was queued longer than a lease and never started (the process that queued it died)."""
+    column = ResponsePackage.lease_expires_at
+    return and_(
+        ResponsePackage.status.in_(ACTIVE_STATUSES),
+        or_(
+            column < now,
+            and_(
+                column.is_(None),
+                or_(
+                    ResponsePackage.status == PackageStatus.running,
+                    ResponsePackage.created_at < now - dt.timedelta(seconds=lease_seconds),
+                ),
+            ),
+        ),
+    )
+
+
+def _fail(
+    session: Session, package: ResponsePackage, *, error: str, actor: Actor, now: dt.datetime
+) -> None:
+    package.status = PackageStatus.failed
+    package.error = error
+    package.finished_at = now
+    package.lease_owner = None
+    package.lease_expires_at = None
+    record(
+        session,
+        actor=actor,
+        action="request.package_failed",
+        object_type="records_request",
+        object_id=package.request_id,
+        details={"package_id": package.id, "error": error, "attempts": package.attempts},
+    )
+
+
+def start_package(
+    session: Session,
+    *,
+    officer: User,
+    request_id: int,
+    lease_seconds: float = 120,
+    now: dt.datetime | None = None,
+) -> ResponsePackage:
+    now = now or utcnow()
     request = get_request(session, request_id)
     items = list_items(session, request_id=request_id, include_removed=False)
     if not items and request.status != RequestStatus.denied:
         raise Conflict(f"request {request.number} has nothing in its responsive set to package")
     running = session.scalar(
-        select(ResponsePackage).where(
+        select(ResponsePackage)
+        .where(
             ResponsePackage.request_id == request_id,
-            ResponsePackage.status.in_((PackageStatus.queued, PackageStatus.running)),
+            ResponsePackage.status.in_(ACTIVE_STATUSES),
         )
+        .with_for_update()
     )
     if running is not None:
-        raise Conflict(f"package {running.id} of request {request.number} is still being made")
+        if session.scalar(
+            select(ResponsePackage.id).where(
+                ResponsePackage.id == running.id, _stale(now, lease_seconds)
+            )
+        ):
+            # Its process died and nobody resumed it yet: the officer asked for a new one.
+            _fail(
+                session,
+                running,
+                error="the process making it stopped; a new package was started instead",
+                actor=Actor.of(officer),
+                now=now,
+            )
+        else:
+            raise Conflict(f"package {running.id} of request {request.number} is still being made")
     package = ResponsePackage(
         request_id=request_id,
         status=PackageStatus.queued,
         progress=0,
         total=len(items),
         created_by_id=officer.id,
+        created_at=now,
     )
     session.add(package)
     session.flush()
@@ -363,83 +438,189 @@ def run_package(
     package_id: int,
     actor: Actor,
     progress: Progress | None = None,
+    lease_seconds: float = 120,
+    stop: threading.Event | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> ResponsePackage:
-    """Make the package (the background job): progress is saved as items are prepared."""
+    """Make the package (the background job): progress is saved as items are prepared.
+
+    The run holds the package's lease and renews it from a heartbeat; a package another run
+    holds is left to it. A run stopped part-way (shutdown, lost lease) leaves the package
+    `running` with its lease let go or running out, and the recovery job resumes it: items
+    already prepared are read back, not made again.
+    """
     from app.storage.service import put_object
 
+    owner = new_owner()
     with database.session() as session:
         package = session.get(ResponsePackage, package_id)
         if package is None:
             raise NotFound(f"no package {package_id}")
-        if package.status == PackageStatus.done:
+        if package.status in (PackageStatus.done, PackageStatus.failed):
             return package
-        package.status = PackageStatus.running
-    try:
+        won = leases.claim(
+            session,
+            ResponsePackage,
+            package_id,
+            owner=owner,
+            statuses=ACTIVE_STATUSES,
+            lease_seconds=lease_seconds,
+            now=clock(),
+            values={"status": PackageStatus.running, "attempts": ResponsePackage.attempts + 1},
+        )
+    if not won:
+        log.info("package %s is being made by another run", package_id)
         with database.session() as session:
-            package = session.get(ResponsePackage, package_id)
-            assert package is not None
-            request = get_request(session, package.request_id)
-            request_id, number = request.id, request.number
-            item_ids = [
-                i.id for i in list_items(session, request_id=request_id, include_removed=False)
-            ]
-            package.total = len(item_ids)
-        files: list[ReleasedFile] = []
-        # One short transaction per item, its progress saved with it: the job never holds the
-        # database for the whole package, and a reader sees it advance.
-        for position, item_id in enumerate(item_ids, start=1):
+            current = session.get(ResponsePackage, package_id)
+            assert current is not None
+            return current
+
+    def fenced(session: Session) -> ResponsePackage:
+        """The package, if this run still holds it and is not told to stop."""
+        if stop is not None and stop.is_set():
+            raise _Interrupted("the process is shutting down")
+        if beat.lost.is_set() or not leases.holds(session, ResponsePackage, package_id, owner):
+            raise _Interrupted("the lease was lost to another run")
+        package = session.get(ResponsePackage, package_id)
+        assert package is not None
+        return package
+
+    with leases.Heartbeat(
+        database, ResponsePackage, package_id, owner=owner, seconds=lease_seconds
+    ) as beat:
+        try:
             with database.session() as session:
-                item = session.get(RequestItem, item_id)
-                assert item is not None
-                files.append(
-                    release_item(
-                        session,
-                        store=store,
-                        request_number=number,
-                        item=item,
-                        position=position,
-                        actor=actor,
+                package = fenced(session)
+                request = get_request(session, package.request_id)
+                request_id, number = request.id, request.number
+                item_ids = [
+                    i.id for i in list_items(session, request_id=request_id, include_removed=False)
+                ]
+                package.total = len(item_ids)
+            files: list[ReleasedFile] = []
+            # One short transaction per item, its progress saved with it: the job never holds
+            # the database for the whole package, and a reader sees it advance.
+            for position, item_id in enumerate(item_ids, start=1):
+                with database.session() as session:
+                    running = fenced(session)
+                    item = session.get(RequestItem, item_id)
+                    assert item is not None
+                    files.append(
+                        release_item(
+                            session,
+                            store=store,
+                            request_number=number,
+                            item=item,
+                            position=position,
+                            actor=actor,
+                        )
                     )
+                    running.progress = position
+                if progress is not None:
+                    progress(position, len(item_ids))
+            with database.session() as session:
+                package = fenced(session)
+                request = get_request(session, request_id)
+                data = build_bag(session, request=request, files=files)
+                obj = put_object(session, store, data, mime_type="application/zip", kind="package")
+                package = fenced(session)
+                package.sha256 = obj.sha256
+                package.status = PackageStatus.done
+                package.finished_at = clock()
+                package.lease_owner = None
+                package.lease_expires_at = None
+                record(
+                    session,
+                    actor=actor,
+                    action="request.packaged",
+                    object_type="records_request",
+                    object_id=request.id,
+                    details={
+                        "package_id": package.id,
+                        "sha256": obj.sha256,
+                        "bytes": len(data),
+                        "items": package.total,
+                    },
                 )
-                running = session.get(ResponsePackage, package_id)
-                assert running is not None
-                running.progress = position
-            if progress is not None:
-                progress(position, len(item_ids))
-        with database.session() as session:
-            package = session.get(ResponsePackage, package_id)
-            assert package is not None
-            request = get_request(session, request_id)
-            data = build_bag(session, request=request, files=files)
-            obj = put_object(session, store, data, mime_type="application/zip", kind="package")
-            package.sha256 = obj.sha256
-            package.status = PackageStatus.done
-            package.finished_at = utcnow()
-            record(
-                session,
-                actor=actor,
-                action="request.packaged",
-                object_type="records_request",
-                object_id=request.id,
-                details={
-                    "package_id": package.id,
-                    "sha256": obj.sha256,
-                    "bytes": len(data),
-                    "items": package.total,
-                },
-            )
-    except Exception as exc:
-        log.exception("package %s failed", package_id)
-        with database.session() as session:
-            failed = session.get(ResponsePackage, package_id)
-            assert failed is not None
-            failed.status = PackageStatus.failed
-            failed.error = f"{type(exc).__name__}: {exc}"
-            failed.finished_at = utcnow()
+        except _Interrupted as why:
+            log.warning("package %s stopped part-way (%s); it will be resumed", package_id, why)
+            leases.let_go(database, ResponsePackage, package_id, owner=owner)
+        except Exception as exc:
+            log.exception("package %s failed", package_id)
+            with database.session() as session:
+                if leases.holds(session, ResponsePackage, package_id, owner):
+                    failed = session.get(ResponsePackage, package_id)
+                    assert failed is not None
+                    _fail(
+                        session,
+                        failed,
+                        error=f"{type(exc).__name__}: {exc}",
+                        actor=actor,
+                        now=clock(),
+                    )
     with database.session() as session:
         done = session.get(ResponsePackage, package_id)
         assert done is not None
         return done
+
+
+def recover_packages(
+    database: Database,
+    store: ArchiveStore,
+    *,
+    lease_seconds: float = 120,
+    stop: threading.Event | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> list[int]:
+    """Find packages left queued or running by a process that died, and resume them (or mark
+    them failed after MAX_ATTEMPTS runs). Returns the ids resumed. Run at start-up and
+    periodically; safe to run in several processes at once (the claim decides)."""
+    now = clock()
+    resume: list[int] = []
+    with database.session() as session:
+        for package in session.scalars(
+            select(ResponsePackage)
+            .where(_stale(now, lease_seconds))
+            .order_by(ResponsePackage.id)
+            .with_for_update(skip_locked=True)
+        ):
+            if package.attempts >= MAX_ATTEMPTS:
+                _fail(
+                    session,
+                    package,
+                    error=f"the process making it stopped {package.attempts} times; "
+                    "start a new package",
+                    actor=RECOVERY_ACTOR,
+                    now=now,
+                )
+                continue
+            resume.append(package.id)
+            record(
+                session,
+                actor=RECOVERY_ACTOR,
+                action="request.package_resumed",
+                object_type="records_request",
+                object_id=package.request_id,
+                details={
+                    "package_id": package.id,
+                    "was": package.status,
+                    "progress": package.progress,
+                    "previous_owner": package.lease_owner,
+                },
+            )
+    for package_id in resume:
+        if stop is not None and stop.is_set():
+            break
+        run_package(
+            database,
+            store,
+            package_id=package_id,
+            actor=RECOVERY_ACTOR,
+            lease_seconds=lease_seconds,
+            stop=stop,
+            clock=clock,
+        )
+    return resume
 
 
 def download(

@@ -285,7 +285,12 @@ def start_package(
     request_id: int, officer: OfficerUser, session: SessionDep, request: Request, store: StoreDep
 ) -> PackageOut:
     """Start making the response package in the background; poll GET for progress."""
-    package = package_service.start_package(session, officer=officer, request_id=request_id)
+    package = package_service.start_package(
+        session,
+        officer=officer,
+        request_id=request_id,
+        lease_seconds=request.app.state.settings.job_lease_seconds,
+    )
     session.commit()
     request.app.state.run_in_background(
         package_service.run_package,
@@ -293,6 +298,8 @@ def start_package(
         store,
         package_id=package.id,
         actor=Actor.of(officer),
+        lease_seconds=request.app.state.settings.job_lease_seconds,
+        stop=request.app.state.stopping,
     )
     return PackageOut.model_validate(package)
 

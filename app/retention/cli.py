@@ -10,8 +10,9 @@ from pathlib import Path
 from app.audit.service import Actor
 from app.config import Settings
 from app.migrate import migrated_database
-from app.retention import disposition, disposition_run, report
+from app.retention import disposition, report
 from app.retention.calendar import local_today
+from app.retention.run_lease import run_batch_leased
 from app.retention.schedules import ScheduleError, load_schedules
 from app.storage.service import store_from_settings
 
@@ -87,13 +88,14 @@ def cmd_disposition_run(args: argparse.Namespace, settings: Settings) -> int:
             _out("no approved batch can run today")
         store = store_from_settings(settings)
         for batch_id in batch_ids:
-            result = disposition_run.run_batch(
+            result = run_batch_leased(
                 db,
                 batch_id=batch_id,
                 store=store,
                 actor=Actor.system("cli"),
                 today=today,
                 timezone=settings.retention_timezone,
+                lease_seconds=settings.job_lease_seconds,
             )
             _out(
                 f"batch {batch_id} {result.status}: destroyed {len(result.destroyed)} post(s) "

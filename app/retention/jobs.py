@@ -4,14 +4,17 @@ locks in step with due dates and holds. (The 19.35(5) hold timer is app.open_rec
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
-from app.retention import disposition, disposition_run
+from app.errors import Conflict
+from app.retention import disposition
 from app.retention.calendar import local_today
 from app.retention.object_lock import sync_object_locks
+from app.retention.run_lease import resume_disposition, run_batch_leased
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.retention")
@@ -29,14 +32,19 @@ def disposition_job(database: Database, settings: Settings) -> None:
         log.info("disposition batch %s proposed; a records officer approves it", proposed)
     store = store_from_settings(settings)
     for batch_id in runnable:
-        result = disposition_run.run_batch(
-            database,
-            batch_id=batch_id,
-            store=store,
-            actor=actor,
-            today=today,
-            timezone=settings.retention_timezone,
-        )
+        try:
+            result = run_batch_leased(
+                database,
+                batch_id=batch_id,
+                store=store,
+                actor=actor,
+                today=today,
+                timezone=settings.retention_timezone,
+                lease_seconds=settings.job_lease_seconds,
+            )
+        except Conflict as exc:  # another process runs it, or its checks no longer pass
+            log.info("disposition batch %s not run: %s", batch_id, exc.message)
+            continue
         log.info(
             "disposition batch %s %s: %d destroyed, %d skipped",
             batch_id,
@@ -59,8 +67,28 @@ def object_lock_job(database: Database, settings: Settings) -> None:
     )
 
 
+def resume_disposition_job(
+    database: Database, settings: Settings, *, stop: threading.Event | None = None
+) -> None:
+    """Resume disposition runs a stopped or dead process left `running` (start-up, and every
+    minute: a batch must not sit half destroyed until the next daily run)."""
+    resumed = resume_disposition(
+        database,
+        store_from_settings(settings),
+        today=local_today(settings.retention_timezone),
+        timezone=settings.retention_timezone,
+        lease_seconds=settings.job_lease_seconds,
+        stop=stop,
+    )
+    if resumed:
+        log.info("resumed disposition batches left running by a stopped process: %s", resumed)
+
+
+resume_disposition_job.stoppable = True  # type: ignore[attr-defined]
+
 JOBS: list[tuple[str, Any, dict[str, Any]]] = [
     ("retention.disposition", disposition_job, {"trigger": "interval", "hours": 24}),
     # The job id predates the move from app/storage; kept so a scheduler store keeps its row.
     ("storage.object_locks", object_lock_job, {"trigger": "interval", "hours": 24}),
+    ("retention.resume_disposition", resume_disposition_job, {"trigger": "interval", "minutes": 1}),
 ]

@@ -102,6 +102,10 @@ class DispositionBatch(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Held by the process running the batch (app/leases.py): one run at a time, and a run
+    # whose process died is resumed once its lease runs out.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DispositionItem(Base):

@@ -11,9 +11,10 @@ from app.auth.deps import OfficerUser
 from app.config import Settings
 from app.db import Database, SessionDep
 from app.errors import DomainError
-from app.retention import assignment, disposition, disposition_run, holds
+from app.retention import assignment, disposition, holds
 from app.retention.calendar import local_today
 from app.retention.models import BatchStatus, HoldKind
+from app.retention.run_lease import RunInterrupted, run_batch_leased
 from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
     AssignmentOut,
@@ -261,15 +262,17 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request, store: Stor
     settings = _settings(request)
     database: Database = request.app.state.db
     try:
-        result = disposition_run.run_batch(
+        result = run_batch_leased(
             database,
             batch_id=batch_id,
             store=store,
             actor=Actor.of(officer),
             today=_today(request),
             timezone=settings.retention_timezone,
+            lease_seconds=settings.job_lease_seconds,
+            stop=request.app.state.stopping,
         )
-    except StoreError as exc:
+    except (StoreError, RunInterrupted) as exc:
         raise RunStopped(f"the run stopped: {exc}; run it again to resume") from None
     return RunOut(
         batch_id=result.batch_id,

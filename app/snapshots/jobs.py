@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -42,21 +43,36 @@ def fixity_job(database: Database, settings: Settings) -> None:
         log.info("fixity check: %d objects intact", report.checked)
 
 
-def snapshot_backfill_job(database: Database, settings: Settings) -> None:
-    """Snapshot versions that have none (a render that failed after capture is retried)."""
+def snapshot_backfill_job(
+    database: Database, settings: Settings, *, stop: threading.Event | None = None
+) -> None:
+    """Snapshot versions that have none (a render that failed after capture, or a capture
+    whose process stopped before its snapshots were made). It runs at start-up and every ten
+    minutes, batch after batch until none is missing; a version that fails is tried once per
+    run, so a broken one never loops."""
     store = store_from_settings(settings)
-    with database.session() as session:
-        ids = service.versions_to_render(session, outdated_too=False)[:BACKFILL_BATCH]
-        if not ids:
-            return
-        report = service.rerender_versions(
-            session,
-            store=store,
-            version_ids=ids,
-            render_many=render_pool(settings.render_workers).render_many,
-        )
-    if report.failed:
-        log.error("snapshot backfill: %d versions failed: %s", len(report.failed), report.failed)
+    tried: set[int] = set()
+    while stop is None or not stop.is_set():
+        with database.session() as session:
+            ids = [
+                i for i in service.versions_to_render(session, outdated_too=False) if i not in tried
+            ][:BACKFILL_BATCH]
+            if not ids:
+                return
+            tried.update(ids)
+            report = service.rerender_versions(
+                session,
+                store=store,
+                version_ids=ids,
+                render_many=render_pool(settings.render_workers).render_many,
+            )
+        if report.failed:
+            log.error(
+                "snapshot backfill: %d versions failed: %s", len(report.failed), report.failed
+            )
+
+
+snapshot_backfill_job.stoppable = True  # type: ignore[attr-defined]
 
 
 JOBS: list[tuple[str, Callable[[Database, Settings], None], dict[str, Any]]] = [

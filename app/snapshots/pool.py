@@ -8,15 +8,37 @@ snapshots at once, so throughput grows with the cores the machine has.
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
+
+log = logging.getLogger("postvault.snapshots")
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In each render worker: exit when the process that made the pool is gone. A worker
+    holds its own task queue open, so it would otherwise wait for work for ever after its
+    parent was killed (one orphaned set per start, ~130 MB each)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by a process of another user
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class RenderError(Exception):
@@ -30,8 +52,16 @@ class RenderPool:
         # the API process with its threads (a fork of a threaded process can deadlock).
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["app.snapshots.render"])
-        self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._executor = self._new_executor()
         self._lock = threading.Lock()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def render(self, view: SnapshotView) -> bytes:
         """Render one view in a worker; the calling thread waits without holding the GIL."""
@@ -64,11 +94,21 @@ class RenderPool:
 
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        context = multiprocessing.get_context("forkserver")
-        self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._executor = self._new_executor()
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the workers: queued renders are cancelled, a render still running after
+        `timeout` seconds is killed (its version is snapshotted by the backfill job)."""
+        executor = self._executor
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 _pools: dict[int, RenderPool] = {}
@@ -86,8 +126,22 @@ def render_pool(workers: int = 0) -> RenderPool:
 
 
 @atexit.register
-def _shutdown_pools() -> None:
+def shutdown_pools() -> None:
+    """Stop every pool's workers, then the forkserver and the resource tracker the pools
+    started: nothing of the render pool outlives the process (called from the app's
+    shutdown, and at exit)."""
     with _pools_lock:
         for pool in _pools.values():
             pool.shutdown()
         _pools.clear()
+    # Private but stable since Python 3.8 (the standard library's own tests use them); a
+    # later start makes them again on first use.
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):
+                log.warning("could not stop %s", type(helper).__name__)

@@ -32,6 +32,7 @@ from app.collectors.base import Author, CollectedPost, EmbeddedPost, MediaRef, R
 from app.platforms.registry import RECORD_NAMES as PLATFORM_NAMES
 from app.snapshots.page_assets import ArchiveFetcher, file_extension, jpeg_rendition
 from app.snapshots.schemas import MediaFile, SnapshotView
+from app.weblinks import WEB_SCHEMES, web_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # The renderer's code: this module and what it draws pages with.
@@ -47,7 +48,9 @@ ALLOWED_TAGS = {
     "ul", "ol", "li", "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
-ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+# Links in a snapshot are web addresses only: a `javascript:`, `data:` or `file:` link from
+# platform data (a profile, a link card, a reply) must never become a live link in evidence.
+ALLOWED_URL_SCHEMES = set(WEB_SCHEMES)
 DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "title", "iframe", "object"}
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
@@ -69,6 +72,10 @@ def _source_digest() -> str:
 RENDERER_VERSION = f"1+wp{weasyprint.__version__}+{_source_digest()}"
 
 
+def _only_web_links(_element: str, attribute: str, value: str) -> str | None:
+    return web_url(value) if attribute == "href" else value
+
+
 def sanitize_html(html: str) -> str:
     """Platform HTML (Mastodon content, feed entries) reduced to an allow-list of markup."""
     return nh3.clean(
@@ -76,6 +83,7 @@ def sanitize_html(html: str) -> str:
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_only_web_links,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel=None,
         strip_comments=True,
@@ -322,6 +330,7 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_environment.filters["web_url"] = web_url
 
 
 @dataclass

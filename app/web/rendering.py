@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from app.auth.models import User
 from app.platforms.registry import HANDLE_HELP, PLATFORM_NAMES, registry
 from app.web.security import CSRF_FIELD, WebSession
+from app.weblinks import web_url
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -62,6 +63,7 @@ def _iso(value: dt.datetime | dt.date | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = _iso
+templates.env.filters["web_url"] = web_url
 templates.env.globals.update(
     ROLE_NAMES=ROLE_NAMES,
     PLATFORM_NAMES=PLATFORM_NAMES,

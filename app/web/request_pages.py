@@ -520,7 +520,12 @@ def make_package(
     request: Request, request_id: int, user: OfficerPageUser, session: SessionDep, store: StoreDep
 ) -> Response:
     with refusal_of(session, not_found_raises=True) as refused:
-        package = package_service.start_package(session, officer=user, request_id=request_id)
+        package = package_service.start_package(
+            session,
+            officer=user,
+            request_id=request_id,
+            lease_seconds=request.app.state.settings.job_lease_seconds,
+        )
     if (exc := refused.error) is not None:
         return _workspace(
             request,
@@ -538,6 +543,8 @@ def make_package(
         store,
         package_id=package.id,
         actor=Actor.of(user),
+        lease_seconds=request.app.state.settings.job_lease_seconds,
+        stop=request.app.state.stopping,
     )
     return _redirect(request_id, "packaging", "package")
 
