@@ -26,12 +26,13 @@ from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
 from app.retention.models import (
     BatchStatus,
+    DispositionAttempt,
     DispositionBatch,
     DispositionItem,
     ItemStatus,
     RetentionAssignment,
 )
-from app.retention.schemas import BatchDetail, ItemOut
+from app.retention.schemas import AttemptOut, BatchDetail, ItemOut
 from app.search.service import remove_post_from_index
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
@@ -40,7 +41,12 @@ from app.storage.models import StoredObject
 # 19.21(4)(a): 60 days' written notice to the Wisconsin Historical Society before destruction.
 WHS_NOTICE_DAYS = 60
 # A batch still to run (or resume): its pending posts are not proposed again.
-OPEN_BATCH_STATUSES = (BatchStatus.proposed, BatchStatus.approved, BatchStatus.running)
+OPEN_BATCH_STATUSES = (
+    BatchStatus.proposed,
+    BatchStatus.approved,
+    BatchStatus.running,
+    BatchStatus.failed,
+)
 
 
 def get_batch(session: Session, batch_id: int) -> DispositionBatch:
@@ -278,8 +284,21 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
     detail.runnable_on = (
         first if blocker else (today if batch.status != BatchStatus.completed else None)
     )
-    if batch.status in (BatchStatus.proposed, BatchStatus.cancelled, BatchStatus.completed):
+    if batch.status in (
+        BatchStatus.proposed,
+        BatchStatus.cancelled,
+        BatchStatus.completed,
+        BatchStatus.failed,
+    ):
         detail.runnable_on = None
+    detail.attempts = [
+        AttemptOut.model_validate(a)
+        for a in session.scalars(
+            select(DispositionAttempt)
+            .where(DispositionAttempt.batch_id == batch.id)
+            .order_by(DispositionAttempt.number)
+        )
+    ]
     return detail
 
 

@@ -11,7 +11,7 @@ from app.auth.deps import OfficerUser
 from app.config import Settings
 from app.db import Database, SessionDep
 from app.errors import DomainError
-from app.retention import assignment, disposition, holds
+from app.retention import assignment, disposition, disposition_run, holds
 from app.retention.calendar import local_today
 from app.retention.models import BatchStatus, HoldKind
 from app.retention.run_lease import RunInterrupted, run_batch_leased
@@ -33,7 +33,6 @@ from app.retention.schemas import (
     SeriesOut,
     WhsReply,
 )
-from app.storage.base import StoreError
 from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
@@ -258,7 +257,21 @@ def cancel_batch(
 @router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
 def run_batch(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     """Run an approved batch now (the daily job also runs it). Each post is committed as it
-    is destroyed, so this uses its own transactions rather than the request's."""
+    is destroyed, so this uses its own transactions rather than the request's. A run that
+    fails answers with status `failed` and its error; the batch waits for a retry."""
+    return _run(batch_id, officer, request, store)
+
+
+@router.post("/disposition/batches/{batch_id}/retry", response_model=RunOut)
+def retry_batch(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
+    """Retry a failed batch: it resumes where the failed try stopped."""
+    database: Database = request.app.state.db
+    with database.session() as session:
+        disposition_run.retry_batch(session, batch_id=batch_id, officer=officer)
+    return _run(batch_id, officer, request, store)
+
+
+def _run(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     settings = _settings(request)
     database: Database = request.app.state.db
     try:
@@ -272,7 +285,7 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request, store: Stor
             lease_seconds=settings.job_lease_seconds,
             stop=request.app.state.stopping,
         )
-    except (StoreError, RunInterrupted) as exc:
+    except RunInterrupted as exc:
         raise RunStopped(f"the run stopped: {exc}; run it again to resume") from None
     return RunOut(
         batch_id=result.batch_id,
@@ -280,6 +293,7 @@ def run_batch(batch_id: int, officer: OfficerUser, request: Request, store: Stor
         destroyed=result.destroyed,
         skipped=result.skipped,
         certificate_sha256=result.certificate_sha256,
+        error=result.error,
     )
 
 

@@ -231,14 +231,29 @@ class BatchOut(BaseModel):
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     certificate_sha256: str | None
+    error: str | None = None
     item_count: int = 0
     whs_series: list[str] = []
     runnable_on: dt.date | None = None
     blocked_because: str | None = None
 
 
+class AttemptOut(BaseModel):
+    """One try at running a batch."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    actor: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str
+    error: str | None
+
+
 class BatchDetail(BatchOut):
     items: list[ItemOut] = []
+    attempts: list[AttemptOut] = []
 
 
 class BatchPage(BaseModel):
@@ -254,3 +269,4 @@ class RunOut(BaseModel):
     destroyed: list[int]
     skipped: dict[int, str]
     certificate_sha256: str | None
+    error: str | None = None

@@ -1,0 +1,50 @@
+"""disposition attempts: a failed run is `failed` with its error, and each try is kept
+
+Revision ID: records_0007_attempts
+Revises: jobs_0006_leases
+Create Date: 2026-12-01 22:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "records_0007_attempts"
+down_revision: str | None = "jobs_0006_leases"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("disposition_batches") as batch:
+        batch.add_column(sa.Column("error", sa.Text(), nullable=True))
+    op.create_table(
+        "disposition_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["disposition_batches.id"],
+            name=op.f("fk_disposition_attempts_batch_id_disposition_batches"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_disposition_attempts")),
+    )
+    with op.batch_alter_table("disposition_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_disposition_attempts_batch_id"), ["batch_id"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("disposition_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_disposition_attempts_batch_id"))
+    op.drop_table("disposition_attempts")
+    with op.batch_alter_table("disposition_batches") as batch:
+        batch.drop_column("error")
