@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditChainHead, AuditEvent
 from app.auth.models import User
 from app.db import utcnow
+from app.errors import AuditedRefusal
 
 GENESIS_HASH = "0" * 64
 
@@ -174,3 +175,16 @@ def list_events(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     events = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
     return list(events), total
+
+
+def record_refusal(session: Session, refusal: AuditedRefusal) -> AuditEvent:
+    """Keep a refused attempt (a hold stopped an edit...) in the log, in a transaction other
+    than the refused one's, which is rolled back."""
+    return record(
+        session,
+        actor=Actor(user_id=refusal.actor_id, label=refusal.actor),
+        action=refusal.action,
+        object_type=refusal.object_type,
+        object_id=refusal.object_id,
+        details={**refusal.details, "refused": refusal.message},
+    )
