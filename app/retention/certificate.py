@@ -50,7 +50,8 @@ def _row(stub: dict[str, Any]) -> str:
     return (
         "<tr>"
         f"<td>{escape(str(stub.get('post_id')))}</td>"
-        f"<td>{escape(str(stub.get('platform')))}<br>{escape(str(stub.get('url')))}</td>"
+        f"<td>{escape(str(stub.get('platform')))} {escape(str(stub.get('external_id')))}<br>"
+        f"URL SHA-256 {escape(str(stub.get('url_sha256') or stub.get('url')))}</td>"
         f"<td>{escape(str(stub.get('series_code')))}<br>{escape(str(stub.get('retention')))}</td>"
         f"<td>created {escape(str(stub.get('created_on')))}<br>"
         f"due {escape(str(stub.get('due_on')))}<br>"

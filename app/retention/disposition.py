@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.classification.crosspost import forget_version
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
@@ -33,7 +32,7 @@ from app.retention.models import (
     RetentionAssignment,
 )
 from app.retention.schemas import AttemptOut, BatchDetail, ItemOut
-from app.search.service import remove_post_from_index
+from app.retention.scrub import disposed_external_id, scrub_post, sha256_text
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject
@@ -338,6 +337,14 @@ def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list
             )
         )
         | stored_copies
+        # Redacted copies of its versions made for records requests: copies of its content.
+        | {
+            k
+            for k in session.scalars(
+                select(RequestItem.redacted_sha256).where(RequestItem.version_id.in_(versions))
+            )
+            if k
+        }
     )
     if not mine:
         return [], []
@@ -361,7 +368,9 @@ def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list
         select(CapturedVersion.content_hash).where(
             CapturedVersion.content_hash.in_(candidates), CapturedVersion.id.in_(kept_versions)
         ),
-        select(RequestItem.redacted_sha256).where(RequestItem.redacted_sha256.in_(candidates)),
+        select(RequestItem.redacted_sha256).where(
+            RequestItem.redacted_sha256.in_(candidates), RequestItem.version_id.not_in(versions)
+        ),
         select(ResponsePackage.sha256).where(ResponsePackage.sha256.in_(candidates)),
         select(DispositionBatch.certificate_sha256).where(
             DispositionBatch.certificate_sha256.in_(candidates)
@@ -402,9 +411,10 @@ def _stub(
     ]
     return {
         "post_id": post.id,
-        "url": post.url,
+        # The URL names the account and the content: the certificate proves it by its hash.
+        "url_sha256": sha256_text(post.url),
         "platform": post.platform,
-        "external_id": post.external_id,
+        "external_id": disposed_external_id(post.external_id),
         "account_id": post.account_id,
         "flagged_by_id": post.flagged_by_id,
         "flagged_at": _iso(post.flagged_at),
@@ -504,14 +514,8 @@ def destroy_item(
     item.stub = _stub(
         session, post, assignment, batch, destroyed=destroyed, kept=kept, now=now, timezone=timezone
     )
-    for version in post.versions:
-        version.source_json = None
-        version.normalized = None
-        version.text = None
-        version.diff_from_previous = None
-        forget_version(session, version_id=version.id)  # its cross-post fingerprints
-    # Search rows go in the same transaction as the copies they were made from.
-    remove_post_from_index(session, post.id)
+    version_hashes = [v.content_hash for v in post.versions]
+    scrub_post(session, post)
     for obj in session.scalars(select(StoredObject).where(StoredObject.sha256.in_(destroyed))):
         if obj.destroyed_at is None:
             obj.destroyed_at = now
@@ -537,7 +541,7 @@ def destroy_item(
             "approved_by_id": batch.approved_by_id,
             "destroyed_objects": destroyed,
             "kept_shared_objects": kept,
-            "version_hashes": [v.content_hash for v in post.versions],
+            "version_hashes": version_hashes,
         },
     )
     return destroyed

@@ -29,7 +29,7 @@ from app.retention.models import (
     DispositionItem,
     ItemStatus,
 )
-from app.search.service import remove_post_from_index
+from app.search.service import purge_removed_terms, remove_post_from_index
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
 
@@ -294,6 +294,7 @@ def _run_items(
         for post_id in keys_by_post:
             for hook in ON_DISPOSE:
                 hook(session, post_id)
+        purge_removed_terms(session)
     step("swept hooks")
 
     with database.session() as session:

@@ -42,6 +42,9 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
@@ -430,6 +433,17 @@ def remove_post_from_index(session: Session, post_id: int) -> int:
     in the caller's transaction; returns how many versions left the index."""
     result = session.execute(delete(search_index).where(search_index.c.post_id == post_id))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_removed_terms(session: Session) -> None:
+    """Make removed rows' terms really go. SQLite's FTS5 only marks a deleted row's terms as
+    deleted in its segments (they stay readable in search_index_fts_data until a merge);
+    'optimize' merges every segment into one without them. PostgreSQL keeps nothing of a
+    deleted row that SQL can read. Disposition calls this once per run, after its deletes."""
+    if not _is_postgres(session):
+        session.execute(
+            sql_text("INSERT INTO search_index_fts(search_index_fts) VALUES('optimize')")
+        )
 
 
 # --- searching ------------------------------------------------------------------------
