@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,3 +189,50 @@ def record_refusal(session: Session, refusal: AuditedRefusal) -> AuditEvent:
         object_id=refusal.object_id,
         details={**refusal.details, "refused": refusal.message},
     )
+
+
+VIEW_ACTION = "view"
+
+
+def record_view(
+    session: Session,
+    *,
+    viewer: User,
+    post_ids: Iterable[int],
+    what: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Every view of a post's content is audited: a `view` event (who, which post, what they
+    read), coalesced per user, post and clock hour so that paging through results or reloading
+    a page keeps the log readable. Returns how many events were written."""
+    ids = sorted(set(post_ids))
+    if not ids:
+        return 0
+    moment = now or utcnow()
+    hour = moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    already = set(
+        session.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.action == VIEW_ACTION,
+                AuditEvent.object_type == "post",
+                AuditEvent.actor_id == viewer.id,
+                AuditEvent.occurred_at >= hour,
+                AuditEvent.occurred_at < hour + dt.timedelta(hours=1),
+                AuditEvent.object_id.in_([str(i) for i in ids]),
+            )
+        )
+    )
+    written = 0
+    for post_id in ids:
+        if str(post_id) in already:
+            continue
+        record(
+            session,
+            actor=Actor.of(viewer),
+            action=VIEW_ACTION,
+            object_type="post",
+            object_id=post_id,
+            details={"what": what, "coalesced_per": "user, post and hour", "hour": hour},
+        )
+        written += 1
+    return written

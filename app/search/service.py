@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 
 from app.accounts.models import SocialAccount
+from app.audit.service import record_view
 from app.auth.models import User
 from app.classification.models import Classification, ClassificationOverride
 from app.db import UTCDateTime
@@ -533,8 +534,14 @@ def search(session: Session, *, query: SearchQuery, viewer: User) -> SearchPage:
         raise Invalid("date_from is after date_to")
     parsed = parse_query(query.q)
     if _is_postgres(session):
-        return _search_postgres(session, query, parsed)
-    return _search_sqlite(session, query, parsed)
+        page = _search_postgres(session, query, parsed)
+    else:
+        page = _search_sqlite(session, query, parsed)
+    # Snippets are the versions' text: each post shown is a view.
+    record_view(
+        session, viewer=viewer, post_ids=[h.post_id for h in page.hits], what="search snippet"
+    )
+    return page
 
 
 _HIT_COLUMNS = (
