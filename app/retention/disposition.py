@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.db import utcnow
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.assignment import as_utc, created_at_of, current_assignment
@@ -99,7 +99,9 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
     candidates = due_candidates(session, today=today)
     if not candidates:
         return None
-    batch = DispositionBatch(status=BatchStatus.proposed, proposed_at=utcnow())
+    batch = DispositionBatch(
+        status=BatchStatus.proposed, proposed_at=utcnow(), proposed_by_id=actor.user_id
+    )
     session.add(batch)
     session.flush()
     session.add_all(
@@ -172,10 +174,21 @@ def approve_batch(
     authority: str,
     whs_notice_on: dt.date | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    allow_self_approval: bool = True,
 ) -> DispositionBatch:
+    # Separation of duties: admins manage users; only a records officer approves destruction
+    # (or transfer) of records.
+    if officer.role != Role.records_officer:
+        raise Forbidden("approving disposition needs the records_officer role")
     batch = get_batch(session, batch_id)
     if batch.status != BatchStatus.proposed:
         raise Conflict(f"batch {batch_id} is {batch.status}; only a proposed batch is approved")
+    self_approved = batch.proposed_by_id is not None and batch.proposed_by_id == officer.id
+    if self_approved and not allow_self_approval:
+        raise Forbidden(
+            f"batch {batch_id} was proposed by you: another records officer approves it "
+            "(POSTVAULT_ALLOW_SELF_APPROVAL is false)"
+        )
     needs = whs_series(session, batch_id)
     if needs and whs_notice_on is None:
         raise Invalid(
@@ -201,6 +214,7 @@ def approve_batch(
             "whs_notice_on": whs_notice_on,
             "whs_series": needs,
             "post_ids": [i.post_id for i in batch_items(session, batch_id)],
+            "self_approved": self_approved,
         },
     )
     return batch
@@ -290,6 +304,10 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
         BatchStatus.failed,
     ):
         detail.runnable_on = None
+    if batch.proposed_by_id is not None and batch.proposed_by_id == batch.approved_by_id:
+        detail.warnings.append(
+            "approved by the records officer who proposed it: no second person checked it"
+        )
     detail.attempts = [
         AttemptOut.model_validate(a)
         for a in session.scalars(

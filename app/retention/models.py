@@ -111,6 +111,8 @@ class DispositionBatch(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # a BatchStatus
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None: proposed by the daily job (the system), not a person.
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     authority: Mapped[str | None] = mapped_column(Text)

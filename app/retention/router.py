@@ -38,6 +38,10 @@ from app.storage.deps import StoreDep
 router = APIRouter(prefix="/api/v1", tags=["retention"])
 
 
+class NothingDue(DomainError):
+    status_code = 409
+
+
 class RunStopped(DomainError):
     status_code = 503
 
@@ -209,6 +213,17 @@ def list_batches(
     return BatchPage(items=items, total=total, limit=limit, offset=offset)
 
 
+@router.post(
+    "/disposition/batches", response_model=BatchDetail, status_code=status.HTTP_201_CREATED
+)
+def propose_batch(officer: OfficerUser, session: SessionDep, request: Request) -> BatchDetail:
+    """Propose a batch of what is due now (the daily job does the same as the system)."""
+    batch = disposition.propose_batch(session, actor=Actor.of(officer), today=_today(request))
+    if batch is None:
+        raise NothingDue("nothing is due: no batch proposed")
+    return disposition.batch_out(session, batch, today=_today(request))
+
+
 @router.get("/disposition/batches/{batch_id}", response_model=BatchDetail)
 def get_batch(
     batch_id: int, _officer: OfficerUser, session: SessionDep, request: Request
@@ -229,6 +244,7 @@ def approve_batch(
         authority=body.authority,
         whs_notice_on=body.whs_notice_on,
         timezone=_settings(request).retention_timezone,
+        allow_self_approval=_settings(request).allow_self_approval,
     )
     return disposition.batch_out(session, batch, today=_today(request))
 

@@ -223,6 +223,7 @@ class BatchOut(BaseModel):
     id: int
     status: str
     proposed_at: dt.datetime
+    proposed_by_id: int | None = None
     approved_by_id: int | None
     approved_at: dt.datetime | None
     authority: str | None
@@ -236,6 +237,7 @@ class BatchOut(BaseModel):
     whs_series: list[str] = []
     runnable_on: dt.date | None = None
     blocked_because: str | None = None
+    warnings: list[str] = []
 
 
 class AttemptOut(BaseModel):

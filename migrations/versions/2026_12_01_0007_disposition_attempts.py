@@ -1,4 +1,5 @@
-"""disposition attempts: a failed run is `failed` with its error, and each try is kept
+"""disposition attempts: a failed run is `failed` with its error, and each try is kept;
+who proposed a batch (separation of duties)
 
 Revision ID: records_0007_attempts
 Revises: jobs_0006_leases
@@ -19,6 +20,13 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("disposition_batches") as batch:
         batch.add_column(sa.Column("error", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("proposed_by_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            batch.f("fk_disposition_batches_proposed_by_id_users"),
+            "users",
+            ["proposed_by_id"],
+            ["id"],
+        )
     op.create_table(
         "disposition_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,4 +55,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_disposition_attempts_batch_id"))
     op.drop_table("disposition_attempts")
     with op.batch_alter_table("disposition_batches") as batch:
+        batch.drop_constraint(
+            batch.f("fk_disposition_batches_proposed_by_id_users"), type_="foreignkey"
+        )
+        batch.drop_column("proposed_by_id")
         batch.drop_column("error")
