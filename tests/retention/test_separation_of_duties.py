@@ -9,11 +9,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.retention import disposition_run
+from app.storage.local import LocalStore
 from tests.conftest import MakePerson
 from tests.retention.test_api import seed
 
@@ -88,3 +91,48 @@ def test_self_approval_can_be_turned_off(
     )
     assert other.status_code == 200, other.text
     assert other.json()["warnings"] == []
+
+
+def test_a_failed_run_answers_failed_and_is_retried_over_the_api(
+    client: TestClient, db: Database, make_person: MakePerson, settings: Settings
+) -> None:
+    officer = make_person("records_officer")
+    seed(db, make_person().user.id, store=LocalStore(settings.archive_dir))
+    batch = propose(client, officer.headers)
+    approved = client.post(
+        f"/api/v1/disposition/batches/{batch['id']}/approve",
+        json=APPROVAL,
+        headers=officer.headers,
+    )
+    assert approved.status_code == 200, approved.text
+    calls: list[int] = []
+
+    def flaky(_session: Session, post_id: int) -> None:
+        calls.append(post_id)
+        if len(calls) == 1:
+            raise RuntimeError("search index unavailable")
+
+    disposition_run.ON_DISPOSE.append(flaky)
+    try:
+        run = client.post(f"/api/v1/disposition/batches/{batch['id']}/run", headers=officer.headers)
+        assert run.status_code == 200, run.text
+        assert run.json()["status"] == "failed"
+        assert run.json()["error"] == "RuntimeError: search index unavailable"
+        again = client.post(
+            f"/api/v1/disposition/batches/{batch['id']}/run", headers=officer.headers
+        )
+        assert again.status_code == 409
+        assert "retry it" in again.json()["detail"]
+        retried = client.post(
+            f"/api/v1/disposition/batches/{batch['id']}/retry", headers=officer.headers
+        )
+    finally:
+        disposition_run.ON_DISPOSE.remove(flaky)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "completed"
+    detail = client.get(f"/api/v1/disposition/batches/{batch['id']}", headers=officer.headers)
+    assert [(a["number"], a["outcome"]) for a in detail.json()["attempts"]] == [
+        (1, "failed"),
+        (2, "completed"),
+    ]
+    assert detail.json()["error"] is None
