@@ -320,6 +320,12 @@ class Settings(BaseSettings):
         return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
 
     # --- retention ---
+    allow_self_approval: bool = Field(
+        default=True,
+        description="Whether a records officer may approve a disposition batch they proposed "
+        "themselves. Allowed by default (a small city may have one officer), with a warning on "
+        "the batch and in the audit log; false requires a second records officer.",
+    )
     retention_timezone: str = Field(
         default="America/Chicago",
         description="Time zone in which retention dates (created year, due dates) are taken.",

@@ -33,3 +33,28 @@ class Unauthorized(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+
+class AuditedRefusal(Conflict):
+    """A refusal the audit log keeps. The request's transaction is rolled back, so whoever
+    answers the error records the event in a transaction of its own (app.main's handler,
+    app.web.forms.refusal_of) with app.audit.service.record_refusal."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        actor_id: int | None,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: object,
+        details: dict[str, object],
+    ) -> None:
+        super().__init__(message)
+        self.actor_id = actor_id
+        self.actor = actor
+        self.action = action
+        self.object_type = object_type
+        self.object_id = object_id
+        self.details = details

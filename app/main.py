@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.accounts.router import router as accounts_router
 from app.audit.router import router as audit_router
+from app.audit.service import record_refusal
 from app.auth.router import router as auth_router
 from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
 from app.classification.router import router as classification_router
@@ -26,7 +28,7 @@ from app.config import Settings, get_settings
 from app.crypto import install_secrets_key
 from app.db import Database, DatabaseBusy
 from app.docs import install_docs
-from app.errors import DomainError
+from app.errors import AuditedRefusal, DomainError
 from app.health import router as health_router
 from app.http_guards import InputGuardMiddleware, SecurityHeadersMiddleware
 from app.lifecycle import BackgroundJobs, Lifecycle
@@ -63,6 +65,11 @@ def _validation_message(exc: RequestValidationError) -> str:
         else:
             parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts) or "invalid request"
+
+
+def _record_refusal(database: Database, refusal: AuditedRefusal) -> None:
+    with database.session() as session:
+        record_refusal(session, refusal)
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -141,6 +148,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, AuditedRefusal):
+            # The request's transaction is rolled back; the refused attempt is kept apart.
+            await run_in_threadpool(_record_refusal, db, exc)
         if _page(request):
             return error_page(request, exc.status_code, exc.message[:1].upper() + exc.message[1:])
         body: dict[str, Any] = {"detail": exc.message}

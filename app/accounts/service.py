@@ -9,11 +9,12 @@ from app.accounts.models import SocialAccount
 from app.audit.service import Actor, record
 from app.auth.models import User
 from app.collectors.models import CaptureAttempt
-from app.errors import Conflict, NotFound
+from app.errors import AuditedRefusal, Conflict, NotFound
 from app.platforms.base import AccountRef
 from app.platforms.fetcher import Fetcher
 from app.platforms.registry import registry
 from app.posts.models import CapturedVersion, FlaggedPost
+from app.retention.models import HeldPost, Hold, refuse_if_held
 
 
 def register_account(
@@ -90,6 +91,48 @@ def remove_account(session: Session, *, viewer: User, account_id: int) -> None:
     account = get_account(session, viewer=viewer, account_id=account_id)
     if not viewer.is_officer and account.owner_id != viewer.id:
         raise NotFound(f"no account {account_id}")
+    post_ids = list(
+        session.scalars(select(FlaggedPost.id).where(FlaggedPost.account_id == account.id))
+    )
+    actor = Actor.of(viewer)
+    what = f"account {account_id} ({account.handle})"
+    # A hold freezes the account with its posts: held posts, or a saved search naming it.
+    refuse_if_held(
+        session,
+        post_ids=post_ids,
+        actor=actor,
+        attempted="account_removal",
+        object_type="social_account",
+        object_id=account.id,
+        what=what,
+    )
+    scoped = [
+        h.id
+        for h in session.scalars(select(Hold).where(Hold.released_at.is_(None)))
+        if (h.scope or {}).get("account_id") == account.id
+    ]
+    if scoped:
+        raise AuditedRefusal(
+            f"{what} is named by the saved search of "
+            + ", ".join(f"hold {h}" for h in scoped)
+            + ": account removal is refused until the hold is released",
+            actor_id=actor.user_id,
+            actor=actor.label,
+            action="hold.refused_account_removal",
+            object_type="social_account",
+            object_id=account.id,
+            details={"hold_ids": scoped, "post_ids": []},
+        )
+    in_history = sorted(
+        set(session.scalars(select(HeldPost.hold_id).where(HeldPost.post_id.in_(post_ids))))
+    )
+    if in_history:
+        # Released holds keep which posts they held: the posts stay with their history.
+        raise Conflict(
+            f"{what} has posts in the history of "
+            + ", ".join(f"hold {h}" for h in in_history)
+            + "; it stays so that history stays whole"
+        )
     archived = session.scalar(
         select(
             exists().where(
@@ -101,9 +144,6 @@ def remove_account(session: Session, *, viewer: User, account_id: int) -> None:
         raise Conflict(
             f"account {account_id} has archived posts; it stays for as long as they are kept"
         )
-    post_ids = list(
-        session.scalars(select(FlaggedPost.id).where(FlaggedPost.account_id == account.id))
-    )
     if post_ids:
         session.execute(delete(CaptureAttempt).where(CaptureAttempt.post_id.in_(post_ids)))
         session.execute(delete(FlaggedPost).where(FlaggedPost.id.in_(post_ids)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditChainHead, AuditEvent
 from app.auth.models import User
 from app.db import utcnow
+from app.errors import AuditedRefusal
 
 GENESIS_HASH = "0" * 64
 
@@ -174,3 +176,63 @@ def list_events(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     events = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
     return list(events), total
+
+
+def record_refusal(session: Session, refusal: AuditedRefusal) -> AuditEvent:
+    """Keep a refused attempt (a hold stopped an edit...) in the log, in a transaction other
+    than the refused one's, which is rolled back."""
+    return record(
+        session,
+        actor=Actor(user_id=refusal.actor_id, label=refusal.actor),
+        action=refusal.action,
+        object_type=refusal.object_type,
+        object_id=refusal.object_id,
+        details={**refusal.details, "refused": refusal.message},
+    )
+
+
+VIEW_ACTION = "view"
+
+
+def record_view(
+    session: Session,
+    *,
+    viewer: User,
+    post_ids: Iterable[int],
+    what: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Every view of a post's content is audited: a `view` event (who, which post, what they
+    read), coalesced per user, post and clock hour so that paging through results or reloading
+    a page keeps the log readable. Returns how many events were written."""
+    ids = sorted(set(post_ids))
+    if not ids:
+        return 0
+    moment = now or utcnow()
+    hour = moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    already = set(
+        session.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.action == VIEW_ACTION,
+                AuditEvent.object_type == "post",
+                AuditEvent.actor_id == viewer.id,
+                AuditEvent.occurred_at >= hour,
+                AuditEvent.occurred_at < hour + dt.timedelta(hours=1),
+                AuditEvent.object_id.in_([str(i) for i in ids]),
+            )
+        )
+    )
+    written = 0
+    for post_id in ids:
+        if str(post_id) in already:
+            continue
+        record(
+            session,
+            actor=Actor.of(viewer),
+            action=VIEW_ACTION,
+            object_type="post",
+            object_id=post_id,
+            details={"what": what, "coalesced_per": "user, post and hour", "hour": hour},
+        )
+        written += 1
+    return written

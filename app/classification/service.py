@@ -44,6 +44,7 @@ from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
+from app.retention.models import refuse_if_held
 
 LabelChangedHook = Callable[[Session, int, Actor], None]
 # Called with (session, post_id, actor) after a post's effective label changed; the lead
@@ -523,6 +524,8 @@ def override(
     if post.status == PostStatus.disposed:
         raise Conflict(f"post {post_id} was disposed; only its stub remains")
     actor = Actor.of(officer)
+    # A held post keeps the label it had when the hold was placed (its series follows it).
+    refuse_if_held(session, post_ids=[post_id], actor=actor, attempted="classification_override")
     before = effective_label(session, post_id)
     previous = active_override(session, post_id)
     now = utcnow()
@@ -578,6 +581,7 @@ def revoke_override(
     if override_ is None:
         raise NotFound(f"post {post_id} has no active override")
     actor = Actor.of(officer)
+    refuse_if_held(session, post_ids=[post_id], actor=actor, attempted="classification_override")
     before = effective_label(session, post_id)
     override_.revoked_at = utcnow()
     session.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.audit.service import record_view
 from app.auth.deps import CurrentUser
 from app.bounds import DbId
 from app.collectors import service
@@ -35,4 +36,6 @@ async def capture_now(
 def list_versions(post_id: DbId, user: CurrentUser, session: SessionDep) -> list[VersionOut]:
     """Every version with its hashes and what changed since the one before."""
     post = get_post(session, viewer=user, post_id=post_id)
-    return [VersionOut.model_validate(v) for v in service.list_versions(session, post=post)]
+    versions = [VersionOut.model_validate(v) for v in service.list_versions(session, post=post)]
+    record_view(session, viewer=user, post_ids=[post.id], what="versions (API)")
+    return versions

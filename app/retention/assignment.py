@@ -19,7 +19,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date
 from app.retention.expressions import compute_due
-from app.retention.models import RetentionAssignment
+from app.retention.models import RetentionAssignment, refuse_if_held
 from app.retention.schedules import ScheduleSet
 
 DEFAULT_LABEL = "record"  # a post not classified yet is treated as a record: the safe side
@@ -219,6 +219,7 @@ def release_av(
     post = session.get(FlaggedPost, post_id)
     if post is None:
         raise NotFound(f"no post {post_id}")
+    refuse_if_held(session, post_ids=[post_id], actor=Actor.of(officer), attempted="av_release")
     old = current_assignment(session, post_id)
     if old is None:
         raise Conflict(f"post {post_id} has no retention series yet")

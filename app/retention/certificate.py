@@ -44,13 +44,19 @@ class CertificateData:
 
 def _row(stub: dict[str, Any]) -> str:
     versions = stub.get("versions") or []
+    # The URL names the account and the content: the certificate proves it by its hash.
+    url_hash = escape(str(stub.get("url_sha256") or ""))
     hashes = "<br>".join(
-        f"v{escape(str(v.get('number')))} {escape(str(v.get('content_hash')))}" for v in versions
+        [f"URL {url_hash}"]
+        + [
+            f"v{escape(str(v.get('number')))} {escape(str(v.get('content_hash')))}"
+            for v in versions
+        ]
     )
     return (
         "<tr>"
         f"<td>{escape(str(stub.get('post_id')))}</td>"
-        f"<td>{escape(str(stub.get('platform')))}<br>{escape(str(stub.get('url')))}</td>"
+        f"<td>{escape(str(stub.get('platform')))}<br>{escape(str(stub.get('external_id')))}</td>"
         f"<td>{escape(str(stub.get('series_code')))}<br>{escape(str(stub.get('retention')))}</td>"
         f"<td>created {escape(str(stub.get('created_on')))}<br>"
         f"due {escape(str(stub.get('due_on')))}<br>"
@@ -95,8 +101,8 @@ the batch record, not destroyed)</dd>
 <p>Every copy of the posts below was destroyed: PDF snapshots, source JSON, normalised
 content, media not shared with a retained post, and search index rows. Only the stub listed
 here remains, with the SHA-256 content hash of every version.</p>
-<table><thead><tr><th>Post</th><th>Platform and URL</th><th>Series</th><th>Dates</th>
-<th>Version hashes (SHA-256)</th></tr></thead>
+<table><thead><tr><th>Post</th><th>Platform and id</th><th>Series</th><th>Dates</th>
+<th>URL and version hashes (SHA-256)</th></tr></thead>
 <tbody>{rows}</tbody></table>
 </body></html>"""
     pdf: bytes = weasyprint.HTML(string=html).write_pdf()

@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.auth.models import User
-from app.classification.crosspost import forget_version
+from app.auth.models import Role, User
 from app.db import utcnow
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
 from app.retention.assignment import as_utc, created_at_of, current_assignment
@@ -26,13 +25,14 @@ from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
 from app.retention.models import (
     BatchStatus,
+    DispositionAttempt,
     DispositionBatch,
     DispositionItem,
     ItemStatus,
     RetentionAssignment,
 )
-from app.retention.schemas import BatchDetail, ItemOut
-from app.search.service import remove_post_from_index
+from app.retention.schemas import AttemptOut, BatchDetail, ItemOut
+from app.retention.scrub import disposed_external_id, scrub_post, sha256_text
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject
@@ -40,7 +40,12 @@ from app.storage.models import StoredObject
 # 19.21(4)(a): 60 days' written notice to the Wisconsin Historical Society before destruction.
 WHS_NOTICE_DAYS = 60
 # A batch still to run (or resume): its pending posts are not proposed again.
-OPEN_BATCH_STATUSES = (BatchStatus.proposed, BatchStatus.approved, BatchStatus.running)
+OPEN_BATCH_STATUSES = (
+    BatchStatus.proposed,
+    BatchStatus.approved,
+    BatchStatus.running,
+    BatchStatus.failed,
+)
 
 
 def get_batch(session: Session, batch_id: int) -> DispositionBatch:
@@ -94,7 +99,9 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
     candidates = due_candidates(session, today=today)
     if not candidates:
         return None
-    batch = DispositionBatch(status=BatchStatus.proposed, proposed_at=utcnow())
+    batch = DispositionBatch(
+        status=BatchStatus.proposed, proposed_at=utcnow(), proposed_by_id=actor.user_id
+    )
     session.add(batch)
     session.flush()
     session.add_all(
@@ -167,10 +174,21 @@ def approve_batch(
     authority: str,
     whs_notice_on: dt.date | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    allow_self_approval: bool = True,
 ) -> DispositionBatch:
+    # Separation of duties: admins manage users; only a records officer approves destruction
+    # (or transfer) of records.
+    if officer.role != Role.records_officer:
+        raise Forbidden("approving disposition needs the records_officer role")
     batch = get_batch(session, batch_id)
     if batch.status != BatchStatus.proposed:
         raise Conflict(f"batch {batch_id} is {batch.status}; only a proposed batch is approved")
+    self_approved = batch.proposed_by_id is not None and batch.proposed_by_id == officer.id
+    if self_approved and not allow_self_approval:
+        raise Forbidden(
+            f"batch {batch_id} was proposed by you: another records officer approves it "
+            "(POSTVAULT_ALLOW_SELF_APPROVAL is false)"
+        )
     needs = whs_series(session, batch_id)
     if needs and whs_notice_on is None:
         raise Invalid(
@@ -196,6 +214,7 @@ def approve_batch(
             "whs_notice_on": whs_notice_on,
             "whs_series": needs,
             "post_ids": [i.post_id for i in batch_items(session, batch_id)],
+            "self_approved": self_approved,
         },
     )
     return batch
@@ -278,8 +297,25 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
     detail.runnable_on = (
         first if blocker else (today if batch.status != BatchStatus.completed else None)
     )
-    if batch.status in (BatchStatus.proposed, BatchStatus.cancelled, BatchStatus.completed):
+    if batch.status in (
+        BatchStatus.proposed,
+        BatchStatus.cancelled,
+        BatchStatus.completed,
+        BatchStatus.failed,
+    ):
         detail.runnable_on = None
+    if batch.proposed_by_id is not None and batch.proposed_by_id == batch.approved_by_id:
+        detail.warnings.append(
+            "approved by the records officer who proposed it: no second person checked it"
+        )
+    detail.attempts = [
+        AttemptOut.model_validate(a)
+        for a in session.scalars(
+            select(DispositionAttempt)
+            .where(DispositionAttempt.batch_id == batch.id)
+            .order_by(DispositionAttempt.number)
+        )
+    ]
     return detail
 
 
@@ -319,6 +355,14 @@ def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list
             )
         )
         | stored_copies
+        # Redacted copies of its versions made for records requests: copies of its content.
+        | {
+            k
+            for k in session.scalars(
+                select(RequestItem.redacted_sha256).where(RequestItem.version_id.in_(versions))
+            )
+            if k
+        }
     )
     if not mine:
         return [], []
@@ -342,7 +386,9 @@ def _objects_to_destroy(session: Session, post_id: int) -> tuple[list[str], list
         select(CapturedVersion.content_hash).where(
             CapturedVersion.content_hash.in_(candidates), CapturedVersion.id.in_(kept_versions)
         ),
-        select(RequestItem.redacted_sha256).where(RequestItem.redacted_sha256.in_(candidates)),
+        select(RequestItem.redacted_sha256).where(
+            RequestItem.redacted_sha256.in_(candidates), RequestItem.version_id.not_in(versions)
+        ),
         select(ResponsePackage.sha256).where(ResponsePackage.sha256.in_(candidates)),
         select(DispositionBatch.certificate_sha256).where(
             DispositionBatch.certificate_sha256.in_(candidates)
@@ -383,9 +429,10 @@ def _stub(
     ]
     return {
         "post_id": post.id,
-        "url": post.url,
+        # The URL names the account and the content: the certificate proves it by its hash.
+        "url_sha256": sha256_text(post.url),
         "platform": post.platform,
-        "external_id": post.external_id,
+        "external_id": disposed_external_id(post.external_id),
         "account_id": post.account_id,
         "flagged_by_id": post.flagged_by_id,
         "flagged_at": _iso(post.flagged_at),
@@ -485,14 +532,8 @@ def destroy_item(
     item.stub = _stub(
         session, post, assignment, batch, destroyed=destroyed, kept=kept, now=now, timezone=timezone
     )
-    for version in post.versions:
-        version.source_json = None
-        version.normalized = None
-        version.text = None
-        version.diff_from_previous = None
-        forget_version(session, version_id=version.id)  # its cross-post fingerprints
-    # Search rows go in the same transaction as the copies they were made from.
-    remove_post_from_index(session, post.id)
+    version_hashes = [v.content_hash for v in post.versions]
+    scrub_post(session, post)
     for obj in session.scalars(select(StoredObject).where(StoredObject.sha256.in_(destroyed))):
         if obj.destroyed_at is None:
             obj.destroyed_at = now
@@ -518,7 +559,7 @@ def destroy_item(
             "approved_by_id": batch.approved_by_id,
             "destroyed_objects": destroyed,
             "kept_shared_objects": kept,
-            "version_hashes": [v.content_hash for v in post.versions],
+            "version_hashes": version_hashes,
         },
     )
     return destroyed

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -20,8 +21,15 @@ from app.retention.calendar import DEFAULT_TIMEZONE, local_date
 from app.retention.certificate import CertificateData, render_certificate
 from app.retention.disposition import batch_items, destroy_item, get_batch, run_blocker
 from app.retention.holds import extend_scoped_holds
-from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, ItemStatus
-from app.search.service import remove_post_from_index
+from app.retention.models import (
+    AttemptOutcome,
+    BatchStatus,
+    DispositionAttempt,
+    DispositionBatch,
+    DispositionItem,
+    ItemStatus,
+)
+from app.search.service import purge_removed_terms, remove_post_from_index
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
 
@@ -41,6 +49,11 @@ def _sweep_search_index(session: Session, post_id: int) -> None:
 ON_DISPOSE: list[DisposeHook] = [_sweep_search_index]
 
 
+class RunInterrupted(Exception):
+    """The run stopped between steps: the process is stopping, or its lease was lost. Not a
+    failure: the batch stays `running` and the next try resumes it."""
+
+
 @dataclass
 class RunResult:
     batch_id: int
@@ -48,6 +61,7 @@ class RunResult:
     destroyed: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
     certificate_sha256: str | None = None
+    error: str | None = None
 
 
 StepHook = Callable[[str], None]
@@ -65,6 +79,103 @@ def _result(session: Session, batch: DispositionBatch) -> RunResult:
         destroyed=[i.post_id for i in items if i.status == ItemStatus.destroyed],
         skipped={i.post_id: i.skip_reason or "" for i in items if i.status == ItemStatus.skipped},
         certificate_sha256=batch.certificate_sha256,
+        error=batch.error if batch.status == BatchStatus.failed else None,
+    )
+
+
+def _open_attempt(session: Session, batch: DispositionBatch, actor: Actor) -> int:
+    """Start the batch's next try; a try still open was cut short by a process that died."""
+    for stale in session.scalars(
+        select(DispositionAttempt).where(
+            DispositionAttempt.batch_id == batch.id,
+            DispositionAttempt.outcome == AttemptOutcome.running,
+        )
+    ):
+        stale.outcome = AttemptOutcome.interrupted
+        stale.finished_at = utcnow()
+    number = (
+        session.scalar(
+            select(func.max(DispositionAttempt.number)).where(
+                DispositionAttempt.batch_id == batch.id
+            )
+        )
+        or 0
+    ) + 1
+    attempt = DispositionAttempt(
+        batch_id=batch.id,
+        number=number,
+        actor=actor.label,
+        started_at=utcnow(),
+        outcome=AttemptOutcome.running,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt.id
+
+
+def _close_attempt(
+    database: Database, attempt_id: int, outcome: AttemptOutcome, error: str | None = None
+) -> None:
+    with database.session() as session:
+        attempt = session.get(DispositionAttempt, attempt_id)
+        assert attempt is not None
+        attempt.outcome = outcome
+        attempt.error = error
+        attempt.finished_at = utcnow()
+
+
+def _fail(database: Database, *, batch_id: int, attempt_id: int, actor: Actor, error: str) -> None:
+    """Mark the batch `failed` with its error: it waits for an officer's retry, not the resume
+    job (a failure repeats until someone fixes its cause)."""
+    with database.session() as session:
+        batch = get_batch(session, batch_id)
+        batch.status = BatchStatus.failed
+        batch.error = error
+        attempt = session.get(DispositionAttempt, attempt_id)
+        assert attempt is not None
+        attempt.outcome = AttemptOutcome.failed
+        attempt.error = error
+        attempt.finished_at = utcnow()
+        record(
+            session,
+            actor=actor,
+            action="disposition.failed",
+            object_type="disposition_batch",
+            object_id=batch_id,
+            details={"attempt": attempt.number, "error": error},
+        )
+
+
+def retry_batch(session: Session, *, batch_id: int, officer: User) -> DispositionBatch:
+    """A failed batch goes back to `running`: the next run (this request's, the resume job's)
+    picks up where the failed try stopped; items already destroyed stay destroyed."""
+    batch = get_batch(session, batch_id)
+    if batch.status != BatchStatus.failed:
+        raise Conflict(f"batch {batch_id} is {batch.status}; only a failed batch is retried")
+    previous = batch.error
+    batch.status = BatchStatus.running
+    batch.error = None
+    batch.lease_owner = None
+    batch.lease_expires_at = None
+    session.flush()
+    record(
+        session,
+        actor=Actor.of(officer),
+        action="disposition.retried",
+        object_type="disposition_batch",
+        object_id=batch.id,
+        details={"previous_error": previous},
+    )
+    return batch
+
+
+def attempts_of(session: Session, batch_id: int) -> list[DispositionAttempt]:
+    return list(
+        session.scalars(
+            select(DispositionAttempt)
+            .where(DispositionAttempt.batch_id == batch_id)
+            .order_by(DispositionAttempt.number)
+        )
     )
 
 
@@ -92,9 +203,14 @@ def run_batch(
         batch = get_batch(session, batch_id)
         if batch.status == BatchStatus.completed:
             return _result(session, batch)
+        if batch.status == BatchStatus.failed:
+            raise Conflict(
+                f"batch {batch_id} failed ({batch.error}); retry it once the cause is fixed"
+            )
         blocker, _ = run_blocker(session, batch, today=today)
         if blocker:
             raise Conflict(blocker)
+        attempt_id = _open_attempt(session, batch, actor)
         if batch.status == BatchStatus.approved:
             batch.status = BatchStatus.running
             batch.started_at = utcnow()
@@ -108,6 +224,40 @@ def run_batch(
             )
         extend_scoped_holds(session, actor=actor)
         pending = [i.id for i in batch_items(session, batch_id) if i.status == ItemStatus.pending]
+    try:
+        result = _run_items(
+            database,
+            batch_id=batch_id,
+            store=store,
+            actor=actor,
+            today=today,
+            timezone=timezone,
+            step=step,
+            pending=pending,
+        )
+    except RunInterrupted:
+        _close_attempt(database, attempt_id, AttemptOutcome.interrupted)
+        raise
+    except Exception as exc:  # any other error fails the batch, with its error kept
+        error = f"{type(exc).__name__}: {exc}"
+        _fail(database, batch_id=batch_id, attempt_id=attempt_id, actor=actor, error=error)
+        with database.session() as session:
+            return _result(session, get_batch(session, batch_id))
+    _close_attempt(database, attempt_id, AttemptOutcome.completed)
+    return result
+
+
+def _run_items(
+    database: Database,
+    *,
+    batch_id: int,
+    store: ArchiveStore,
+    actor: Actor,
+    today: dt.date,
+    timezone: str,
+    step: StepHook,
+    pending: list[int],
+) -> RunResult:
     step("started")
 
     for item_id in pending:
@@ -144,6 +294,7 @@ def run_batch(
         for post_id in keys_by_post:
             for hook in ON_DISPOSE:
                 hook(session, post_id)
+        purge_removed_terms(session)
     step("swept hooks")
 
     with database.session() as session:

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.errors import AuditedRefusal
+
+if TYPE_CHECKING:
+    from app.audit.service import Actor
 
 
 class HoldKind(enum.StrEnum):
@@ -19,13 +24,25 @@ class HoldKind(enum.StrEnum):
 
 class BatchStatus(enum.StrEnum):
     """A disposition batch: proposed → approved → running → completed, or cancelled before it
-    runs (proposed or approved only)."""
+    runs (proposed or approved only). A run that fails (an error, not a stop) leaves the batch
+    `failed` with its error until an officer retries it (failed → running)."""
 
     proposed = "proposed"
     approved = "approved"
     running = "running"
+    failed = "failed"
     completed = "completed"
     cancelled = "cancelled"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """One try at running a batch: running until it ends completed or failed, or interrupted
+    (the process stopped or died; the next try resumes where it left off)."""
+
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    interrupted = "interrupted"
 
 
 class ItemStatus(enum.StrEnum):
@@ -94,6 +111,8 @@ class DispositionBatch(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # a BatchStatus
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None: proposed by the daily job (the system), not a person.
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     authority: Mapped[str | None] = mapped_column(Text)
@@ -106,6 +125,23 @@ class DispositionBatch(Base):
     # whose process died is resumed once its lease runs out.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Why the last try failed (status `failed`); each try is a DispositionAttempt.
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DispositionAttempt(Base):
+    """One try at running a batch, for the batch's history."""
+
+    __tablename__ = "disposition_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("disposition_batches.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # an AttemptOutcome
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class DispositionItem(Base):
@@ -122,3 +158,50 @@ class DispositionItem(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     stub: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ids, dates, hashes kept
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def refuse_if_held(
+    session: Session,
+    *,
+    post_ids: Sequence[int],
+    actor: Actor,
+    attempted: str,
+    object_type: str = "post",
+    object_id: object = None,
+    what: str = "",
+) -> None:
+    """Holds stop edits, not only destruction: raise an AuditedRefusal (409, naming each
+    hold) when an active hold covers any of these posts. Here beside the tables, not in
+    app.retention.holds, so the packages retention itself uses (classification, accounts)
+    can ask without importing it back."""
+    if not post_ids:
+        return
+    rows = session.execute(
+        select(Hold, HeldPost.post_id)
+        .join(HeldPost, HeldPost.hold_id == Hold.id)
+        .where(HeldPost.post_id.in_(list(post_ids)), Hold.released_at.is_(None))
+        .order_by(Hold.id, HeldPost.post_id)
+    ).all()
+    if not rows:
+        return
+    holds: dict[int, Hold] = {}
+    held: set[int] = set()
+    for hold, post_id in rows:
+        holds[hold.id] = hold
+        held.add(post_id)
+    named = ", ".join(f"hold {h.id} ({h.kind}: {h.authority})" for h in holds.values())
+    subject = what or (
+        f"post {sorted(held)[0]}"
+        if len(held) == 1
+        else f"posts {', '.join(map(str, sorted(held)))}"
+    )
+    raise AuditedRefusal(
+        f"{subject} is held by {named}: {attempted.replace('_', ' ')} is refused until every "
+        "hold on it is released",
+        actor_id=actor.user_id,
+        actor=actor.label,
+        action=f"hold.refused_{attempted}",
+        object_type=object_type,
+        object_id=object_id if object_id is not None else sorted(held)[0],
+        details={"hold_ids": sorted(holds), "post_ids": sorted(held)},
+    )

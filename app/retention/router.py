@@ -12,7 +12,7 @@ from app.bounds import DB_INT_MAX, DbId
 from app.config import Settings
 from app.db import Database, SessionDep
 from app.errors import DomainError
-from app.retention import assignment, disposition, holds
+from app.retention import assignment, disposition, disposition_run, holds
 from app.retention.calendar import local_today
 from app.retention.models import BatchStatus, HoldKind
 from app.retention.run_lease import RunInterrupted, run_batch_leased
@@ -34,10 +34,13 @@ from app.retention.schemas import (
     SeriesOut,
     WhsReply,
 )
-from app.storage.base import StoreError
 from app.storage.deps import StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
+
+
+class NothingDue(DomainError):
+    status_code = 409
 
 
 class RunStopped(DomainError):
@@ -211,6 +214,17 @@ def list_batches(
     return BatchPage(items=items, total=total, limit=limit, offset=offset)
 
 
+@router.post(
+    "/disposition/batches", response_model=BatchDetail, status_code=status.HTTP_201_CREATED
+)
+def propose_batch(officer: OfficerUser, session: SessionDep, request: Request) -> BatchDetail:
+    """Propose a batch of what is due now (the daily job does the same as the system)."""
+    batch = disposition.propose_batch(session, actor=Actor.of(officer), today=_today(request))
+    if batch is None:
+        raise NothingDue("nothing is due: no batch proposed")
+    return disposition.batch_out(session, batch, today=_today(request))
+
+
 @router.get("/disposition/batches/{batch_id}", response_model=BatchDetail)
 def get_batch(
     batch_id: DbId, _officer: OfficerUser, session: SessionDep, request: Request
@@ -231,6 +245,7 @@ def approve_batch(
         authority=body.authority,
         whs_notice_on=body.whs_notice_on,
         timezone=_settings(request).retention_timezone,
+        allow_self_approval=_settings(request).allow_self_approval,
     )
     return disposition.batch_out(session, batch, today=_today(request))
 
@@ -259,7 +274,21 @@ def cancel_batch(
 @router.post("/disposition/batches/{batch_id}/run", response_model=RunOut)
 def run_batch(batch_id: DbId, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     """Run an approved batch now (the daily job also runs it). Each post is committed as it
-    is destroyed, so this uses its own transactions rather than the request's."""
+    is destroyed, so this uses its own transactions rather than the request's. A run that
+    fails answers with status `failed` and its error; the batch waits for a retry."""
+    return _run(batch_id, officer, request, store)
+
+
+@router.post("/disposition/batches/{batch_id}/retry", response_model=RunOut)
+def retry_batch(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
+    """Retry a failed batch: it resumes where the failed try stopped."""
+    database: Database = request.app.state.db
+    with database.session() as session:
+        disposition_run.retry_batch(session, batch_id=batch_id, officer=officer)
+    return _run(batch_id, officer, request, store)
+
+
+def _run(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     settings = _settings(request)
     database: Database = request.app.state.db
     try:
@@ -273,7 +302,7 @@ def run_batch(batch_id: DbId, officer: OfficerUser, request: Request, store: Sto
             lease_seconds=settings.job_lease_seconds,
             stop=request.app.state.stopping,
         )
-    except (StoreError, RunInterrupted) as exc:
+    except RunInterrupted as exc:
         raise RunStopped(f"the run stopped: {exc}; run it again to resume") from None
     return RunOut(
         batch_id=result.batch_id,
@@ -281,6 +310,7 @@ def run_batch(batch_id: DbId, officer: OfficerUser, request: Request, store: Sto
         destroyed=result.destroyed,
         skipped=result.skipped,
         certificate_sha256=result.certificate_sha256,
+        error=result.error,
     )
 
 

@@ -19,7 +19,7 @@ from app import leases
 from app.audit.service import Actor, record
 from app.db import Database, utcnow
 from app.errors import Conflict
-from app.retention.disposition_run import RunResult, StepHook, run_batch
+from app.retention.disposition_run import RunInterrupted, RunResult, StepHook, run_batch
 from app.retention.models import BatchStatus, DispositionBatch
 from app.storage.base import ArchiveStore
 
@@ -28,8 +28,7 @@ log = logging.getLogger("postvault.retention")
 RESUME_ACTOR = Actor.system("retention.resume_disposition")
 
 
-class RunInterrupted(Exception):
-    """The run stopped between steps: the process is stopping, or its lease was lost."""
+__all__ = ["RunInterrupted", "resume_disposition", "run_batch_leased"]
 
 
 def run_batch_leased(

@@ -224,6 +224,7 @@ class BatchOut(BaseModel):
     id: int
     status: str
     proposed_at: dt.datetime
+    proposed_by_id: int | None = None
     approved_by_id: int | None
     approved_at: dt.datetime | None
     authority: str | None
@@ -232,14 +233,30 @@ class BatchOut(BaseModel):
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     certificate_sha256: str | None
+    error: str | None = None
     item_count: int = 0
     whs_series: list[str] = []
     runnable_on: dt.date | None = None
     blocked_because: str | None = None
+    warnings: list[str] = []
+
+
+class AttemptOut(BaseModel):
+    """One try at running a batch."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    actor: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str
+    error: str | None
 
 
 class BatchDetail(BatchOut):
     items: list[ItemOut] = []
+    attempts: list[AttemptOut] = []
 
 
 class BatchPage(BaseModel):
@@ -255,3 +272,4 @@ class RunOut(BaseModel):
     destroyed: list[int]
     skipped: dict[int, str]
     certificate_sha256: str | None
+    error: str | None = None

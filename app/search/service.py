@@ -42,11 +42,15 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 
 from app.accounts.models import SocialAccount
+from app.audit.service import record_view
 from app.auth.models import User
 from app.classification.models import Classification, ClassificationOverride
 from app.db import UTCDateTime
@@ -432,6 +436,17 @@ def remove_post_from_index(session: Session, post_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def purge_removed_terms(session: Session) -> None:
+    """Make removed rows' terms really go. SQLite's FTS5 only marks a deleted row's terms as
+    deleted in its segments (they stay readable in search_index_fts_data until a merge);
+    'optimize' merges every segment into one without them. PostgreSQL keeps nothing of a
+    deleted row that SQL can read. Disposition calls this once per run, after its deletes."""
+    if not _is_postgres(session):
+        session.execute(
+            sql_text("INSERT INTO search_index_fts(search_index_fts) VALUES('optimize')")
+        )
+
+
 # --- searching ------------------------------------------------------------------------
 
 
@@ -519,8 +534,14 @@ def search(session: Session, *, query: SearchQuery, viewer: User) -> SearchPage:
         raise Invalid("date_from is after date_to")
     parsed = parse_query(query.q)
     if _is_postgres(session):
-        return _search_postgres(session, query, parsed)
-    return _search_sqlite(session, query, parsed)
+        page = _search_postgres(session, query, parsed)
+    else:
+        page = _search_sqlite(session, query, parsed)
+    # Snippets are the versions' text: each post shown is a view.
+    record_view(
+        session, viewer=viewer, post_ids=[h.post_id for h in page.hits], what="search snippet"
+    )
+    return page
 
 
 _HIT_COLUMNS = (

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.errors import DomainError
+from app.audit.service import record_refusal
+from app.errors import AuditedRefusal, DomainError
 
 
 @dataclass
@@ -35,4 +36,6 @@ def refusal_of(session: Session, *, not_found_raises: bool = False) -> Iterator[
         if not_found_raises and exc.status_code == 404:
             raise
         session.rollback()
+        if isinstance(exc, AuditedRefusal):
+            record_refusal(session, exc)  # kept: the page's transaction commits it
         refusal.error = exc

@@ -209,7 +209,11 @@ def _workspace(
             if status_code == 200:
                 status_code = exc.status_code
     view = workspace.request_page(
-        session, settings=request.app.state.settings, request_id=request_id, today=_today(request)
+        session,
+        settings=request.app.state.settings,
+        request_id=request_id,
+        today=_today(request),
+        viewer=user,
     )
     return render(
         request,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import SocialAccount
-from app.audit.service import Actor
+from app.audit.service import Actor, record_view
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.classification.models import Classification
@@ -93,6 +93,7 @@ def post_page(session: Session, *, viewer: User, post_id: int) -> PostPage:
         Comparison(before, after, word_diff(before.text or "", after.text or ""))
         for before, after in zip(versions, versions[1:], strict=False)
     ]
+    record_view(session, viewer=viewer, post_ids=[post.id], what="post page with its diffs")
     from app.platforms.registry import registry
     from app.web.evidence_pages import versions_with_wacz
 

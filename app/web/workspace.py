@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import SocialAccount
-from app.audit.service import Actor
+from app.audit.service import Actor, record_view
 from app.auth.models import Role, User
 from app.config import Settings
 from app.errors import Conflict, Invalid
@@ -463,7 +463,12 @@ def describe_saved_search(saved: dict[str, Any], people: dict[int, User]) -> str
 
 
 def request_page(
-    session: Session, *, settings: Settings, request_id: int, today: dt.date
+    session: Session,
+    *,
+    settings: Settings,
+    request_id: int,
+    today: dt.date,
+    viewer: User | None = None,
 ) -> RequestPage:
     request = requests_service.get_request(session, request_id)
     due = request_deadline(request, settings=settings, today=today)
@@ -471,6 +476,13 @@ def request_page(
         _item_view(session, item)
         for item in requests_service.list_items(session, request_id=request.id)
     ]
+    if viewer is not None:  # the items' text with its redactions marked: a redaction preview
+        record_view(
+            session,
+            viewer=viewer,
+            post_ids=[i.post.id for i in items],
+            what=f"redaction preview, request {request.number}",
+        )
     authors = {
         u.id: u
         for u in session.scalars(
