@@ -24,6 +24,7 @@ from app.classification import jobs as classification_jobs
 from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
 from app.config import Settings
+from app.connections import jobs as connection_jobs
 from app.db import Database
 from app.lifecycle import DaemonThreadExecutor, Lifecycle
 from app.notices import jobs as notice_jobs
@@ -73,6 +74,7 @@ def job_specs(
         *snapshot_jobs.JOBS,
         *classification_jobs.JOBS,
         *notice_jobs.JOBS,
+        *connection_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings, stop), trigger))
     return specs

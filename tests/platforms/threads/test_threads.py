@@ -24,6 +24,7 @@ from app.platforms.http import FetchPolicy, make_client
 from app.platforms.ratelimit import HostLimiter
 from app.platforms.threads import urls
 from app.platforms.threads.collector import ThreadsCollector
+from app.storage.local import LocalStore
 from tests.collectors.servers import LoopbackServer, serve
 from tests.conftest import MakePerson
 from tests.platforms.meta_replay import GraphReplay, recorded
@@ -195,3 +196,17 @@ def test_a_lapsed_threads_token_is_reconnect_needed(
         connection = session.get(PlatformConnection, lapsed)
         assert connection is not None
         assert connection.status == ConnectionStatus.reconnect_needed
+
+
+def test_the_refresh_is_a_scheduled_daily_job(db: Database, settings: Settings) -> None:
+    from app.connections.jobs import threads_token_refresh_job
+    from app.pipeline import build_capture_context
+    from app.worker import job_specs
+
+    ctx = build_capture_context(db, settings, store=LocalStore(settings.archive_dir))
+    try:
+        specs = {name: trigger for name, _job, trigger in job_specs(db, settings, ctx, ctx.stop)}
+    finally:
+        ctx.client.close()
+    assert specs["connections.threads_token_refresh"] == {"trigger": "interval", "hours": 24}
+    threads_token_refresh_job(db, settings)  # nothing connected: nothing to refresh, no error
