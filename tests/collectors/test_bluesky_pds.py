@@ -37,7 +37,7 @@ pytestmark = pytest.mark.atproto
 
 @pytest.fixture
 def fetch_client(make_fetch_client: MakeClient) -> httpx.Client:
-    return make_fetch_client("127.0.0.1", max_bytes=10 * 1024 * 1024, timeout=30.0)
+    return make_fetch_client("127.0.0.1:*", max_bytes=10 * 1024 * 1024, timeout=30.0)
 
 
 def make_collector(network: AtprotoNetwork, *, appview_url: str | None = None) -> BlueskyCollector:
