@@ -4,6 +4,8 @@ failures and the 429 pause, against the loopback Tumblr."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -264,3 +266,39 @@ def test_a_post_of_another_blog_is_refused(client: TestClient, make_person: Make
     )
     assert r.status_code == 422, r.text
     assert "staff" in r.text
+
+
+def test_the_api_key_stays_out_of_the_archive_errors_and_logs(
+    web: TestClient,
+    make_person: MakePerson,
+    api: TumblrApi,
+    settings: Settings,
+    db: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ann = make_person()
+    api.reply(POST, "neighbour", "Is the pool open on Sunday?")
+    post_id = flag(web, ann, f"https://{BLOG}.tumblr.com/post/{POST}")
+    seen = [json.dumps(capture(web, ann, post_id, api))]
+    route = f"/v2/blog/{BLOG}.tumblr.com/posts"
+    api.script[route] = [Answer(503, [("Content-Type", "text/plain")], b"busy")] * 3
+    seen.append(json.dumps(capture(web, ann, post_id, api)))  # failed after retries
+    seen.append(web.get(f"/api/v1/posts/{post_id}", headers=ann.headers).text)
+    seen.append(web.get(f"/api/v1/posts/{post_id}/versions", headers=ann.headers).text)
+    assert any("failed after 3 attempts" in text for text in seen)
+    # What PostVault logs (its own loggers, and anything at WARNING or above: the level
+    # app/observability/logs.py gives every other logger). httpx's own INFO line quotes the
+    # request URL with its query, as for YouTube's key; production never emits it.
+    seen += [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("postvault") or record.levelno >= logging.WARNING
+    ]
+    with db.session() as session:
+        for version in session.scalars(select(CapturedVersion)):
+            seen.append(json.dumps(version.normalized))
+    archived = [p.read_bytes() for p in settings.archive_dir.rglob("*") if p.is_file()]
+    assert archived
+    assert all(KEY not in text for text in seen)
+    assert all(KEY.encode() not in data for data in archived)
