@@ -9,9 +9,12 @@ from app.platforms.base import AccountRef, Platform, PostRef, UrlForm, UrlParts
 from app.platforms.tumblr import urls
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.config import Settings
     from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
+    from app.posts.models import FlaggedPost
 
 
 class Tumblr(Platform):
@@ -27,7 +30,7 @@ class Tumblr(Platform):
         UrlForm("handle", "cityofexample"),
     )
     settings = ("tumblr_api_url", "tumblr_api_key", "tumblr_blog_url")
-    order = 16
+    order = 17
 
     def parse_post_url(self, url: UrlParts) -> PostRef | None:
         return urls.post_ref(url)
@@ -54,6 +57,28 @@ class Tumblr(Platform):
         if author.platform_id:
             ids.append(author.platform_id)
         return ids
+
+    def post_notes(self, session: Session, post: FlaggedPost) -> list[str]:
+        """What the post page says about the latest capture: where it was read from, and
+        why its notes (replies) were not read when they were not."""
+        from sqlalchemy import select
+
+        from app.posts.models import CapturedVersion
+
+        normalized = session.scalar(
+            select(CapturedVersion.normalized)
+            .where(CapturedVersion.post_id == post.id, CapturedVersion.normalized.is_not(None))
+            .order_by(CapturedVersion.number.desc())
+            .limit(1)
+        )
+        extra = (normalized or {}).get("extra") or {}
+        notes = []
+        if extra.get("captured_from"):
+            notes.append(f"Tumblr: captured from the blog's {extra['captured_from']}.")
+        for key in ("replies_note", "replies_error"):
+            if extra.get(key):
+                notes.append(f"Tumblr notes: {extra[key]}.")
+        return notes
 
 
 PLATFORM = Tumblr()

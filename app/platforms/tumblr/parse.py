@@ -313,7 +313,7 @@ def from_feed_entry(entry: Any, blog: str, post_id: str, feed_title: str | None)
         media=content.media,
         links=content.links,
         hashtags=list(dict.fromkeys(tags)),
-        extra={"captured_from": "rss", "post_url": str(entry.get("link") or "")},
+        extra={"captured_from": "RSS feed", "post_url": str(entry.get("link") or "")},
         platform_version_id=content_digest(content, tags, None),
     )
 

@@ -273,7 +273,7 @@ def test_without_a_key_the_feed_and_the_page(
     assert isinstance(result, CollectedPost), result
     assert result.text.startswith("Another fun trip for sports!")
     assert len(result.media) == 10
-    assert result.extra["captured_from"] == "rss"
+    assert result.extra["captured_from"] == "RSS feed"
     assert result.replies_captured is False
     assert result.extra["replies_note"] == NO_KEY_NOTE
     routes = [r.route for r in api.server.requests]

@@ -217,6 +217,18 @@ def test_without_a_key_the_feed_is_captured_and_the_post_says_notes_are_not(
     assert str(version["text"]).startswith("Another fun trip for sports!")
     assert version["replies_captured"] is False
     assert all("/v2/" not in r.route for r in api.server.requests)
+    from app.auth.models import User
+    from app.web.service import post_page
+
+    with db.session() as session:
+        viewer = session.get(User, ann.user.id)
+        assert viewer is not None
+        notes = post_page(session, viewer=viewer, post_id=post_id).notes
+    assert notes == [
+        "Tumblr: captured from the blog's RSS feed.",
+        "Tumblr notes: notes (replies and reblogs with comments) are read only through the "
+        "API: set POSTVAULT_TUMBLR_API_KEY.",
+    ]
     context.client.close()
 
 
