@@ -177,6 +177,20 @@ class Settings(BaseSettings):
         description="Posts the X API tier may read per calendar month (UTC); polls are spread "
         "so it is never exceeded. Unset: no monthly cap (rate-limit headers still apply).",
     )
+    # Tumblr, API v2 or (without a key) the blog's RSS feed and post page: app/platforms/tumblr/
+    tumblr_api_url: str = Field(
+        default="https://api.tumblr.com", description="Tumblr API v2 base URL."
+    )
+    tumblr_api_key: SecretStr | None = Field(
+        default=None,
+        description="The OAuth consumer key of a Tumblr app, sent as api_key; without it posts "
+        "are read from the blog's RSS feed and post page, and notes are not read.",
+    )
+    tumblr_blog_url: str = Field(
+        default="https://{blog}.tumblr.com",
+        description="Where a blog's RSS feed (/rss) and post pages (/post/<id>) are, with {blog} "
+        "for the blog's name (test servers only change it).",
+    )
 
     # --- web ---
     session_max_age_hours: int = Field(
