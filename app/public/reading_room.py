@@ -24,8 +24,10 @@ from app.errors import Conflict, NotFound
 from app.open_records.models import RecordsRequest, Redaction, RequestItem, RequestStatus
 from app.open_records.redaction import archived_snapshot_sha256, marker, redact_text
 from app.open_records.requests import get_item, redactions_of
+from app.platforms.registry import registry
 from app.posts.models import CapturedVersion
 from app.public import service
+from app.public.fees import estimate_of
 from app.public.models import ReadingRoomWithholding
 from app.storage.base import ArchiveStore
 
@@ -66,8 +68,6 @@ def _released_on(session: Session, request: RecordsRequest) -> tuple[dt.datetime
     package = service.released_package(session, request)
     if package is None or not service.was_granted(session, request):
         return None
-    from app.public.fees import estimate_of
-
     moments = [package.finished_at or package.created_at]
     if request.decided_at is not None:
         moments.append(request.decided_at)
@@ -173,8 +173,6 @@ def read_query(q: str, platform: str, date_from: str, date_to: str) -> tuple[Que
             except ValueError:
                 errors[field] = "Give the date as year-month-day, for example 2026-11-20."
         dates.append(value)
-    from app.platforms.registry import registry
-
     chosen = platform.strip() or None
     if chosen and chosen not in registry:
         errors["platform"] = "Choose a platform from the list."

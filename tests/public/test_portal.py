@@ -32,7 +32,7 @@ from tests.public.helpers import (
     request_id_of,
 )
 from tests.snapshots.conftest import ArchivePost
-from tests.web.support import csrf_of, give_password, sign_in
+from tests.web.support import app_routes, csrf_of, give_password, sign_in
 
 
 def test_the_portal_is_off_unless_the_setting_turns_it_on(settings: Settings, db: Database) -> None:
@@ -374,3 +374,18 @@ def test_reading_room_searches_are_limited_per_address(settings: Settings, db: D
         assert client.get("/public/reading-room?q=pool").status_code == 429
         # The room itself (no query) stays open to read.
         assert client.get("/public/reading-room").status_code == 200
+
+
+def test_no_portal_page_needs_javascript_and_every_form_carries_csrf(client: TestClient) -> None:
+    path, _ = file_request(client)
+    routes = {p for p, r in app_routes(client.app.routes) if p.startswith("/public")}  # type: ignore[attr-defined]
+    assert routes >= {"/public/", "/public/request", "/public/track", "/public/reading-room"}
+    for page_path in ("/public/", "/public/request", "/public/track", "/public/reading-room", path):
+        page = client.get(page_path)
+        assert page.status_code == 200, page_path
+        assert "<script" not in page.text.lower(), page_path
+        assert not re.search(r"<[^>]+\son[a-z]+=", page.text), page_path  # no inline handlers
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        for form in re.findall(r"<form[^>]*>.*?</form>", page.text, flags=re.S):
+            if 'method="post"' in form:
+                assert 'name="csrf_token"' in form, page_path
