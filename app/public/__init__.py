@@ -42,6 +42,8 @@ def install_public(app: FastAPI, settings: Settings) -> None:
         PORTAL_NO_REDACTION_FEE=NO_REDACTION_FEE,
         PORTAL_WAIVER_RULE=WAIVER_RULE,
         dollars=dollars,
+        # The error page takes the portal's layout on /public/ (app/web/templates/error.html).
+        PORTAL_TEMPLATES=("public_base.html",),
     )
     panels = list(getattr(app.state, "request_panels", []))
     app.state.request_panels = [*panels, panel]

@@ -49,9 +49,16 @@ class Entry:
     sha256: str
 
 
+def _of_the_text(redactions: Sequence[Redaction]) -> list[Redaction]:
+    """The redactions whose offsets point into the post's text (a redaction of another field,
+    should a redaction name one, has offsets into that field instead)."""
+    return [r for r in redactions if getattr(r, "field", None) in (None, "text")]
+
+
 def released_text(text: str, redactions: Sequence[Redaction]) -> str:
     """The item's text as released: each redacted span replaced by its reason, and any other
     place the same words appear taken out too (whatever their case)."""
+    redactions = _of_the_text(redactions)
     secrets = [
         text[r.start : r.end]
         for r in redactions

@@ -4,6 +4,7 @@ tokens), fees holding the release, and the reading room exposing released items 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
@@ -11,11 +12,12 @@ import zipfile
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from app.audit.models import AuditEvent
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.open_records.models import RecordsRequest, RequestStatus
-from app.open_records.redaction import find_leaks
+from app.open_records.models import RecordsRequest, RequestItem, RequestStatus
+from app.open_records.redaction import archived_snapshot_sha256, find_leaks
 from app.public import fees
 from app.public.models import FeeStatus, PortalAttempt, PortalRequest
 from app.public.service import token_hash
@@ -318,6 +320,15 @@ def test_fees_hold_the_release_and_the_reading_room_shows_only_released_items(
     _no_secret(served)
     redacted_pdf = dict(served)[f"/public/reading-room/{items[0]}.pdf"]
     assert redacted_pdf.startswith(b"%PDF")
+    # What the room serves for the redacted item is its redacted copy, not the original.
+    with db.session() as session:
+        item = session.get(RequestItem, items[0])
+        assert item is not None
+        original = archived_snapshot_sha256(session, item.version_id)
+        assert original is not None
+        assert item.redacted_sha256 is not None
+        assert hashlib.sha256(redacted_pdf).hexdigest() == item.redacted_sha256 != original
+        assert store.get(original) not in [body for _p, body in served]
 
     # The officer withholds one item from the room: it is gone from every query and URL.
     give_password(db, officer.user)
@@ -333,6 +344,13 @@ def test_fees_hold_the_release_and_the_reading_room_shows_only_released_items(
     assert "1 released post" in client.get("/public/reading-room").text
     assert "0 released posts" in client.get("/public/reading-room?q=parking").text
     assert client.get(f"/public/reading-room/{items[1]}.pdf").status_code == 404
+    with db.session() as session:
+        withheld = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "reading_room.withheld")
+        )
+        assert withheld == 1
 
 
 def test_officer_messages_reach_the_tracking_page_as_plain_text(
