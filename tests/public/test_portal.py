@@ -315,7 +315,14 @@ def test_fees_hold_the_release_and_the_reading_room_shows_only_released_items(
 
     served = _everything_served(
         client,
-        room_paths(every_item) + [path, path + "/package.zip", path + "/letter.pdf", other_path],
+        room_paths(every_item)
+        + [
+            path,
+            path + "/package.zip",
+            path + "/letter.pdf",
+            other_path,
+            other_path + "/letter.pdf",
+        ],
     )
     _no_secret(served)
     redacted_pdf = dict(served)[f"/public/reading-room/{items[0]}.pdf"]
