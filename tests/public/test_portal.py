@@ -414,3 +414,23 @@ def test_no_portal_page_needs_javascript_and_every_form_carries_csrf(client: Tes
         for form in re.findall(r"<form[^>]*>.*?</form>", page.text, flags=re.S):
             if 'method="post"' in form:
                 assert 'name="csrf_token"' in form, page_path
+
+
+def test_every_portal_post_route_refuses_a_missing_or_forged_token(
+    client: TestClient, db: Database
+) -> None:
+    posts = [
+        (method, path)
+        for path, route in app_routes(client.app.routes)  # type: ignore[attr-defined]
+        if path.startswith("/public")
+        for method in (route.methods or set()) - {"GET", "HEAD"}
+    ]
+    assert {path for _m, path in posts} == {"/public/request", "/public/track"}
+    client.get("/public/request")
+    for method, path in posts:
+        for form in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+            answer = client.request(method, path, data={"description": "x", **form})
+            assert answer.status_code == 403, (path, form)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(RecordsRequest)) == 0
+        assert session.scalar(select(func.count()).select_from(PortalAttempt)) == 0
