@@ -128,7 +128,7 @@ def test_only_the_replay_frame_may_be_framed_and_only_by_this_origin(
     replay's scripts, other paths under it and the replay page included."""
     person, post_id = employee_with_post(db, make_person)
     query = "?source=%2Fapi%2Fv1%2Fposts%2F1%2Fversions%2F1%2Fcapture.wacz&embed=replayonly"
-    frame = client.get(f"{REPLAY_FRAME_PATH}{query}")
+    frame = client.get(f"{REPLAY_FRAME_PATH}{query}", headers={"sec-fetch-dest": "iframe"})
     assert frame.status_code == 200
     assert frame.headers["content-type"].startswith("text/html")
     assert frame.headers["x-frame-options"] == "SAMEORIGIN"
@@ -142,6 +142,12 @@ def test_only_the_replay_frame_may_be_framed_and_only_by_this_origin(
     assert re.findall(r"<script[^>]*>", frame.text) == ['<script src="ui.js">']
     assert frame.headers["cache-control"] == "no-store"
     assert "service-worker-allowed" not in frame.headers
+
+    # Only as a frame: opened in a tab (or followed as a link) it is refused.
+    tab = client.get(f"{REPLAY_FRAME_PATH}{query}", headers={"sec-fetch-dest": "document"})
+    assert tab.status_code == 404
+    assert "open the replay from a post's page" in tab.json()["detail"]
+    assert "<replay-app-main>" not in tab.text
 
     others = [
         client.get(f"{REPLAY_FRAME_PATH}ui.js"),

@@ -48,11 +48,18 @@ REPLAY_FRAME_POLICY = (
 
 
 @replay_frame_router.get(REPLAY_FRAME_PATH)
-def replay_frame() -> HTMLResponse:
+def replay_frame(request: Request) -> HTMLResponse:
     """ReplayWeb.page's frame when the server answers it (before its service worker controls
     the frame). The only page that may be framed, by this origin only (app/http_guards.py);
     it holds no data (the app inside asks for the WACZ with the officer's cookie), so it
-    needs no sign-in."""
+    needs no sign-in. A browser that says it is loading something other than a frame (a tab,
+    a link followed) is refused: the replay opens from a post's page."""
+    destination = request.headers.get("sec-fetch-dest")
+    if destination is not None and destination != "iframe":
+        raise NotFound(
+            f"{REPLAY_FRAME_PATH} is the frame of the replay page; open the replay from a "
+            "post's page (Replay the web archive)"
+        )
     return HTMLResponse(
         REPLAY_FRAME_HTML,
         headers={
