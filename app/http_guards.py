@@ -1,7 +1,8 @@
 """ASGI middleware every response and request goes through.
 
-`SecurityHeadersMiddleware`: `nosniff` and `frame-ancestors 'none'` on every response (API
-JSON, PDFs and ZIP downloads too), whatever route made it.
+`SecurityHeadersMiddleware`: `nosniff`, `X-Frame-Options: DENY` and `frame-ancestors 'none'`
+on every response (API JSON, PDFs and ZIP downloads too), whatever route made it. One address
+alone, `REPLAY_FRAME_PATH`, may be framed, and only by pages of PostVault's own origin.
 
 `InputGuardMiddleware`: a NUL character in the path, the query or a JSON/form body is a 422
 before any route runs. PostgreSQL cannot store NUL in text and SQLite's full-text search
@@ -18,6 +19,16 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FRAME_ANCESTORS = "frame-ancestors 'none'"
+# The officer's replay page (app/web/evidence_pages.py) runs ReplayWeb.page, which opens its
+# frame at this address (its `replayBase`) as soon as its service worker is registered. That
+# first load usually comes from the server, before the worker controls the frame; the replay
+# script then sees no worker in the frame and reloads it, and the worker answers from then on.
+# Refused as a frame (DENY), the first load becomes a cross-origin error page the script can
+# neither inspect nor reload, and the replay never starts. So this exact path, and nothing else
+# (not the scripts beside it, not the replay page itself), may be framed by the same origin.
+REPLAY_FRAME_PATH = "/static/replay/"
+SAME_ORIGIN_FRAMED_PATHS = frozenset({REPLAY_FRAME_PATH})
+SAME_ORIGIN_FRAME_ANCESTORS = "frame-ancestors 'self'"
 NUL_MESSAGE = "text in a request may not contain NUL characters (U+0000)"
 # Bodies bigger than this are not inspected here (none of the API's JSON bodies comes near).
 _MAX_INSPECTED = 4 * 1024 * 1024
@@ -36,13 +47,19 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["x-content-type-options"] = "nosniff"
-                if "x-frame-options" not in headers:
-                    headers["x-frame-options"] = "DENY"
+                if scope["path"] in SAME_ORIGIN_FRAMED_PATHS:
+                    # Set here whatever the route said: this is the only loosening.
+                    headers["x-frame-options"] = "SAMEORIGIN"
+                    ancestors = SAME_ORIGIN_FRAME_ANCESTORS
+                else:
+                    ancestors = FRAME_ANCESTORS
+                    if "x-frame-options" not in headers:
+                        headers["x-frame-options"] = "DENY"
                 policy = headers.get("content-security-policy")
                 if policy is None:
-                    headers["content-security-policy"] = FRAME_ANCESTORS
+                    headers["content-security-policy"] = ancestors
                 elif "frame-ancestors" not in policy:
-                    headers["content-security-policy"] = f"{policy}; {FRAME_ANCESTORS}"
+                    headers["content-security-policy"] = f"{policy}; {ancestors}"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

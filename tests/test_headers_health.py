@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import Database
+from app.http_guards import REPLAY_FRAME_PATH
 from app.main import create_app
 from app.posts.models import CapturedVersion
 from app.snapshots.models import Snapshot
@@ -117,3 +118,51 @@ def test_healthz_reports_a_nearly_full_archive_disk(settings: Settings, db: Data
     assert body["status"] == "failing"
     assert body["archive_disk"].startswith("nearly full: ")
     assert "MB free" in body["archive_disk"]
+
+
+def test_only_the_replay_frame_may_be_framed_and_only_by_this_origin(
+    client: TestClient, db: Database, make_person: MakePerson
+) -> None:
+    """ReplayWeb.page's frame (its replayBase, which the server answers until ReplayWeb.page's
+    service worker does) may be framed by PostVault's own pages; nothing else may, the
+    replay's scripts, other paths under it and the replay page included."""
+    person, post_id = employee_with_post(db, make_person)
+    query = "?source=%2Fapi%2Fv1%2Fposts%2F1%2Fversions%2F1%2Fcapture.wacz&embed=replayonly"
+    frame = client.get(f"{REPLAY_FRAME_PATH}{query}", headers={"sec-fetch-dest": "iframe"})
+    assert frame.status_code == 200
+    assert frame.headers["content-type"].startswith("text/html")
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+    assert frame.headers["x-content-type-options"] == "nosniff"
+    # Framed by this origin only; ReplayWeb.page's own script, nothing inline, nothing else.
+    directives = [d.strip() for d in frame.headers["content-security-policy"].split(";")]
+    assert [d for d in directives if d.startswith("frame-ancestors")] == ["frame-ancestors 'self'"]
+    assert "default-src 'self'" in directives
+    assert "script-src 'self'" in directives
+    assert "object-src 'none'" in directives
+    assert re.findall(r"<script[^>]*>", frame.text) == ['<script src="ui.js">']
+    assert frame.headers["cache-control"] == "no-store"
+    assert "service-worker-allowed" not in frame.headers
+
+    # Only as a frame: opened in a tab (or followed as a link) it is refused.
+    tab = client.get(f"{REPLAY_FRAME_PATH}{query}", headers={"sec-fetch-dest": "document"})
+    assert tab.status_code == 404
+    assert "open the replay from a post's page" in tab.json()["detail"]
+    assert "<replay-app-main>" not in tab.text
+
+    others = [
+        client.get(f"{REPLAY_FRAME_PATH}ui.js"),
+        client.get(f"{REPLAY_FRAME_PATH}sw.js?serveIndex=1"),
+        client.get(f"{REPLAY_FRAME_PATH}index.html"),
+        client.get(f"{REPLAY_FRAME_PATH}w/id-1/mp_/https://example.org/"),
+        client.get(f"{REPLAY_FRAME_PATH}..%2F..%2Flogin"),
+        client.get(REPLAY_FRAME_PATH.rstrip("/"), follow_redirects=False),
+        client.get("/static/style.css"),
+        client.get("/login"),
+        client.get(f"/posts/{post_id}/versions/1/replay"),
+        client.get(f"/api/v1/posts/{post_id}/versions/1/capture.wacz", headers=person.headers),
+    ]
+    for response in others:
+        assert response.headers["x-frame-options"] == "DENY", response.url
+        _framing_refused(response)
+        assert "frame-ancestors 'self'" not in response.headers["content-security-policy"]
+        assert "service-worker-allowed" not in response.headers

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app.config import Settings
 from app.db import Database
 from app.web.connection_pages import router as connection_pages
+from app.web.evidence_pages import replay_frame_router
 from app.web.evidence_pages import router as evidence_pages
 from app.web.middleware import WebSessionMiddleware
 from app.web.notice_pages import router as notice_pages
@@ -32,6 +33,7 @@ def install_web(app: FastAPI, settings: Settings, database: Database) -> None:
         database=database,
         secure_cookies=settings.public_url_is_https,
     )
+    app.include_router(replay_frame_router)  # its one path is under /static: first
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(router)
     app.include_router(sso_pages)

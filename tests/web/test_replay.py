@@ -1,5 +1,10 @@
 """An officer opens a post captured by the browser and sees its web archive replayed (by
-ReplayWeb.page, installed by scripts/install-replay) showing the post's text."""
+ReplayWeb.page, installed by scripts/install-replay) showing the post's text.
+
+ReplayWeb.page opens its frame at its replayBase (app.http_guards.REPLAY_FRAME_PATH) as soon as
+its service worker is registered, and the server or the worker answers that first load,
+whichever is first: both ways are run, the second by holding the server's answer back until
+the worker has claimed the frame."""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from app.config import Settings
 from app.db import Database
+from app.http_guards import REPLAY_FRAME_PATH
 from app.pipeline import build_capture_context
 from app.storage.local import LocalStore
 from app.web.evidence_pages import REPLAY_DIR
@@ -43,12 +49,9 @@ def settings(settings: Settings, site: Loopback) -> Settings:
     )
 
 
-@pytest.mark.skip(
-    reason="KNOWN DEFECT (issue 16 left open): on merged main the replay frame shows "
-    "chrome-error; the security headers added for issue 13 are the suspect. It passed on the "
-    "web-capture branch before that merge."
-)
+@pytest.mark.parametrize("frame_delay_s", [0.0, 2.0], ids=["as-it-comes", "slow-frame"])
 def test_officer_replays_a_captured_post(
+    frame_delay_s: float,
     client: TestClient,
     visitor: MakeVisitor,
     db: Database,
@@ -81,6 +84,18 @@ def test_officer_replays_a_captured_post(
     rosa = visitor()
     rosa.page.set_viewport_size({"width": 1280, "height": 900})
     rosa.sign_in(officer.user.email, PASSWORD)
+    # What the browser said, for the failure message: console errors and refused requests.
+    said: list[str] = []
+    rosa.page.on("console", lambda m: said.append(f"{m.type}: {m.text}"))
+    rosa.page.on("pageerror", lambda e: said.append(f"page error: {e}"))
+    rosa.page.on("requestfailed", lambda r: said.append(f"failed: {r.url} {r.failure}"))
+    if frame_delay_s:
+
+        def slow(route: Route) -> None:
+            time.sleep(frame_delay_s)
+            route.continue_()
+
+        rosa.page.route(f"**{REPLAY_FRAME_PATH}?*", slow)
     rosa.go(f"/posts/{post_id}")
     download = rosa.page.get_by_role("link", name="Download WACZ of version 1")
     expect(download).to_be_visible()
@@ -100,8 +115,12 @@ def test_officer_replays_a_captured_post(
             rosa.shoot("replay-failed")
             raise AssertionError(
                 f"the replay never showed the post; frames: {[f.url for f in rosa.page.frames]}"
+                f"; the browser said: {said}"
             )
         time.sleep(0.5)
+    assert not [f for f in rosa.page.frames if f.url.startswith("chrome-error:")]
+    # The replay frame's policy (app/web/evidence_pages.py) allows all the replay needs.
+    assert not [m for m in said if "Content Security Policy" in m], said
     rosa.shoot("replay")
 
 
