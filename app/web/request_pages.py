@@ -36,7 +36,8 @@ PAGE_SIZE = 50
 LIST_FILTERS = ["open", "all", *(s.value for s in RequestStatus)]
 
 DONE = {
-    "opened": "The request is logged. Posts matching its saved search are held.",
+    "opened": "The request is logged. Posts matching its saved search are held. Its "
+    "acknowledgment letter is made: download it under Letters.",
     "status": "The request's status is changed.",
     "assigned": "The assignment is changed.",
     "noted": "The note is added.",
@@ -124,41 +125,50 @@ def open_request(
     request: Request,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     requester_name: str = Form(""),
     requester_contact: str = Form(""),
     requester_committed: str = Form(""),
     received_on: str = Form(""),
+    received_time: str = Form(""),
     description: str = Form(""),
     search_text: str = Form(""),
     search_employee: str = Form(""),
     search_platform: str = Form(""),
     assigned_to: str = Form(""),
+    confirm_nothing_held: str = Form(""),
 ) -> Response:
     form = {
         "requester_name": requester_name,
         "requester_contact": requester_contact,
         "requester_committed": requester_committed,
         "received_on": received_on,
+        "received_time": received_time,
         "description": description,
         "search_text": search_text,
         "search_employee": search_employee,
         "search_platform": search_platform,
         "assigned_to": assigned_to,
+        "confirm_nothing_held": confirm_nothing_held,
     }
-    new, errors = workspace.read_new_request(form, today=_today(request))
+    new, errors = workspace.read_new_request(
+        form, today=_today(request), timezone=request.app.state.settings.retention_timezone
+    )
     if new is None:
         return _new_page(request, session, user, form=form, errors=errors, status_code=422)
     with refusal_of(session) as refused:
         created = requests_service.create_request(
             session,
             officer=user,
-            received_on=new.received_on,
+            received_at=new.received_at,
             description=new.description,
             requester_name=new.requester_name,
             requester_contact=new.requester_contact,
             requester_committed=new.requester_committed,
             saved_searches=new.saved_searches,
+            confirm_nothing_held=new.confirm_nothing_held,
             assigned_to_id=new.assigned_to_id,
+            store=store,
         )
     if (exc := refused.error) is not None:
         field = "assigned_to" if "officer" in exc.message else "search_text"
@@ -268,6 +278,8 @@ def change_status(
     session: SessionDep,
     status: str = Form(""),
     reason: str = Form(""),
+    *,
+    store: StoreDep,
 ) -> Response:
     form = {"status": status, "reason": reason}
     with refusal_of(session, not_found_raises=True) as refused:
@@ -291,6 +303,7 @@ def change_status(
             request_id=request_id,
             status=RequestStatus(status),
             reason=reason or None,
+            store=store,
         )
     if (exc := refused.error) is not None:
         field = "reason" if "reason" in exc.message else "status"
