@@ -44,6 +44,7 @@ DONE = {
     "added": "The posts are in the responsive set, and held for this request.",
     "redacted": "The redaction is made, and the redacted copy checked: the text is gone.",
     "withheld": "The file is withheld from the released copy.",
+    "blacked_out": "The region is blacked out in the released copy (its pixels replaced).",
     "removed": "The item is taken out of the set (the reason is kept).",
     "packaging": "The package is being made. Reload this page to follow it.",
 }
@@ -456,6 +457,10 @@ def withhold(
     store: StoreDep,
     media_sha256: str = Form(""),
     exemption: str = Form(""),
+    x: str = Form(""),
+    y: str = Form(""),
+    width: str = Form(""),
+    height: str = Form(""),
 ) -> Response:
     with refusal_of(session, not_found_raises=True) as refused:
         workspace.withhold_media(
@@ -466,6 +471,7 @@ def withhold(
             item_id=item_id,
             media_sha256=media_sha256,
             exemption=exemption,
+            box=workspace.read_box(x, y, width, height),
         )
     if (exc := refused.error) is not None:
         # Shown next to the file's reason field, or under the item's files when the form
@@ -479,7 +485,8 @@ def withhold(
             withhold_error=(item_id, media_sha256, sentence(exc.message)),
             form={f"withhold-{item_id}-{media_sha256}": exemption},
         )
-    return _redirect(request_id, "withheld", f"item-{item_id}")
+    done = "blacked_out" if any(v.strip() for v in (x, y, width, height)) else "withheld"
+    return _redirect(request_id, done, f"item-{item_id}")
 
 
 @router.post("/officer/requests/{request_id}/items/{item_id}/remove")

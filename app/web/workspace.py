@@ -627,6 +627,19 @@ def field_spans_of(
     return found
 
 
+def read_box(x: str, y: str, width: str, height: str) -> dict[str, int] | None:
+    """A region typed on the page (pixels), or None when all four are empty."""
+    values = [v.strip() for v in (x, y, width, height)]
+    if not any(values):
+        return None
+    if not all(v.isdigit() and len(v) <= 6 for v in values):
+        raise Invalid("give the region as four whole numbers of pixels: x, y, width and height")
+    box = dict(zip(("x", "y", "width", "height"), map(int, values), strict=True))
+    if box["width"] < 1 or box["height"] < 1:
+        raise Invalid("the region needs a width and a height of at least one pixel")
+    return box
+
+
 def _exemption(exemption: str) -> str:
     reason = exemption.strip()
     if not reason:
@@ -694,8 +707,10 @@ def withhold_media(
     item_id: int,
     media_sha256: str,
     exemption: str,
+    box: dict[str, int] | None = None,
 ) -> None:
-    """Leave one media file of an item out of its released copy, with the reason."""
+    """Leave one media file of an item out of its released copy, with the reason; or, with a
+    `box`, black out that region of the picture only."""
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     if item.removed_at is not None:
         raise Conflict("this item was taken out of the set; add its post again to redact it")
@@ -711,8 +726,10 @@ def withhold_media(
         officer=officer,
         request_id=request_id,
         item_id=item_id,
-        kind="media",
+        kind="region" if box else "media",
         exemption=reason,
         media_sha256=media_sha256,
+        box=box,
+        store=store,
     )
     _release(session, store=store, officer=officer, request_id=request_id, item_id=item_id)

@@ -379,3 +379,51 @@ def test_fields_scrubber_and_package_check() -> None:
         {"data/manifest.json": f'{{"url": "{NAME}"}}'.encode()}, [NAME], set()
     ) == ["data/manifest.json still holds 1 redacted string(s)"]
     assert payload_leaks({"data/manifest.json": b"{}"}, [NAME], set()) == []
+
+
+def test_the_request_page_blacks_out_a_region(
+    client: TestClient, make_person: MakePerson, archive_post: ArchivePost, db: Any
+) -> None:
+    from tests.web.support import give_password, page_csrf, sign_in
+
+    officer = make_person("records_officer")
+    post, files, _ = rich_post()
+    rich = archive_post([(post, files)])
+    rid = ok(
+        client.post(
+            "/api/v1/requests",
+            json={"received_at": "2026-11-20", "description": "x", "confirm_nothing_held": True},
+            headers=officer.headers,
+        )
+    )["id"]
+    [item] = ok(
+        client.post(
+            f"/api/v1/requests/{rid}/items",
+            json={"post_ids": [rich.post_id]},
+            headers=officer.headers,
+        )
+    )
+    give_password(db, officer.user)
+    sign_in(client, officer.user.email)
+    page = f"/officer/requests/{rid}"
+    assert 'name="width"' in client.get(page).text
+    form = {
+        "csrf_token": page_csrf(client, page),
+        "media_sha256": files[0].sha256,
+        "exemption": "a bystander's face (Wis. Stat. 19.36(6))",
+    }
+    bad = client.post(f"{page}/items/{item['id']}/withhold", data={**form, "x": "10", "y": "z"})
+    assert bad.status_code == 422
+    assert "four whole numbers" in bad.text
+    done = client.post(
+        f"{page}/items/{item['id']}/withhold",
+        data={**form, **{k: str(v) for k, v in BOX.items()}},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert "done=blacked_out" in done.headers["location"]
+    [redaction] = ok(client.get(f"/api/v1/requests/{rid}/items", headers=officer.headers))[0][
+        "redactions"
+    ]
+    assert (redaction["kind"], redaction["box"]) == ("region", BOX)
+    assert "blacked out" in client.get(page).text
