@@ -119,7 +119,7 @@ def acknowledgment_body(request: RecordsRequest, *, officer_name: str, today: dt
           records that answer your request, and respond as soon as practicable and without
           delay (Wis. Stat. 19.35(4)(a)).</li>
         <li>No record that answers your request is destroyed while it is open, nor for the
-          period the law sets after a decision (Wis. Stat. 19.35(5)).{held and " "}</li>
+          period the law sets after a decision (Wis. Stat. 19.35(5)).</li>
         {held}
         <li>If part of a record may not be released, the rest is released with each cut marked
           and its reason given (Wis. Stat. 19.36(6)).</li>
