@@ -123,8 +123,9 @@ def main() -> None:
             request = requests_service.create_request(
                 session,
                 officer=officer,
-                received_on=dt.date(2026, 11, 2),
+                received_at=dt.date(2026, 11, 2),
                 description="Pool closure posts",
+                confirm_nothing_held=True,
             )
             post_ids = list(session.scalars(select(FlaggedPost.id)))
             items = requests_service.add_items(

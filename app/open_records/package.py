@@ -30,6 +30,7 @@ from app.classification.models import Classification
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
+from app.open_records.letters import ReleasedRow, response_letter
 from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
@@ -37,8 +38,17 @@ from app.open_records.models import (
     RequestStatus,
     ResponsePackage,
 )
-from app.open_records.redaction import archived_snapshot_sha256, release_copy
+from app.open_records.redaction import (
+    RedactionLeak,
+    archived_snapshot_sha256,
+    post_of,
+    release_copy,
+    secrets_of,
+    withheld_originals,
+)
+from app.open_records.release_check import payload_leaks
 from app.open_records.requests import get_request, list_items, redactions_of
+from app.open_records.separation import Scrubber
 from app.posts.models import CapturedVersion
 from app.retention.assignment import current_assignment
 from app.retention.models import Hold
@@ -48,11 +58,6 @@ from app.timestamps.service import token_of
 
 log = logging.getLogger("postvault.open_records")
 
-REVIEW_RIGHTS = (
-    "This determination is subject to review by mandamus under section 19.37(1) of the "
-    "Wisconsin Statutes, or upon application to the Attorney General or a district attorney "
-    "(Wis. Stat. 19.35(4)(b))."
-)
 
 Progress = Callable[[int, int], None]
 
@@ -81,6 +86,10 @@ class ReleasedFile:
     # The version's web archive (browser capture or upload), released beside the PDF only
     # when nothing of the item is redacted: a WACZ cannot be redacted.
     wacz: bytes | None = None
+    # What the redactions took out: (string, reason) and the originals of withheld or
+    # blacked-out files; no file of the package may hold any of them.
+    secrets: tuple[tuple[str, str], ...] = ()
+    originals: frozenset[str] = frozenset()
 
 
 def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
@@ -254,6 +263,8 @@ def release_item(
         timestamp_time=token_time,
         timestamp_token=token_bytes,
         wacz=None if redactions else _wacz_of(session, store, version.id),
+        secrets=tuple(secrets_of(post_of(version), version.text or "", redactions)),
+        originals=frozenset(withheld_originals(redactions)),
     )
 
 
@@ -296,54 +307,15 @@ def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
     return out.getvalue()
 
 
-def _letter(request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
-    rows = []
-    for f in files:
-        reasons = f.reasons
-        rows.append(
-            f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(f.url)}</td>"
-            f"<td>{f.version_number}</td><td>{html.escape('; '.join(reasons) or '—')}</td></tr>"
-        )
-    denied = request.status in (RequestStatus.denied, RequestStatus.partly_denied)
-    redacted_any = any(f.redacted for f in files)
-    decision = {
-        RequestStatus.granted: "Your request is granted.",
-        RequestStatus.partly_denied: "Your request is granted in part and denied in part.",
-        RequestStatus.denied: "Your request is denied.",
-    }.get(
-        RequestStatus(request.status), "The records below are released in response to your request."
+def _letter(request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber) -> bytes:
+    return response_letter(
+        request,
+        [ReleasedRow(f.name, f.url, f.version_number, f.reasons, f.redacted) for f in files],
+        scrub,
     )
-    decision_reasons = (
-        f"<p><strong>Reasons:</strong> {html.escape(request.decision_reason or '')}</p>"
-        if request.decision_reason
-        else ""
-    )
-    rights = f"<p>{REVIEW_RIGHTS}</p>" if denied or redacted_any else ""
-    redaction_note = (
-        "<p>Some records are released with parts redacted. Each redaction is marked where it was "
-        "made, with its reason (Wis. Stat. 19.36(6)).</p>"
-        if redacted_any
-        else ""
-    )
-    body = f"""<html><head><style>
-      @page {{ size: letter; margin: 2cm; }} body {{ font: 11pt 'DejaVu Sans', sans-serif; }}
-      table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; }}
-      td, th {{ border: 0.5pt solid #999; padding: 3pt; text-align: left; vertical-align: top; word-break: break-all; }}
-    </style></head><body>
-      <p>{utcnow().date().isoformat()}</p>
-      <p>To: {html.escape(request.requester_name or "Requester")}</p>
-      <h1 style="font-size:14pt">Open-records request {html.escape(request.number)}</h1>
-      <p>Received {request.received_on.isoformat()}: “{html.escape(request.description)}”</p>
-      <p>{decision}</p>{decision_reasons}{redaction_note}
-      <p>{len(files)} record(s) released:</p>
-      <table><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{"".join(rows)}</table>
-      {rights}
-    </body></html>"""
-    pdf: bytes = weasyprint.HTML(string=body).write_pdf()
-    return pdf
 
 
-def _audit_log(session: Session, request: RecordsRequest) -> bytes:
+def _audit_log(session: Session, request: RecordsRequest, scrub: Scrubber) -> bytes:
     hold_ids = [
         str(h) for h in session.scalars(select(Hold.id).where(Hold.request_id == request.id))
     ]
@@ -358,29 +330,30 @@ def _audit_log(session: Session, request: RecordsRequest) -> bytes:
         )
         .order_by(AuditEvent.id)
     )
-    lines = [
-        json.dumps(
-            {
-                "id": e.id,
-                "occurred_at": e.occurred_at.isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "object_type": e.object_type,
-                "object_id": e.object_id,
-                "details": e.details,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-        for e in events
-    ]
+    lines = []
+    for e in events:
+        # Redacted text in an event (a note, a search) is taken out here too; such an event is
+        # marked, as its hash no longer recomputes from the copy.
+        details = scrub.tree(e.details)
+        entry = {
+            "id": e.id,
+            "occurred_at": e.occurred_at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "details": details,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        if details != e.details:
+            entry["redacted"] = True
+        lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _manifests(
-    session: Session, request: RecordsRequest, files: list[ReleasedFile]
+    session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
 ) -> tuple[bytes, bytes]:
     rows = []
     for f in files:
@@ -397,7 +370,7 @@ def _manifests(
                 "post_id": f.post_id,
                 "version": f.version_number,
                 "platform": f.platform,
-                "url": f.url,
+                "url": scrub.text(f.url),
                 "captured_at": f.captured_at.isoformat(),
                 "classification": label or "",
                 "series": assignment.series_code if assignment else "",
@@ -438,11 +411,21 @@ def build_bag(session: Session, *, request: RecordsRequest, files: list[Released
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined
-    csv_bytes, json_bytes = _manifests(session, request, files)
+    scrub = Scrubber([pair for f in files for pair in f.secrets])
+    csv_bytes, json_bytes = _manifests(session, request, files, scrub)
     payload["data/manifest.csv"] = csv_bytes
     payload["data/manifest.json"] = json_bytes
-    payload["data/audit-log.jsonl"] = _audit_log(session, request)
-    payload["data/letter.pdf"] = _letter(request, files)
+    payload["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
+    payload["data/letter.pdf"] = _letter(request, files, scrub)
+    originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
+    problems = payload_leaks(payload, scrub.secrets, set(originals))
+    if problems:
+        # Text redacted in one item but left in another (another version of the same post,
+        # another post) would go out with the package: it is refused, naming the files.
+        raise RedactionLeak(
+            "the package was not made: " + "; ".join(problems[:10]) + ". Redact the same text "
+            "in those items too, or take them out of the set"
+        )
 
     root = f"request-{request.number}"
     manifest = "".join(

@@ -72,7 +72,7 @@ def _strings_in(value: Any, depth: int = 0) -> Iterator[str]:
         for item in value:
             yield from _strings_in(item, depth + 1)
     elif isinstance(value, pikepdf.Stream):
-        yield _decoded_text(_stream_bytes(value))
+        yield decoded_text(_stream_bytes(value))
 
 
 def _stream_bytes(stream: pikepdf.Stream) -> bytes:
@@ -82,7 +82,7 @@ def _stream_bytes(stream: pikepdf.Stream) -> bytes:
         return bytes(stream.read_raw_bytes())
 
 
-def _decoded_text(data: bytes) -> str:
+def decoded_text(data: bytes) -> str:
     """Text of a file's bytes: UTF-16 with a byte-order mark, else UTF-8 (undecodable bytes
     dropped), with any JSON string escapes resolved so \\u516c reads as 公."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -218,7 +218,7 @@ def _embedded_file_parts(document: pikepdf.Pdf) -> Iterator[TextPart]:
         for key in ("/F", "/UF"):
             stream = files.get(key)
             if isinstance(stream, pikepdf.Stream):
-                yield TextPart(where, _decoded_text(_stream_bytes(stream)))
+                yield TextPart(where, decoded_text(_stream_bytes(stream)))
 
 
 def document_parts(pdf: bytes) -> Iterator[TextPart]:

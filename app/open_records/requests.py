@@ -15,13 +15,18 @@ from app.auth.models import User
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.open_records.letters import make_letter
 from app.open_records.models import (
+    LetterKind,
     RecordsRequest,
     Redaction,
     RequestItem,
     RequestNote,
     RequestStatus,
+    received_day,
+    start_of_day,
 )
+from app.open_records.schemas import NOTHING_HELD_SENTENCE
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionKind
 from app.retention.calendar import (
     HolidayCalendar,
@@ -34,6 +39,7 @@ from app.retention.holds import place_hold
 from app.retention.models import HeldPost, Hold, HoldKind
 from app.retention.schemas import SearchCriteria
 from app.retention.search_scope import posts_matching
+from app.storage.base import ArchiveStore
 
 OPEN_RECORDS_AUTHORITY = (
     "Wis. Stat. 19.35(5): no responsive record is destroyed while the request is open"
@@ -55,6 +61,9 @@ TRANSITIONS: dict[RequestStatus, set[RequestStatus]] = {
 }
 DECIDED = {RequestStatus.granted, RequestStatus.partly_denied, RequestStatus.denied}
 
+# A request logged a little ahead of the server's clock (a clock off by minutes) is not refused.
+FUTURE_SLACK = dt.timedelta(minutes=10)
+
 
 def get_request(session: Session, request_id: int) -> RecordsRequest:
     request = session.get(RecordsRequest, request_id)
@@ -63,8 +72,8 @@ def get_request(session: Session, request_id: int) -> RecordsRequest:
     return request
 
 
-def _next_number(session: Session, received_on: dt.date) -> str:
-    prefix = f"{received_on.year}-"
+def _next_number(session: Session, received_day: dt.date) -> str:
+    prefix = f"{received_day.year}-"
     count = (
         session.scalar(
             select(func.count())
@@ -84,31 +93,58 @@ def _check_officer_id(session: Session, user_id: int | None) -> None:
         raise Invalid(f"user {user_id} is not a records officer")
 
 
+def received_moment(received_at: dt.datetime | dt.date) -> tuple[dt.datetime, bool]:
+    """(when, whether the time is known) of a request's arrival given as a time or a day: a
+    day alone is the start of that day in the city's time zone. Refuses a time without its UTC
+    offset and a time in the future."""
+    if isinstance(received_at, dt.datetime):
+        if received_at.tzinfo is None or received_at.utcoffset() is None:
+            raise Invalid(
+                "received_at needs its UTC offset (e.g. 2026-11-20T14:05:00-06:00), "
+                "or give the day alone (2026-11-20)"
+            )
+        moment, known = received_at.astimezone(dt.UTC), True
+    else:
+        moment, known = start_of_day(received_at), False
+    if moment > utcnow() + FUTURE_SLACK:
+        raise Invalid("a request cannot be received in the future")
+    return moment, known
+
+
 def create_request(
     session: Session,
     *,
     officer: User,
-    received_on: dt.date,
+    received_at: dt.datetime | dt.date,
     description: str,
     requester_name: str | None = None,
     requester_contact: str | None = None,
     requester_committed: bool = False,
     saved_searches: Sequence[SearchCriteria] = (),
+    confirm_nothing_held: bool = False,
     assigned_to_id: int | None = None,
+    store: ArchiveStore | None = None,
 ) -> RecordsRequest:
-    """Log a request and, before anyone reviews it, hold every post its saved searches match."""
+    """Log a request and, before anyone reviews it, hold every post its saved searches match.
+
+    Without a saved search the officer must confirm that nothing is held yet
+    (`confirm_nothing_held`). With a `store`, the acknowledgment letter is made at once."""
     _check_officer_id(session, assigned_to_id)
+    if not saved_searches and not confirm_nothing_held:
+        raise Invalid(NOTHING_HELD_SENTENCE)
+    moment, time_known = received_moment(received_at)
     for criteria in saved_searches:
         if criteria.is_empty:
             raise Invalid(
                 "a saved search needs at least one criterion; an empty one would hold every post"
             )
     request = RecordsRequest(
-        number=_next_number(session, received_on),
+        number=_next_number(session, received_day(moment)),
         requester_name=(requester_name or "").strip() or None,
         requester_contact=(requester_contact or "").strip() or None,
         requester_committed=requester_committed,
-        received_on=received_on,
+        received_at=moment,
+        received_time_known=time_known,
         description=description,
         saved_searches=[c.saved() for c in saved_searches],
         status=RequestStatus.received,
@@ -126,7 +162,10 @@ def create_request(
         details={
             "number": request.number,
             "anonymous": request.requester_name is None,
+            "received_at": moment.isoformat(),
+            "received_time_known": time_known,
             "saved_searches": request.saved_searches,
+            "nothing_held_confirmed": not saved_searches,
         },
     )
     for criteria in saved_searches:
@@ -139,12 +178,29 @@ def create_request(
             scope=criteria,
             request_id=request.id,
         )
+    if store is not None:
+        make_letter(
+            session,
+            store=store,
+            request=request,
+            kind=LetterKind.acknowledgment,
+            officer=officer,
+            actor=Actor.of(officer),
+        )
     return request
 
 
 def transition(
-    session: Session, *, officer: User, request_id: int, status: RequestStatus, reason: str | None
+    session: Session,
+    *,
+    officer: User,
+    request_id: int,
+    status: RequestStatus,
+    reason: str | None,
+    store: ArchiveStore | None = None,
 ) -> RecordsRequest:
+    """Move the request on. A denial, whole or in part, needs its reasons; with a `store` its
+    letter (19.35(4)(b) review rights) is made at once, whether or not a package follows."""
     request = get_request(session, request_id)
     current = RequestStatus(request.status)
     if status not in TRANSITIONS[current]:
@@ -171,6 +227,16 @@ def transition(
         object_id=request.id,
         details={"from": current.value, "to": status.value, "reason": reason},
     )
+    if store is not None and status in (RequestStatus.denied, RequestStatus.partly_denied):
+        session.flush()
+        make_letter(
+            session,
+            store=store,
+            request=request,
+            kind=LetterKind.denial,
+            officer=officer,
+            actor=Actor.of(officer),
+        )
     return request
 
 
@@ -229,8 +295,9 @@ def deadline(
 ) -> Deadline:
     """Age in business days (19.345: weekends and legal holidays do not count), with the
     due-soon and overdue marks while the request is undecided."""
-    end = local_date(request.decided_at) if request.decided_at else today
-    age = business_days_between(request.received_on, end, calendar)
+    zone = settings.retention_timezone
+    end = local_date(request.decided_at, zone) if request.decided_at else today
+    age = business_days_between(received_day(request.received_at, zone), end, calendar)
     open_ = request.status not in {s.value for s in DECIDED} | {RequestStatus.closed.value}
     overdue = open_ and age > settings.request_overdue_business_days
     due_soon = open_ and not overdue and age >= settings.request_due_soon_business_days

@@ -10,14 +10,17 @@ from app.auth.deps import OfficerUser
 from app.bounds import DB_INT_MAX, DbId
 from app.config import Settings
 from app.db import SessionDep
+from app.open_records import letters as letters_service
 from app.open_records import package as package_service
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
-from app.open_records.models import RecordsRequest, RequestItem, RequestStatus
+from app.open_records.models import LetterKind, RecordsRequest, RequestItem, RequestStatus
 from app.open_records.schemas import (
+    ItemField,
     ItemOut,
     ItemRemove,
     ItemsAdd,
+    LetterOut,
     NoteCreate,
     NoteOut,
     PackageOut,
@@ -93,19 +96,27 @@ def _item_out(session: Session, item: RequestItem) -> ItemOut:
 
 @router.post("/requests", response_model=RequestOut, status_code=status.HTTP_201_CREATED)
 def create_request(
-    body: RequestCreate, officer: OfficerUser, session: SessionDep, request: Request
+    body: RequestCreate,
+    officer: OfficerUser,
+    session: SessionDep,
+    request: Request,
+    store: StoreDep,
 ) -> RequestOut:
-    """Log a request; posts matching its saved searches are held at once, before review."""
+    """Log a request; posts matching its saved searches are held at once, before review.
+    Without a saved search, `confirm_nothing_held` must be true. The acknowledgment letter is
+    made at once (`GET …/letters/acknowledgment.pdf`)."""
     created = requests_service.create_request(
         session,
         officer=officer,
-        received_on=body.received_on,
+        received_at=body.received,
         description=body.description,
         requester_name=body.requester_name,
         requester_contact=body.requester_contact,
         requester_committed=body.requester_committed,
         saved_searches=body.saved_searches,
+        confirm_nothing_held=body.confirm_nothing_held,
         assigned_to_id=body.assigned_to_id,
+        store=store,
     )
     return _request_out(session, created, request.app.state.settings)
 
@@ -141,10 +152,17 @@ def change_status(
     officer: OfficerUser,
     session: SessionDep,
     request: Request,
+    store: StoreDep,
 ) -> RequestOut:
-    """Move the request on: acknowledged, in_progress, granted, partly_denied, denied, closed."""
+    """Move the request on: acknowledged, in_progress, granted, partly_denied, denied, closed.
+    A denial (whole or in part) makes its letter with the 19.35(4)(b) review rights."""
     changed = requests_service.transition(
-        session, officer=officer, request_id=request_id, status=body.status, reason=body.reason
+        session,
+        officer=officer,
+        request_id=request_id,
+        status=body.status,
+        reason=body.reason,
+        store=store,
     )
     return _request_out(session, changed, request.app.state.settings)
 
@@ -161,6 +179,47 @@ def update_request(
         session, officer=officer, request_id=request_id, assigned_to_id=body.assigned_to_id
     )
     return _request_out(session, changed, request.app.state.settings)
+
+
+def _letter_out(letter: object, request_id: int) -> LetterOut:
+    out = LetterOut.model_validate(letter)
+    out.download = f"/api/v1/requests/{request_id}/letters/{out.kind}.pdf"
+    return out
+
+
+@router.get("/requests/{request_id}/letters", response_model=list[LetterOut])
+def list_letters(request_id: DbId, _officer: OfficerUser, session: SessionDep) -> list[LetterOut]:
+    """The letters made for the request: the acknowledgment, and the denial letter if denied."""
+    requests_service.get_request(session, request_id)
+    return [
+        _letter_out(letter, request_id)
+        for letter in letters_service.letters_of(session, request_id)
+    ]
+
+
+@router.get("/requests/{request_id}/letters/{kind}.pdf")
+def download_letter(
+    request_id: DbId,
+    kind: LetterKind,
+    officer: OfficerUser,
+    session: SessionDep,
+    store: StoreDep,
+) -> Response:
+    """A letter to the requester as PDF/A (made now if it is due and was not made yet)."""
+    records_request = requests_service.get_request(session, request_id)
+    letter, data = letters_service.read_letter(
+        session, store=store, officer=officer, request=records_request, kind=kind
+    )
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="request-{records_request.number}-{letter.kind}.pdf"'
+            ),
+            "X-Content-SHA256": letter.sha256,
+        },
+    )
 
 
 @router.post(
@@ -235,8 +294,9 @@ def redact(
     session: SessionDep,
     store: StoreDep,
 ) -> ItemOut:
-    """Mark a text span [start, end) of the item's text, or a whole media file, as exempt; the
-    redacted copy is rendered and checked at once (the original is never altered)."""
+    """Separate exempt information (19.36(6)): a text span [start, end) of any text field of
+    the item (`field`, see `…/fields`), a whole media file, or a region of an image blacked
+    out. The redacted copy is rendered and checked at once (the original is never altered)."""
     redaction_service.add_redaction(
         session,
         officer=officer,
@@ -247,6 +307,9 @@ def redact(
         start=body.start,
         end=body.end,
         media_sha256=body.media_sha256,
+        field=body.field,
+        box=body.box.model_dump() if body.box else None,
+        store=store,
     )
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     records_request = requests_service.get_request(session, request_id)
@@ -258,6 +321,17 @@ def redact(
         actor=Actor.of(officer),
     )
     return _item_out(session, item)
+
+
+@router.get("/requests/{request_id}/items/{item_id}/fields", response_model=list[ItemField])
+def item_fields(
+    request_id: DbId, item_id: DbId, officer: OfficerUser, session: SessionDep
+) -> list[ItemField]:
+    """Every text field of the item a text redaction can name, with its text (a view of the
+    version's content: audited)."""
+    item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
+    fields = redaction_service.list_fields(session, item=item, officer=officer)
+    return [ItemField(field=name, text=text) for name, text in fields.items()]
 
 
 @router.get("/requests/{request_id}/items/{item_id}/redacted.pdf")

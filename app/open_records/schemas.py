@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from app.bounds import DB_INT_MAX, DbId, RecordDate
+from app.bounds import DB_INT_MAX, EARLIEST_DATE, LATEST_DATE, DbId, RecordDate
 from app.classification.models import Label
 from app.open_records.models import RequestStatus
 from app.platforms.registry import PlatformId
@@ -76,6 +78,56 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
+def _received(value: Any) -> Any:
+    """A day ("2026-11-20") stays a date; anything longer is read as a time, which must carry
+    its UTC offset ("2026-11-20T14:05:00-06:00" or "...Z")."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed: dt.date = (
+                dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+            )
+        except ValueError:
+            raise ValueError(
+                "give the time as 2026-11-20T14:05:00-06:00, or the day alone as 2026-11-20"
+            ) from None
+        value = parsed
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                "the time needs its UTC offset (2026-11-20T14:05:00-06:00 or ...Z), "
+                "or give the day alone"
+            )
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        raise ValueError("give a time (2026-11-20T14:05:00-06:00) or a day (2026-11-20)")
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"give a year between {EARLIEST_DATE.year} and {LATEST_DATE.year}")
+    if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+        raise ValueError("a request cannot be received in the future")
+    return value
+
+
+ReceivedAt = Annotated[
+    dt.datetime | dt.date,
+    BeforeValidator(_received),
+    Field(
+        description="When the request arrived: a time with its UTC offset "
+        "(2026-11-20T14:05:00-06:00), or the day alone (2026-11-20: the start of that day in "
+        "the city's time zone, the hour marked unknown). Business days count from its local day.",
+        examples=["2026-11-20T14:05:00-06:00", "2026-11-20"],
+    ),
+]
+NOTHING_HELD_SENTENCE = (
+    "no saved search was given, so no post is held for this request yet (Wis. Stat. 19.35(5)); "
+    'add a saved search (saved_searches: [{"text": "pool closure"}]) to hold what it matches '
+    "now, or set confirm_nothing_held to true to log the request without holds and add posts "
+    "later with POST /api/v1/requests/{id}/items, which holds them as they are added"
+)
+
+
 class RequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,12 +138,21 @@ class RequestCreate(BaseModel):
     requester_committed: bool = Field(
         default=False, description="Committed or incarcerated: 90 business days after a denial."
     )
-    received_on: RecordDate
+    received_at: ReceivedAt | None = None
+    received_on: RecordDate | None = Field(
+        default=None,
+        description="Deprecated: the day alone; give received_at (a day is accepted there too).",
+    )
     description: str = Field(min_length=1, max_length=TEXT_MAX)
     saved_searches: list[SearchCriteria] = Field(
         default_factory=list,
         max_length=50,
         description="Posts matching any of these are held at intake, before review.",
+    )
+    confirm_nothing_held: bool = Field(
+        default=False,
+        description="Required (true) when no saved search is given: the officer confirms that "
+        "no post is held for the request yet; posts added to its set later are held then.",
     )
     assigned_to_id: DbId | None = None
 
@@ -99,9 +160,25 @@ class RequestCreate(BaseModel):
 
     @field_validator("received_on")
     @classmethod
-    def _not_in_future(cls, value: dt.date) -> dt.date:
-        if value > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+    def _not_in_future(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and value > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
             raise ValueError("a request cannot be received in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _when_and_holds(self) -> RequestCreate:
+        if self.received_at is None and self.received_on is None:
+            raise ValueError("received_at is required: when the request arrived")
+        if self.received_at is not None and self.received_on is not None:
+            raise ValueError("give received_at only (received_on is its deprecated name)")
+        if not self.saved_searches and not self.confirm_nothing_held:
+            raise PydanticCustomError("nothing_held", NOTHING_HELD_SENTENCE)
+        return self
+
+    @property
+    def received(self) -> dt.datetime | dt.date:
+        value = self.received_at if self.received_at is not None else self.received_on
+        assert value is not None  # the validator above
         return value
 
 
@@ -136,7 +213,12 @@ class RequestOut(BaseModel):
     requester_name: str | None
     requester_contact: str | None
     requester_committed: bool
-    received_on: RecordDate
+    received_at: dt.datetime
+    received_time_known: bool = Field(
+        description="False when the request was logged by its day only (received_at is then "
+        "the start of that local day)."
+    )
+    received_on: RecordDate = Field(description="The local day it arrived.")
     description: str
     saved_searches: list[dict[str, object]]
     status: str
@@ -151,6 +233,18 @@ class RequestOut(BaseModel):
     due_soon: bool = False
     overdue: bool = False
     held_posts: int = 0
+
+
+class LetterOut(BaseModel):
+    """A letter to the requester (PDF/A), downloadable at `download`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    sha256: str
+    created_at: dt.datetime
+    download: str = ""
 
 
 class NoteOut(BaseModel):
@@ -187,15 +281,37 @@ class ItemRemove(BaseModel):
     _reason = field_validator("reason")(_not_blank)
 
 
-class RedactionCreate(BaseModel):
-    """A text span [start, end) of the item's text, or a whole media file, and why."""
+class Box(BaseModel):
+    """A rectangle of an image, in the original image's pixels (x, y: its top-left corner)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(pattern="^(text|media)$")
+    x: int = Field(ge=0, le=1_000_000)
+    y: int = Field(ge=0, le=1_000_000)
+    width: int = Field(ge=1, le=1_000_000)
+    height: int = Field(ge=1, le=1_000_000)
+
+
+class RedactionCreate(BaseModel):
+    """What to separate from the released copy (Wis. Stat. 19.36(6)), and why:
+
+    - `text`: the span [start, end) of one text field of the item, `field` naming it (leave it
+      out for the post's own text; see `GET …/items/{item_id}/fields` for every field: replies,
+      author names and handles, alt text, link cards, web-capture text). The span's text is
+      taken out wherever it occurs in the copy.
+    - `media`: a media file (`media_sha256`) withheld whole.
+    - `region`: a rectangle (`box`) of an image (`media_sha256`) blacked out: its pixels are
+      replaced and the image re-encoded without its metadata.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(pattern="^(text|media|region)$")
+    field: str | None = Field(default=None, min_length=1, max_length=300)
     start: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     end: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
     media_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    box: Box | None = None
     exemption: str = Field(min_length=1, max_length=2000, description="The reason, as printed.")
 
     _exemption = field_validator("exemption")(_not_blank)
@@ -205,8 +321,17 @@ class RedactionCreate(BaseModel):
         if self.kind == "text":
             if self.start is None or self.end is None or self.end <= self.start:
                 raise ValueError("a text redaction needs start < end")
-        elif not self.media_sha256:
-            raise ValueError("a media redaction needs media_sha256")
+            if self.media_sha256 or self.box:
+                raise ValueError("a text redaction takes field, start and end, not a file")
+        else:
+            if not self.media_sha256:
+                raise ValueError(f"a {self.kind} redaction needs media_sha256")
+            if self.kind == "region" and self.box is None:
+                raise ValueError("a region redaction needs box: x, y, width and height in pixels")
+            if self.kind == "media" and self.box is not None:
+                raise ValueError("a media redaction withholds the whole file: leave out box")
+            if self.field or self.start is not None or self.end is not None:
+                raise ValueError(f"a {self.kind} redaction takes a file, not field or a span")
         return self
 
 
@@ -215,12 +340,21 @@ class RedactionOut(BaseModel):
 
     id: int
     kind: str
+    field: str | None
     start: int | None
     end: int | None
     media_sha256: str | None
+    box: dict[str, int] | None
     exemption: str
     created_by_id: int
     created_at: dt.datetime
+
+
+class ItemField(BaseModel):
+    """One text field of an item a text redaction can name."""
+
+    field: str
+    text: str
 
 
 class ItemOut(BaseModel):

@@ -38,13 +38,15 @@ PAGE_SIZE = 50
 LIST_FILTERS = ["open", "all", *(s.value for s in RequestStatus)]
 
 DONE = {
-    "opened": "The request is logged. Posts matching its saved search are held.",
+    "opened": "The request is logged. Posts matching its saved search are held. Its "
+    "acknowledgment letter is made: download it under Letters.",
     "status": "The request's status is changed.",
     "assigned": "The assignment is changed.",
     "noted": "The note is added.",
     "added": "The posts are in the responsive set, and held for this request.",
     "redacted": "The redaction is made, and the redacted copy checked: the text is gone.",
     "withheld": "The file is withheld from the released copy.",
+    "blacked_out": "The region is blacked out in the released copy (its pixels replaced).",
     "removed": "The item is taken out of the set (the reason is kept).",
     "packaging": "The package is being made. Reload this page to follow it.",
 }
@@ -130,41 +132,50 @@ def open_request(
     request: Request,
     user: OfficerPageUser,
     session: SessionDep,
+    store: StoreDep,
     requester_name: str = Form(""),
     requester_contact: str = Form(""),
     requester_committed: str = Form(""),
     received_on: str = Form(""),
+    received_time: str = Form(""),
     description: str = Form(""),
     search_text: str = Form(""),
     search_employee: str = Form(""),
     search_platform: str = Form(""),
     assigned_to: str = Form(""),
+    confirm_nothing_held: str = Form(""),
 ) -> Response:
     form = {
         "requester_name": requester_name,
         "requester_contact": requester_contact,
         "requester_committed": requester_committed,
         "received_on": received_on,
+        "received_time": received_time,
         "description": description,
         "search_text": search_text,
         "search_employee": search_employee,
         "search_platform": search_platform,
         "assigned_to": assigned_to,
+        "confirm_nothing_held": confirm_nothing_held,
     }
-    new, errors = workspace.read_new_request(form, today=_today(request))
+    new, errors = workspace.read_new_request(
+        form, today=_today(request), timezone=request.app.state.settings.retention_timezone
+    )
     if new is None:
         return _new_page(request, session, user, form=form, errors=errors, status_code=422)
     with refusal_of(session) as refused:
         created = requests_service.create_request(
             session,
             officer=user,
-            received_on=new.received_on,
+            received_at=new.received_at,
             description=new.description,
             requester_name=new.requester_name,
             requester_contact=new.requester_contact,
             requester_committed=new.requester_committed,
             saved_searches=new.saved_searches,
+            confirm_nothing_held=new.confirm_nothing_held,
             assigned_to_id=new.assigned_to_id,
+            store=store,
         )
     if (exc := refused.error) is not None:
         field = "assigned_to" if "officer" in exc.message else "search_text"
@@ -277,6 +288,8 @@ def change_status(
     session: SessionDep,
     status: str = Form(""),
     reason: str = Form(""),
+    *,
+    store: StoreDep,
 ) -> Response:
     form = {"status": status, "reason": reason}
     with refusal_of(session, not_found_raises=True) as refused:
@@ -300,6 +313,7 @@ def change_status(
             request_id=request_id,
             status=RequestStatus(status),
             reason=reason or None,
+            store=store,
         )
     if (exc := refused.error) is not None:
         field = "reason" if "reason" in exc.message else "status"
@@ -452,6 +466,10 @@ def withhold(
     store: StoreDep,
     media_sha256: str = Form(""),
     exemption: str = Form(""),
+    x: str = Form(""),
+    y: str = Form(""),
+    width: str = Form(""),
+    height: str = Form(""),
 ) -> Response:
     with refusal_of(session, not_found_raises=True) as refused:
         workspace.withhold_media(
@@ -462,6 +480,7 @@ def withhold(
             item_id=item_id,
             media_sha256=media_sha256,
             exemption=exemption,
+            box=workspace.read_box(x, y, width, height),
         )
     if (exc := refused.error) is not None:
         # Shown next to the file's reason field, or under the item's files when the form
@@ -475,7 +494,8 @@ def withhold(
             withhold_error=(item_id, media_sha256, sentence(exc.message)),
             form={f"withhold-{item_id}-{media_sha256}": exemption},
         )
-    return _redirect(request_id, "withheld", f"item-{item_id}")
+    done = "blacked_out" if any(v.strip() for v in (x, y, width, height)) else "withheld"
+    return _redirect(request_id, done, f"item-{item_id}")
 
 
 @router.post("/officer/requests/{request_id}/items/{item_id}/remove")

@@ -327,7 +327,7 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
     open_requests = session.scalars(
         select(RecordsRequest)
         .where(RecordsRequest.status.in_(OPEN_REQUEST_STATUSES))
-        .order_by(RecordsRequest.received_on, RecordsRequest.id)
+        .order_by(RecordsRequest.received_at, RecordsRequest.id)
     )
     requests = []
     local_today = local_date(now, settings.retention_timezone)

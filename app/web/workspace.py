@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.open_records import redaction as redaction_service
 from app.open_records import requests as requests_service
+from app.open_records.letters import letters_of
 from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
@@ -98,7 +100,7 @@ def request_rows(
     query = select(RecordsRequest)
     if status == "open":
         query = query.where(RecordsRequest.status.in_(OPEN_REQUEST_STATUSES)).order_by(
-            RecordsRequest.received_on, RecordsRequest.id
+            RecordsRequest.received_at, RecordsRequest.id
         )
     else:
         if status != "all":
@@ -156,17 +158,25 @@ def employees_with_accounts(session: Session) -> list[User]:
 
 @dataclass(frozen=True)
 class NewRequest:
-    received_on: dt.date
+    received_at: dt.datetime | dt.date  # a day alone when no time was given
     description: str
     requester_name: str | None
     requester_contact: str | None
     requester_committed: bool
     saved_searches: list[SearchCriteria]
     assigned_to_id: int | None
+    confirm_nothing_held: bool = False
+
+
+NOTHING_HELD_PAGE = (
+    "No post is held for this request yet. Fill in “Hold the posts it covers” above to hold "
+    "them now, or tick this box to confirm that nothing is held yet: posts you add to the "
+    "responsive set from the request page are held as they are added."
+)
 
 
 def read_new_request(
-    form: dict[str, str], *, today: dt.date
+    form: dict[str, str], *, today: dt.date, timezone: str = "America/Chicago"
 ) -> tuple[NewRequest | None, dict[str, str]]:
     """The "open a request" form checked field by field: the request, or a sentence for each
     field that is wrong (keyed by the field's name)."""
@@ -183,6 +193,18 @@ def read_new_request(
         else:
             if received_on > today:
                 errors["received_on"] = "A request cannot arrive in the future."
+    received_at: dt.datetime | dt.date | None = received_on
+    raw_time = form.get("received_time", "").strip()
+    if raw_time and received_on is not None:
+        try:
+            at = dt.time.fromisoformat(raw_time)
+        except ValueError:
+            errors["received_time"] = "Give the time as hours:minutes, for example 14:05."
+        else:
+            local = dt.datetime.combine(received_on, at, tzinfo=ZoneInfo(timezone))
+            if local > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10):
+                errors["received_time"] = "A request cannot arrive in the future."
+            received_at = local
     description = form.get("description", "").strip()
     if not description:
         errors["description"] = "Say what the requester asked for."
@@ -218,16 +240,19 @@ def read_new_request(
     assigned = form.get("assigned_to", "")
     if assigned and not assigned.isdigit():
         errors["assigned_to"] = "Choose a records officer from the list."
-    if errors or received_on is None:
+    if not criteria and form.get("confirm_nothing_held") != "yes" and not errors:
+        errors["confirm_nothing_held"] = NOTHING_HELD_PAGE
+    if errors or received_at is None:
         return None, errors
     return (
         NewRequest(
-            received_on=received_on,
+            received_at=received_at,
             description=description,
             requester_name=name or None,
             requester_contact=contact or None,
             requester_committed=form.get("requester_committed") == "yes",
             saved_searches=[SearchCriteria.model_validate(criteria)] if criteria else [],
+            confirm_nothing_held=not criteria,
             assigned_to_id=int(assigned) if assigned else None,
         ),
         {},
@@ -355,6 +380,7 @@ class ItemView:
     redactions: list[Redaction]
     media: list[MediaFile]
     archived_sha256: str | None
+    redacted_texts: dict[int, str]  # redaction id: the text it takes out (for the list)
 
     @property
     def redacted(self) -> bool:
@@ -383,6 +409,7 @@ class RequestPage:
     officers: list[User]
     employees: list[User]
     saved_searches: list[str]
+    letter_kinds: list[str]
 
     @property
     def packaging(self) -> bool:
@@ -395,7 +422,7 @@ def marked_text(text: str, redactions: Sequence[Redaction]) -> list[TextPiece]:
     spans = sorted(
         (r.start, r.end, r.exemption)
         for r in redactions
-        if r.kind == "text" and r.start is not None and r.end is not None
+        if r.kind == "text" and r.field is None and r.start is not None and r.end is not None
     )
     merged: list[tuple[int, int, list[str]]] = []
     for start, end, why in spans:
@@ -425,6 +452,14 @@ def _item_view(session: Session, item: RequestItem) -> ItemView:
         MediaFile(m.sha256, m.position, m.role, m.alt_text, withheld.get(m.sha256))
         for m in sorted(version.media, key=lambda m: m.position)
     ]
+    fields = redaction_service.item_fields(version)
+    texts = {
+        r.id: (version.text or "" if r.field is None else fields.get(r.field, ""))[
+            r.start or 0 : r.end or 0
+        ]
+        for r in redactions
+        if r.kind == "text"
+    }
     return ItemView(
         item=item,
         version=version,
@@ -433,6 +468,7 @@ def _item_view(session: Session, item: RequestItem) -> ItemView:
         redactions=redactions,
         media=media,
         archived_sha256=redaction_service.archived_snapshot_sha256(session, version.id),
+        redacted_texts=texts,
     )
 
 
@@ -530,6 +566,7 @@ def request_page(
         officers=officers(session),
         employees=employees_with_accounts(session),
         saved_searches=[describe_saved_search(saved, people) for saved in request.saved_searches],
+        letter_kinds=[letter.kind for letter in letters_of(session, request.id)],
     )
 
 
@@ -567,6 +604,40 @@ def spans_of(text: str, phrase: str, *, every: bool) -> list[tuple[int, int]]:
             continue  # overlaps the previous occurrence ("aa" in "aaa"): already covered
         spans.append((start, start + len(phrase)))
     return spans
+
+
+def field_spans_of(
+    fields: dict[str, str], phrase: str, *, every: bool
+) -> list[tuple[str, int, int]]:
+    """Where `phrase` stands in any text field of an item (the post's text, replies, names,
+    alt text, link card, web-capture facts), as (field, start, end): the same rules as
+    `spans_of` over all the fields together."""
+    names = list(fields)
+    joined = "\x00".join(fields[name] for name in names)
+    bounds: list[tuple[str, int]] = []
+    offset = 0
+    for name in names:
+        bounds.append((name, offset))
+        offset += len(fields[name]) + 1
+    found: list[tuple[str, int, int]] = []
+    for start, end in spans_of(joined, phrase.replace("\x00", ""), every=every):
+        name, base = next((n, b) for n, b in reversed(bounds) if b <= start)
+        if end - base <= len(fields[name]):  # never across two fields
+            found.append((name, start - base, end - base))
+    return found
+
+
+def read_box(x: str, y: str, width: str, height: str) -> dict[str, int] | None:
+    """A region typed on the page (pixels), or None when all four are empty."""
+    values = [v.strip() for v in (x, y, width, height)]
+    if not any(values):
+        return None
+    if not all(v.isdigit() and len(v) <= 6 for v in values):
+        raise Invalid("give the region as four whole numbers of pixels: x, y, width and height")
+    box = dict(zip(("x", "y", "width", "height"), map(int, values), strict=True))
+    if box["width"] < 1 or box["height"] < 1:
+        raise Invalid("the region needs a width and a height of at least one pixel")
+    return box
 
 
 def _exemption(exemption: str) -> str:
@@ -609,8 +680,9 @@ def redact_phrase(
     version = session.get(CapturedVersion, item.version_id)
     assert version is not None  # foreign key
     reason = _exemption(exemption)
-    spans = spans_of(version.text or "", phrase.strip(), every=every)
-    for start, end in spans:
+    fields = redaction_service.item_fields(version) or {"text": ""}
+    spans = field_spans_of(fields, phrase.strip(), every=every)
+    for field, start, end in spans:
         redaction_service.add_redaction(
             session,
             officer=officer,
@@ -620,6 +692,7 @@ def redact_phrase(
             exemption=reason,
             start=start,
             end=end,
+            field=field,
         )
     _release(session, store=store, officer=officer, request_id=request_id, item_id=item_id)
     return len(spans)
@@ -634,8 +707,10 @@ def withhold_media(
     item_id: int,
     media_sha256: str,
     exemption: str,
+    box: dict[str, int] | None = None,
 ) -> None:
-    """Leave one media file of an item out of its released copy, with the reason."""
+    """Leave one media file of an item out of its released copy, with the reason; or, with a
+    `box`, black out that region of the picture only."""
     item = requests_service.get_item(session, request_id=request_id, item_id=item_id)
     if item.removed_at is not None:
         raise Conflict("this item was taken out of the set; add its post again to redact it")
@@ -651,8 +726,10 @@ def withhold_media(
         officer=officer,
         request_id=request_id,
         item_id=item_id,
-        kind="media",
+        kind="region" if box else "media",
         exemption=reason,
         media_sha256=media_sha256,
+        box=box,
+        store=store,
     )
     _release(session, store=store, officer=officer, request_id=request_id, item_id=item_id)

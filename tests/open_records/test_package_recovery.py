@@ -71,7 +71,11 @@ def request_with_items(
     request = ok(
         client.post(
             "/api/v1/requests",
-            json={"received_on": "2026-11-02", "description": "Posts about the pool"},
+            json={
+                "received_at": "2026-11-02",
+                "description": "Posts about the pool",
+                "confirm_nothing_held": True,
+            },
             headers=officer.headers,
         )
     )

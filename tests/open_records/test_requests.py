@@ -27,7 +27,12 @@ def ok(response: httpx.Response) -> Any:
 
 
 def new_request(client: TestClient, officer: Person, **extra: Any) -> Any:
-    body = {"received_on": "2026-11-02", "description": "Posts about the budget", **extra}
+    body = {
+        "received_at": "2026-11-02",
+        "description": "Posts about the budget",
+        "confirm_nothing_held": True,
+        **extra,
+    }
     return ok(client.post("/api/v1/requests", json=body, headers=officer.headers))
 
 

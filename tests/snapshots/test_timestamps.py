@@ -311,6 +311,7 @@ def test_a_package_lists_each_items_timestamp_and_carries_the_tokens(
                 "requester_name": "Pat Q",
                 "received_on": "2026-11-30",
                 "description": "road closure posts",
+                "confirm_nothing_held": True,
             },
             headers=off,
         )

@@ -75,6 +75,7 @@ def open_request(client: TestClient, **fields: str) -> int:
         "csrf_token": token,
         "received_on": local_today().isoformat(),
         "description": "Every post about the Oak St pool",
+        "confirm_nothing_held": "yes",
         **fields,
     }
     response = client.post("/officer/requests", data=data, follow_redirects=False)
@@ -274,6 +275,7 @@ def test_every_workspace_form_answers_bad_input_with_a_sentence(
             "csrf_token": token,
             "received_on": local_today().isoformat(),
             "description": "Posts about the pool",
+            "confirm_nothing_held": "yes",
             **changes,
         }
         response = client.post("/officer/requests", data=data)

@@ -1,0 +1,312 @@
+"""Letters to the requester, made as PDF/A-3b with the snapshot renderer's settings and kept in
+the archive store: the acknowledgment at intake (the request number and what happens next),
+and the written denial (in whole or in part) with its reasons and the review rights of
+Wis. Stat. 19.35(4)(b), whether or not a response package is ever made.
+
+Session-first services: they flush, the caller owns the transaction. Each letter is made once
+per request and kind; making it again returns the one kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import weasyprint
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.auth.models import User
+from app.config import get_settings
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.open_records.models import (
+    LetterKind,
+    RecordsRequest,
+    RequestLetter,
+    RequestStatus,
+    received_day,
+)
+
+# WeasyPrint writes PDF/A with the renderer's fixed sRGB output intent: the same profile bytes
+# as the snapshots, read once per process (the built-in intent leaks a file handle per render).
+from app.open_records.separation import Scrubber
+from app.snapshots.render import _OUTPUT_INTENT, PDF_VARIANT, _srgb_profile
+from app.storage.base import ArchiveStore
+from app.storage.service import put_object
+
+REVIEW_RIGHTS = (
+    "This determination is subject to review by mandamus under section 19.37(1) of the "
+    "Wisconsin Statutes, or upon application to the Attorney General or a district attorney "
+    "(Wis. Stat. 19.35(4)(b))."
+)
+DENIED = (RequestStatus.denied.value, RequestStatus.partly_denied.value)
+
+_STYLE = """
+  @page { size: letter; margin: 2.2cm; @bottom-right { content: "Request __NUMBER__ · page "
+          counter(page) " of " counter(pages); font: 8pt 'DejaVu Sans', sans-serif; } }
+  body { font: 11pt/1.45 'DejaVu Sans', sans-serif; color: #000; }
+  h1 { font-size: 14pt; margin: 1.2em 0 0.6em; }
+  h2 { font-size: 11.5pt; margin: 1.2em 0 0.3em; }
+  .quote { margin-left: 1.2em; font-style: italic; }
+  .rights { border: 0.8pt solid #000; padding: 6pt 8pt; }
+  li { margin-bottom: 0.35em; }
+"""
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().retention_timezone)
+
+
+def received_text(request: RecordsRequest) -> str:
+    """When the request arrived, in the city's time: the hour only where it is known."""
+    local = request.received_at.astimezone(_zone())
+    day = f"{local:%A}, {local.day} {local:%B %Y}"
+    if not request.received_time_known:
+        return day
+    return f"{day} at {local:%H:%M} {local.tzname()}"
+
+
+def _css_string(text: str) -> str:
+    """Text safe inside a CSS double-quoted string (and inside a <style> element)."""
+    return "".join(ch if ch.isalnum() or ch in " -_./" else f"\\{ord(ch):x} " for ch in text)
+
+
+def render_letter(*, number: str, title: str, body: str) -> bytes:
+    """A letter as PDF/A-3b (the snapshots' variant and output intent)."""
+    document = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+      <title>{html.escape(title)}</title><meta name="author" content="PostVault">
+      <style>{_STYLE.replace("__NUMBER__", _css_string(number))}</style></head>
+      <body>{body}</body></html>"""
+    pdf: bytes = weasyprint.HTML(string=document).write_pdf(
+        pdf_variant=PDF_VARIANT,
+        pdf_identifier=True,
+        output_intent=_OUTPUT_INTENT,
+        color_profiles={_OUTPUT_INTENT: _srgb_profile()},
+    )
+    return pdf
+
+
+def _head(request: RecordsRequest, today: dt.date) -> str:
+    contact = f"<br>{html.escape(request.requester_contact)}" if request.requester_contact else ""
+    return (
+        f"<p>{today.isoformat()}</p>"
+        f"<p>To: {html.escape(request.requester_name or 'Requester')}{contact}</p>"
+    )
+
+
+def acknowledgment_body(request: RecordsRequest, *, officer_name: str, today: dt.date) -> str:
+    """The acknowledgment: the request number and what happens next."""
+    held = (
+        "<li>Records that may answer it were placed on hold when it arrived.</li>"
+        if request.saved_searches
+        else ""
+    )
+    return f"""{_head(request, today)}
+      <h1>Open-records request {html.escape(request.number)}: received</h1>
+      <p>We received your request on {html.escape(received_text(request))}. Its number is
+        <strong>{html.escape(request.number)}</strong>; please give it in any message about
+        the request.</p>
+      <p>You asked for:</p>
+      <p class="quote">“{html.escape(request.description)}”</p>
+      <h2>What happens next</h2>
+      <ol>
+        <li>We search the records we keep, including archived social-media posts, for the
+          records that answer your request, and respond as soon as practicable and without
+          delay (Wis. Stat. 19.35(4)(a)).</li>
+        <li>No record that answers your request is destroyed while it is open, nor for the
+          period the law sets after a decision (Wis. Stat. 19.35(5)).</li>
+        {held}
+        <li>If part of a record may not be released, the rest is released with each cut marked
+          and its reason given (Wis. Stat. 19.36(6)).</li>
+        <li>If the request is denied in whole or in part, you receive the reasons in writing,
+          with your rights of review (Wis. Stat. 19.35(4)(b)).</li>
+        <li>Fees are limited to the actual, necessary and direct cost of copies and of
+          mailing, and of locating records only when that comes to $50 or more
+          (Wis. Stat. 19.35(3)); you are told of any fee before it is charged.</li>
+      </ol>
+      <p>{html.escape(officer_name)}<br>Records officer</p>"""
+
+
+def denial_body(request: RecordsRequest, *, officer_name: str, today: dt.date) -> str:
+    """The written denial of 19.35(4)(b): the decision, its reasons and the review rights."""
+    partly = request.status == RequestStatus.partly_denied
+    decision = "is granted in part and denied in part" if partly else "is denied"
+    days = 90 if request.requester_committed else 60
+    return f"""{_head(request, today)}
+      <h1>Open-records request {html.escape(request.number)}: {"denied in part" if partly else "denied"}</h1>
+      <p>Your request received on {html.escape(received_text(request))}, for</p>
+      <p class="quote">“{html.escape(request.description)}”</p>
+      <p>{decision}.</p>
+      <h2>Reasons</h2>
+      <p>{html.escape(request.decision_reason or "")}</p>
+      <h2>Your rights of review</h2>
+      <p class="rights">{REVIEW_RIGHTS}</p>
+      <p>The records that answer your request are not destroyed for at least {days} days after
+        this denial, nor while an action for mandamus about them is pending
+        (Wis. Stat. 19.35(5)).</p>
+      <p>{html.escape(officer_name)}<br>Records officer</p>"""
+
+
+def letter_of(session: Session, *, request_id: int, kind: LetterKind) -> RequestLetter | None:
+    return session.scalar(
+        select(RequestLetter).where(
+            RequestLetter.request_id == request_id, RequestLetter.kind == kind.value
+        )
+    )
+
+
+def letters_of(session: Session, request_id: int) -> list[RequestLetter]:
+    return list(
+        session.scalars(
+            select(RequestLetter)
+            .where(RequestLetter.request_id == request_id)
+            .order_by(RequestLetter.id)
+        )
+    )
+
+
+def make_letter(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    request: RecordsRequest,
+    kind: LetterKind,
+    officer: User | None,
+    actor: Actor,
+) -> RequestLetter:
+    """Make, store and record the letter of `kind` (once: an existing one is returned)."""
+    existing = letter_of(session, request_id=request.id, kind=kind)
+    if existing is not None:
+        return existing
+    if kind == LetterKind.denial and request.status not in DENIED:
+        raise Conflict(f"request {request.number} is not denied: it has no denial letter")
+    signer = officer
+    if signer is None and request.assigned_to_id is not None:
+        signer = session.get(User, request.assigned_to_id)
+    if signer is None:
+        signer = session.get(User, request.created_by_id)
+    name = signer.name if signer is not None and signer.name else "The records custodian"
+    today = received_day(utcnow())
+    make = acknowledgment_body if kind == LetterKind.acknowledgment else denial_body
+    title = f"Open-records request {request.number}: {kind.value} letter"
+    pdf = render_letter(
+        number=request.number, title=title, body=make(request, officer_name=name, today=today)
+    )
+    obj = put_object(session, store, pdf, mime_type="application/pdf", kind="request_letter")
+    letter = RequestLetter(
+        request_id=request.id,
+        kind=kind.value,
+        sha256=obj.sha256,
+        created_by_id=officer.id if officer is not None else None,
+    )
+    session.add(letter)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="request.letter_made",
+        object_type="records_request",
+        object_id=request.id,
+        details={"letter_id": letter.id, "kind": kind.value, "sha256": obj.sha256},
+    )
+    return letter
+
+
+def read_letter(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    officer: User,
+    request: RecordsRequest,
+    kind: LetterKind,
+) -> tuple[RequestLetter, bytes]:
+    """The letter's bytes (made now if it is due and missing, e.g. for a request logged before
+    letters were made), the reading audited."""
+    letter = letter_of(session, request_id=request.id, kind=kind)
+    if letter is None:
+        if kind == LetterKind.denial and request.status not in DENIED:
+            raise NotFound(f"request {request.number} was not denied: it has no denial letter")
+        letter = make_letter(
+            session,
+            store=store,
+            request=request,
+            kind=kind,
+            officer=officer,
+            actor=Actor.of(officer),
+        )
+    data = store.get(letter.sha256)  # verified against its hash on read
+    record(
+        session,
+        actor=Actor.of(officer),
+        action="request.letter_viewed",
+        object_type="records_request",
+        object_id=request.id,
+        details={"letter_id": letter.id, "kind": letter.kind, "sha256": letter.sha256},
+    )
+    return letter, data
+
+
+@dataclass(frozen=True)
+class ReleasedRow:
+    """One released file as the package letter lists it."""
+
+    name: str
+    url: str
+    version_number: int
+    reasons: tuple[str, ...]
+    redacted: bool
+
+
+_TABLE_STYLE = """<style>
+  table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
+  td, th { border: 0.5pt solid #999; padding: 3pt; text-align: left; vertical-align: top;
+           word-break: break-all; }
+</style>"""
+
+
+def response_letter(
+    request: RecordsRequest, files: Sequence[ReleasedRow], scrub: Scrubber
+) -> bytes:
+    """The package's letter (PDF/A): the decision, its reasons, the records released with
+    their redaction reasons, and the review rights where anything is denied or redacted.
+    Redacted text is taken out of it like out of every file of the package."""
+    rows = "".join(
+        f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(scrub.text(f.url))}</td>"
+        f"<td>{f.version_number}</td><td>{html.escape('; '.join(f.reasons) or '—')}</td></tr>"
+        for f in files
+    )
+    denied = request.status in DENIED
+    redacted_any = any(f.redacted for f in files)
+    decision = {
+        RequestStatus.granted.value: "Your request is granted.",
+        RequestStatus.partly_denied.value: "Your request is granted in part and denied in part.",
+        RequestStatus.denied.value: "Your request is denied.",
+    }.get(request.status, "The records below are released in response to your request.")
+    reasons = (
+        f"<p><strong>Reasons:</strong> {html.escape(scrub.text(request.decision_reason))}</p>"
+        if request.decision_reason
+        else ""
+    )
+    note = (
+        "<p>Some records are released with parts redacted. Each redaction is marked where it "
+        "was made, with its reason (Wis. Stat. 19.36(6)).</p>"
+        if redacted_any
+        else ""
+    )
+    rights = f'<p class="rights">{REVIEW_RIGHTS}</p>' if denied or redacted_any else ""
+    body = f"""{_TABLE_STYLE}{_head(request, received_day(utcnow()))}
+      <h1>Open-records request {html.escape(request.number)}</h1>
+      <p>Received {html.escape(received_text(request))}:
+        “{html.escape(scrub.text(request.description))}”</p>
+      <p>{decision}</p>{reasons}{note}
+      <p>{len(files)} record(s) released:</p>
+      <table><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{rows}</table>
+      {rights}"""
+    return render_letter(
+        number=request.number, title=f"Open-records request {request.number}", body=body
+    )
