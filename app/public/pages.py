@@ -18,8 +18,8 @@ from app.db import SessionDep, utcnow
 from app.errors import NotFound
 from app.notices.mail import Mail, SmtpConfig, send_mails
 from app.open_records import requests as requests_service
+from app.open_records.letters import REVIEW_RIGHTS
 from app.open_records.models import RecordsRequest, ResponsePackage
-from app.open_records.package import REVIEW_RIGHTS
 from app.platforms.registry import registry
 from app.public import reading_room, service
 from app.public.fees import NO_REDACTION_FEE, PREPAYMENT_RULE, dollars, estimate_of
@@ -111,6 +111,7 @@ def _email_link(settings: Settings, to: str, number: str, link: str) -> str | No
 def file_request(
     request: Request,
     session: SessionDep,
+    store: StoreDep,
     description: str = Form(""),
     name: str = Form(""),
     contact: str = Form(""),
@@ -139,7 +140,7 @@ def file_request(
     if wanted is None:
         return _form_page(request, form=form, errors=errors, status_code=422)
     created, token = service.file_request(
-        session, settings=settings, wanted=wanted, key=key, today=_today(request)
+        session, settings=settings, wanted=wanted, key=key, store=store
     )
     number = created.number
     # Saved before anything is mailed: the link mailed is for a request that exists.

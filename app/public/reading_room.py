@@ -22,8 +22,15 @@ from app.audit.service import Actor, record
 from app.auth.models import User
 from app.errors import Conflict, NotFound
 from app.open_records.models import RecordsRequest, Redaction, RequestItem, RequestStatus
-from app.open_records.redaction import archived_snapshot_sha256, marker, redact_text
+from app.open_records.redaction import (
+    archived_snapshot_sha256,
+    marker,
+    post_of,
+    redact_text,
+    secrets_of,
+)
 from app.open_records.requests import get_item, redactions_of
+from app.open_records.separation import POST_TEXT
 from app.platforms.registry import registry
 from app.posts.models import CapturedVersion
 from app.public import service
@@ -49,23 +56,15 @@ class Entry:
     sha256: str
 
 
-def _of_the_text(redactions: Sequence[Redaction]) -> list[Redaction]:
-    """The redactions whose offsets point into the post's text (a redaction of another field,
-    should a redaction name one, has offsets into that field instead)."""
-    return [r for r in redactions if getattr(r, "field", None) in (None, "text")]
-
-
-def released_text(text: str, redactions: Sequence[Redaction]) -> str:
-    """The item's text as released: each redacted span replaced by its reason, and any other
-    place the same words appear taken out too (whatever their case)."""
-    redactions = _of_the_text(redactions)
-    secrets = [
-        text[r.start : r.end]
-        for r in redactions
-        if r.kind == "text" and r.start is not None and r.end is not None
-    ]
-    out = redact_text(text, redactions)
-    for secret in sorted({s for s in secrets if s.strip()}, key=len, reverse=True):
+def released_text(version: CapturedVersion, redactions: Sequence[Redaction]) -> str:
+    """The item's text as released: its own redacted spans replaced by their reasons, then
+    every string redacted in any field of the item (a reply, a name, alt text) taken out
+    wherever it occurs in the text too, whatever its case."""
+    text = version.text or ""
+    own = [r for r in redactions if r.field in (None, POST_TEXT)]
+    secrets = [secret for secret, _ in secrets_of(post_of(version), text, redactions)]
+    out = redact_text(text, own)
+    for secret in sorted(set(secrets), key=len, reverse=True):
         out = re.sub(re.escape(secret), marker("redacted"), out, flags=re.IGNORECASE)
     return out
 
@@ -123,7 +122,7 @@ def _entries_of(session: Session, request: RecordsRequest) -> list[Entry]:
                 released_on=released_on,
                 platform=version.post.platform,
                 posted_at=version.platform_created_at or version.captured_at,
-                text=released_text(version.text or "", redactions),
+                text=released_text(version, redactions),
                 redacted=bool(redactions),
                 reasons=tuple(sorted({r.exemption for r in redactions})),
                 sha256=sha,

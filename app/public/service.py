@@ -33,6 +33,7 @@ from app.platforms.registry import registry
 from app.public.fees import release_held
 from app.public.models import AttemptKind, PortalAttempt, PortalMessage, PortalRequest
 from app.retention.schemas import SearchCriteria
+from app.storage.base import ArchiveStore
 
 PORTAL_EMAIL = "public-portal@postvault.invalid"
 PORTAL_ACTOR = Actor.system("public_portal")
@@ -238,10 +239,11 @@ def file_request(
     settings: Settings,
     wanted: PublicRequest,
     key: str,
-    today: dt.date,
+    store: ArchiveStore | None = None,
 ) -> tuple[RecordsRequest, str]:
     """File a request as an officer would log it (holds on what its details match); returns
-    it and its tracking token, which is never stored (only its hash)."""
+    it and its tracking token, which is never stored (only its hash). It is received now;
+    with a `store`, its acknowledgment letter is made at once."""
     count_attempt(session, settings=settings, kind=AttemptKind.request, key=key)
     criteria = criteria_of(session, wanted)
     description = wanted.description
@@ -253,11 +255,15 @@ def file_request(
     created = requests_service.create_request(
         session,
         officer=portal_user(session),
-        received_on=today,
+        received_at=utcnow(),
         description=description,
         requester_name=wanted.name,
         requester_contact=wanted.contact,
         saved_searches=[criteria] if criteria is not None else [],
+        # A requester names no search: nothing is held until the officer adds one, which
+        # the officer's request page says (the portal's intake is the officer's to confirm).
+        confirm_nothing_held=criteria is None,
+        store=store,
     )
     token = secrets.token_urlsafe(32)
     session.add(

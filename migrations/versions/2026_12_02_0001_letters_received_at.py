@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.db import UTCDateTime
 
 revision: str = "letters_0001_received_at"
-down_revision: str | None = "records_0007_attempts"
+down_revision: str | None = "portal_0001_public_portal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

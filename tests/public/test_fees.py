@@ -52,7 +52,11 @@ def test_prepayment_holds_release_until_paid_or_waived(
         user = session.get(User, officer.user.id)
         assert user is not None
         request = requests_service.create_request(
-            session, officer=user, received_on=local_today(), description="pool posts"
+            session,
+            officer=user,
+            received_at=local_today(),
+            description="pool posts",
+            confirm_nothing_held=True,
         )
         at_threshold = fees.set_estimate(
             session, officer=user, settings=settings, request_id=request.id,
@@ -105,7 +109,11 @@ def test_the_officer_form_refuses_bad_numbers(
         user = session.get(User, officer.user.id)
         assert user is not None
         request_id = requests_service.create_request(
-            session, officer=user, received_on=local_today(), description="pool posts"
+            session,
+            officer=user,
+            received_at=local_today(),
+            description="pool posts",
+            confirm_nothing_held=True,
         ).id
     page = client.get(f"/officer/requests/{request_id}")
     assert "Logged by a records officer." in page.text
