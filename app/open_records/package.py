@@ -37,6 +37,7 @@ from app.open_records.models import (
     RequestStatus,
     ResponsePackage,
 )
+from app.open_records.package_media import KeptMedia, kept_media
 from app.open_records.redaction import archived_snapshot_sha256, release_copy
 from app.open_records.requests import get_request, list_items, redactions_of
 from app.posts.models import CapturedVersion
@@ -81,6 +82,7 @@ class ReleasedFile:
     # The version's web archive (browser capture or upload), released beside the PDF only
     # when nothing of the item is redacted: a WACZ cannot be redacted.
     wacz: bytes | None = None
+    media: tuple[KeptMedia, ...] = ()  # audio/video the snapshot names by hash (same rule)
 
 
 def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
@@ -254,6 +256,7 @@ def release_item(
         timestamp_time=token_time,
         timestamp_token=token_bytes,
         wacz=None if redactions else _wacz_of(session, store, version.id),
+        media=() if redactions else kept_media(session, store, version.id),
     )
 
 
@@ -409,6 +412,7 @@ def _manifests(
                 "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
                 "wacz_file": f"data/items/{f.name.removesuffix('.pdf')}.wacz" if f.wacz else "",
                 "wacz_sha256": hashlib.sha256(f.wacz).hexdigest() if f.wacz else "",
+                "media_files": " ".join(m.path(f.name) for m in f.media),
             }
         )
     text = io.StringIO()
@@ -435,6 +439,7 @@ def build_bag(session: Session, *, request: RecordsRequest, files: list[Released
             payload[_token_path(f)] = f.timestamp_token
         if f.wacz is not None:
             payload[f"data/items/{f.name.removesuffix('.pdf')}.wacz"] = f.wacz
+        payload.update({m.path(f.name): m.data for m in f.media})
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined
