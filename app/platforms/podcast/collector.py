@@ -15,7 +15,8 @@ Outcomes:
   SHA-256 (app/collectors/media.py; over POSTVAULT_MAX_MEDIA_BYTES it is not archived and the
   version says so);
 - episode no longer in a feed that parsed → Deleted: a podcast removes an episode by taking it
-  out of its feed (the audio URL and the page may live on for a while);
+  out of its feed (the audio URL and the page may live on for a while); a feed that lists no
+  episode at all is a TransientFailure, not the removal of every episode;
 - feed 404/410 → AccountGone (the podcast's feed is gone); 401/403 → NotVisible (a private
   feed); 429 → RateLimited until its Retry-After / reset header (app/platforms/ratelimit.py);
 - feed not well-formed (truncated), not a feed, or other statuses → TransientFailure: no
@@ -102,6 +103,7 @@ class PodcastCollector(FeedCollector):
         if isinstance(parsed, TransientFailure):
             return parsed
         first_page, pages = parsed, [str(response.url)]
+        seen_entries = [parsed.entries]
         ignore = self._home_pages(parsed)
         entry = self._find(parsed, target, ignore)
         while entry is None and len(pages) < MAX_PAGES:
@@ -118,7 +120,14 @@ class PodcastCollector(FeedCollector):
             if isinstance(parsed, TransientFailure):
                 return parsed
             pages.append(next_url)
+            seen_entries.append(parsed.entries)
             entry = self._find(parsed, target, ignore)
+        if entry is None and not any(len(p) for p in seen_entries):
+            # A show does not remove every episode at once; a CMS serving an empty feed does.
+            return TransientFailure(
+                error=f"the podcast's feed {describe_url(feed_url)} lists no episodes at all: "
+                "not taken as the removal of this one"
+            )
         if entry is None:
             return Deleted(
                 reason=f"the episode is no longer in the podcast's feed {describe_url(feed_url)}"

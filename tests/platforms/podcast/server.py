@@ -78,6 +78,11 @@ class PodcastHost:
         )
 
     def remove_episode(self) -> None:
+        """The trailer taken out of the feed, another episode in its place (the show goes on)."""
+        self.feed = self.feed.replace("cc973b648d6fb41e4e5ef7e4b4ee7604", "next-episode-guid")
+        self.feed = self.feed.replace(EPISODE_PATH, "/t2-next-episode")
+
+    def empty(self) -> None:
         self.feed = re.sub(r"<item>.*</item>", "", self.feed, flags=re.S)
 
     def truncate(self) -> None:

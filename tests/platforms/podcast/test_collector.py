@@ -112,6 +112,13 @@ def test_removed_from_the_feed_is_a_removal(host: PodcastHost, pod_client: httpx
     assert "no longer in the podcast's feed" in result.reason
 
 
+def test_a_feed_with_no_episodes_removes_none(host: PodcastHost, pod_client: httpx.Client) -> None:
+    host.empty()
+    result = collector_for().collect(target(host), pod_client)
+    assert isinstance(result, TransientFailure), result
+    assert "lists no episodes at all" in result.error
+
+
 def test_a_feed_that_pages_is_read_on(host: PodcastHost, pod_client: httpx.Client) -> None:
     page_two = host.feed
     host.remove_episode()
