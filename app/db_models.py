@@ -20,6 +20,7 @@ from app.open_records.models import (
     ResponsePackage,
 )
 from app.platforms.x.models import XReadMonth
+from app.platforms.youtube.models import YouTubeQuotaDay
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.retention.models import (
     DispositionBatch,
@@ -67,5 +68,6 @@ __all__ = [
     "UserIdentity",
     "VersionMedia",
     "XReadMonth",
+    "YouTubeQuotaDay",
     "VersionUpload",
 ]

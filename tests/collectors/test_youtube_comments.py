@@ -10,8 +10,10 @@ from urllib.parse import parse_qs
 import httpx
 
 from app.collectors.versioning import content_hash
+from app.db import Database
 from app.platforms.collected import CollectedPost
 from app.platforms.ratelimit import HostLimiter, host_key
+from app.platforms.youtube.quota import QuotaMeter, QuotaState, quota_day, state_of
 from tests.collectors.servers import Answer
 from tests.collectors.test_youtube import Api, api, client, collector, fixture, target
 
@@ -131,3 +133,15 @@ def test_a_rate_limited_or_broken_comments_answer_is_said(api: Api, client: http
     assert isinstance(broken, CollectedPost), broken
     assert broken.replies_captured is False
     assert "not valid JSON" in broken.extra["comments_error"]
+
+
+def test_quota_days_are_pacific_and_counted_once_per_call(db: Database) -> None:
+    meter = QuotaMeter(database=db)
+    late = dt.datetime(2026, 12, 2, 7, 59, tzinfo=dt.UTC)  # 23:59 in Los Angeles
+    meter.add(3, 3, late)
+    meter.add(2, 2, late)
+    meter.add(1, 1, late + dt.timedelta(minutes=2))  # after the reset
+    assert quota_day(late) == "2026-12-01"
+    with db.session() as session:
+        assert state_of(session, late) == QuotaState("2026-12-01", 5, 5)
+        assert state_of(session, late + dt.timedelta(minutes=2)) == QuotaState("2026-12-02", 1, 1)

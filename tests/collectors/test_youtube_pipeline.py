@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from app.collectors.service import CaptureContext
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.pipeline import build_capture_context
 from app.platforms.fetcher import Fetcher
 from app.platforms.ratelimit import HostLimiter
@@ -90,3 +90,11 @@ def test_comments_are_the_videos_replies_received(
     assert off["outcome"] == "new_version", off
     versions = client.get(f"/api/v1/posts/{post_id}/versions", headers=ann.headers).json()
     assert versions[-1]["replies_captured"] is True
+
+    # Quota: 3 polls of videos.list and one comments page each, shared in the database and
+    # shown on the officer dashboard.
+    with ctx.database.session() as session:
+        [(label, said)] = PLATFORM.dashboard_facts(session, ctx.settings, utcnow())
+    assert label == "YouTube API quota"
+    assert said.startswith("6 units used on ")
+    assert "(Pacific time; 6 calls), of YouTube's default 10,000 a day" in said

@@ -39,6 +39,7 @@ from app.platforms.ratelimit import (
     host_key,
 )
 from app.platforms.youtube.comments import QUOTA_UNITS, CommentReader
+from app.platforms.youtube.quota import QuotaMeter
 from app.platforms.youtube.urls import PLATFORM_ID
 
 PARTS = "snippet,status,contentDetails,statistics"
@@ -104,11 +105,17 @@ class YouTubeCollector(FetchingCollector):
     version = f"{PLATFORM_ID}/1"
 
     def __init__(
-        self, *, api_url: str, api_key: str | None, fetcher: Fetcher | None = None
+        self,
+        *,
+        api_url: str,
+        api_key: str | None,
+        fetcher: Fetcher | None = None,
+        quota: QuotaMeter | None = None,
     ) -> None:
         super().__init__(fetcher)
         self.api_url = api_url.rstrip("/")
         self.api_key = api_key
+        self.quota = quota or QuotaMeter()  # without a database: counted per poll only
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
         return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
@@ -124,9 +131,27 @@ class YouTubeCollector(FetchingCollector):
         if not _VIDEO_ID.match(video_id):
             return TransientFailure(error=f"'{video_id}' is not a YouTube video id")
         url = f"{self.api_url}/videos"
+        before = stats.requests
+        try:
+            return self._video(target, client, stats, video_id, url, self.api_key)
+        finally:
+            # Every call the poll sent costs a unit (failed ones too): one videos.list and
+            # the comment pages; the day's total is shared by every worker (quota.py).
+            calls = stats.requests - before
+            self.quota.add(calls * QUOTA_UNITS["videos.list"], calls, self.fetcher.clock())
+
+    def _video(
+        self,
+        target: CaptureTarget,
+        client: httpx.Client,
+        stats: RequestStats,
+        video_id: str,
+        url: str,
+        key: str,
+    ) -> CollectResult:
         response = self.fetcher.session(client, stats).get(
             url,
-            params={"part": PARTS, "id": video_id, "key": self.api_key},
+            params={"part": PARTS, "id": video_id, "key": key},
             headers={"Accept": "application/json"},
         )
         body = json_body(response, "videos.list")
