@@ -22,6 +22,13 @@ from app.open_records.models import (
 from app.platforms.x.models import XReadMonth
 from app.platforms.youtube.models import YouTubeQuotaDay
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
+from app.public.models import (
+    FeeEstimate,
+    PortalAttempt,
+    PortalMessage,
+    PortalRequest,
+    ReadingRoomWithholding,
+)
 from app.retention.models import (
     DispositionBatch,
     DispositionItem,
@@ -49,11 +56,16 @@ __all__ = [
     "ContentFingerprintBand",
     "DispositionBatch",
     "DispositionItem",
+    "FeeEstimate",
     "FixityCheck",
     "FlaggedPost",
     "HeldPost",
     "Hold",
     "LoginAttempt",
+    "PortalAttempt",
+    "PortalMessage",
+    "PortalRequest",
+    "ReadingRoomWithholding",
     "RecordsRequest",
     "Redaction",
     "RequestItem",

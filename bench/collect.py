@@ -1,7 +1,8 @@
 """Capture a few thousand flagged posts from a loopback platform; print posts per second and
 HTTP requests per post.
 
-    python -m bench.collect [--platform mastodon|x|mediawiki|podcast] [--posts 3000] [--database-url URL]
+    python -m bench.collect [--platform mastodon|x|mediawiki|tumblr|podcast] [--posts 3000]
+                            [--database-url URL]
                             [--media] [--no-snapshots]
 
 Each platform is a *source* (`bench/sources.py`-style context manager in SOURCES below): it
@@ -79,6 +80,12 @@ def _x_source() -> AbstractContextManager[BenchSource]:
     return x_source()
 
 
+def _tumblr_source() -> AbstractContextManager[BenchSource]:
+    from bench.collect_tumblr import tumblr_source
+
+    return tumblr_source()
+
+
 def _podcast_source() -> AbstractContextManager[BenchSource]:
     from bench.collect_podcast import podcast_source
 
@@ -88,6 +95,7 @@ def _podcast_source() -> AbstractContextManager[BenchSource]:
 SOURCES: dict[str, Callable[[], AbstractContextManager[BenchSource]]] = {
     "mastodon": mastodon_source,
     "x": _x_source,
+    "tumblr": _tumblr_source,
     "podcast": _podcast_source,
 }
 

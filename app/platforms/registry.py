@@ -24,6 +24,7 @@ from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
 from app.platforms.podcast import PLATFORM as PODCAST
 from app.platforms.threads import PLATFORM as THREADS
+from app.platforms.tumblr import PLATFORM as TUMBLR
 from app.platforms.web import PLATFORM as WEB
 from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
@@ -36,6 +37,7 @@ PLATFORMS: tuple[Platform, ...] = (
     YOUTUBE,
     MEDIAWIKI,
     X,
+    TUMBLR,
     PODCAST,
     WEB,
     FACEBOOK,

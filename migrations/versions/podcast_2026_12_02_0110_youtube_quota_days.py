@@ -2,7 +2,7 @@
 every worker
 
 Revision ID: 20261202_youtube_quota
-Revises: records_0007_attempts
+Revises: portal_0001_public_portal
 Create Date: 2026-12-02 01:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261202_youtube_quota"
-down_revision: str | None = "records_0007_attempts"
+down_revision: str | None = "portal_0001_public_portal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
