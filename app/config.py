@@ -68,7 +68,21 @@ class Settings(BaseSettings):
     )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     fetch_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    media_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_media_bytes: int = Field(
+        default=500 * 1024 * 1024,
+        gt=0,
+        description="Largest media file archived (an image, a video, a podcast's audio), "
+        "streamed to the store; a larger one is not archived and its version says so.",
+    )
+    media_max_bytes: int | None = Field(
+        default=None, gt=0, description="The old name of POSTVAULT_MAX_MEDIA_BYTES, still read."
+    )
+    audio_embed_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="An audio or video file up to this size is embedded in the PDF/A-3 "
+        "snapshot; a larger one is named there by SHA-256 only.",
+    )
     bluesky_resolver_url: str = "https://bsky.social"
     bluesky_plc_url: str = "https://plc.directory"
     bluesky_appview_url: str = "https://public.api.bsky.app"
@@ -353,6 +367,14 @@ class Settings(BaseSettings):
     @property
     def allowed_fetch_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.fetch_allow_hosts.split(",") if h.strip())
+
+    @property
+    def media_cap(self) -> int:
+        """POSTVAULT_MAX_MEDIA_BYTES, or its old name POSTVAULT_MEDIA_MAX_BYTES when only that
+        one is set."""
+        if self.media_max_bytes is not None and "max_media_bytes" not in self.model_fields_set:
+            return self.media_max_bytes
+        return self.max_media_bytes
 
     @property
     def plain_http_hosts(self) -> frozenset[str]:

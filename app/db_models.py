@@ -20,6 +20,7 @@ from app.open_records.models import (
     ResponsePackage,
 )
 from app.platforms.x.models import XReadMonth
+from app.platforms.youtube.models import YouTubeQuotaDay
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.public.models import (
     FeeEstimate,
@@ -79,5 +80,6 @@ __all__ = [
     "UserIdentity",
     "VersionMedia",
     "XReadMonth",
+    "YouTubeQuotaDay",
     "VersionUpload",
 ]

@@ -1,7 +1,8 @@
 """Capture a few thousand flagged posts from a loopback platform; print posts per second and
 HTTP requests per post.
 
-    python -m bench.collect [--platform mastodon|x|mediawiki] [--posts 3000] [--database-url URL]
+    python -m bench.collect [--platform mastodon|x|mediawiki|tumblr|podcast] [--posts 3000]
+                            [--database-url URL]
                             [--media] [--no-snapshots]
 
 Each platform is a *source* (`bench/sources.py`-style context manager in SOURCES below): it
@@ -28,6 +29,7 @@ from app.collectors.service import run_due
 from app.config import Settings
 from app.migrate import migrated_database
 from app.pipeline import build_capture_context
+from app.platforms.fetcher import Fetcher
 from app.posts import service as posts_service
 from app.storage.local import LocalStore
 
@@ -84,10 +86,17 @@ def _tumblr_source() -> AbstractContextManager[BenchSource]:
     return tumblr_source()
 
 
+def _podcast_source() -> AbstractContextManager[BenchSource]:
+    from bench.collect_podcast import podcast_source
+
+    return podcast_source()
+
+
 SOURCES: dict[str, Callable[[], AbstractContextManager[BenchSource]]] = {
     "mastodon": mastodon_source,
     "x": _x_source,
     "tumblr": _tumblr_source,
+    "podcast": _podcast_source,
 }
 
 
@@ -131,7 +140,11 @@ def main() -> None:
                 actor=Actor.system("bench"),
             )
             accounts_service.register_account(
-                session, owner=user, platform=source.platform, handle=source.handle
+                session,
+                owner=user,
+                platform=source.platform,
+                handle=source.handle,
+                fetcher=Fetcher.from_settings(settings),  # a feed is fetched to be proven
             )
             for i in range(args.posts):
                 posts_service.flag_post(

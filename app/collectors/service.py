@@ -305,10 +305,13 @@ def capture_post(
         result = TransientFailure(error=f"collector error: {type(exc).__name__}: {exc}")
 
     media = _Downloaded()
-    if isinstance(result, CollectedPost):
-        media = _download_media(ctx, result, known)
-    observe_capture(target.platform, time.monotonic() - started)
-    report = _finish(ctx, post_id, slot, scheduled, result, collector, media)
+    try:
+        if isinstance(result, CollectedPost):
+            media = _download_media(ctx, result, known)
+        observe_capture(target.platform, time.monotonic() - started)
+        report = _finish(ctx, post_id, slot, scheduled, result, collector, media)
+    finally:
+        media.discard_spooled()  # streamed media is in the store now, or not kept at all
     if after_commit:
         run_after_commit(ctx, report.version_ids)
     return report

@@ -21,7 +21,7 @@ from app.platforms.collected import (
     Deleted,
 )
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
-from app.storage.service import put_object
+from app.storage.service import put_object, put_object_file
 
 if TYPE_CHECKING:
     from app.collectors.service import CaptureContext
@@ -151,6 +151,10 @@ def _add_version(
         data = media.data.get(sha)
         if data is not None:
             put_object(session, ctx.store, data, mime_type=media.types[sha], kind="media")
+        elif sha in media.spooled:
+            put_object_file(
+                session, ctx.store, media.spooled[sha], mime_type=media.types[sha], kind="media"
+            )
         elif not ctx.store.exists(sha):
             continue  # known from an earlier version but no longer stored: do not link a ghost
         session.add(

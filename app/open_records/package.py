@@ -38,6 +38,7 @@ from app.open_records.models import (
     RequestStatus,
     ResponsePackage,
 )
+from app.open_records.package_media import KeptMedia, kept_media
 from app.open_records.redaction import (
     RedactionLeak,
     archived_snapshot_sha256,
@@ -90,6 +91,7 @@ class ReleasedFile:
     # blacked-out files; no file of the package may hold any of them.
     secrets: tuple[tuple[str, str], ...] = ()
     originals: frozenset[str] = frozenset()
+    media: tuple[KeptMedia, ...] = ()  # audio/video the snapshot names by hash (same rule)
 
 
 def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
@@ -265,6 +267,7 @@ def release_item(
         wacz=None if redactions else _wacz_of(session, store, version.id),
         secrets=tuple(secrets_of(post_of(version), version.text or "", redactions)),
         originals=frozenset(withheld_originals(redactions)),
+        media=() if redactions else kept_media(session, store, version.id),
     )
 
 
@@ -382,6 +385,7 @@ def _manifests(
                 "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
                 "wacz_file": f"data/items/{f.name.removesuffix('.pdf')}.wacz" if f.wacz else "",
                 "wacz_sha256": hashlib.sha256(f.wacz).hexdigest() if f.wacz else "",
+                "media_files": " ".join(m.path(f.name) for m in f.media),
             }
         )
     text = io.StringIO()
@@ -408,6 +412,7 @@ def build_bag(session: Session, *, request: RecordsRequest, files: list[Released
             payload[_token_path(f)] = f.timestamp_token
         if f.wacz is not None:
             payload[f"data/items/{f.name.removesuffix('.pdf')}.wacz"] = f.wacz
+        payload.update({m.path(f.name): m.data for m in f.media})
     combined = _stamp_pages([f.data for f in files], request.number)
     if combined:
         payload["data/combined.pdf"] = combined

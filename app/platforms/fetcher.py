@@ -26,7 +26,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -36,9 +36,11 @@ from app.platforms.http import (
     FetchedBody,
     FetchPolicy,
     GuardedTransport,
+    StreamedBody,
     get_limited,
     make_client,
     policy_from_settings,
+    stream_limited,
 )
 from app.platforms.ratelimit import (
     DEFAULT_429_PAUSE,
@@ -72,7 +74,7 @@ class Fetcher:
 
     limiter: HostLimiter = shared_limiter
     max_bytes: int = DEFAULT_MAX_BYTES  # decoded size of one API answer
-    media_max_bytes: int = DEFAULT_MAX_BYTES  # decoded size of one media file
+    max_media_bytes: int = DEFAULT_MAX_BYTES  # decoded size of one media file
     attempts: int = 3
     backoff: Callable[[int], float] = default_backoff
     sleep: Callable[[float], None] = time.sleep
@@ -87,7 +89,7 @@ class Fetcher:
         return cls(
             limiter=limiter or shared_limiter,
             max_bytes=settings.fetch_max_bytes,
-            media_max_bytes=settings.media_max_bytes,
+            max_media_bytes=settings.media_cap,
             plain_http_hosts=settings.plain_http_hosts,
             policy=policy_from_settings(settings),
         )
@@ -198,26 +200,54 @@ class FetchSession:
         """GET a media file once (no retries: the next poll retries), capped at the media
         limit and type-checked, counted against its host's limiter like any request: a
         paused host raises HostPaused without sending, a 429 pauses the host."""
+        self._before_download(url)
+        fetched = get_limited(
+            self.client,
+            url,
+            max_bytes=max_bytes or self.fetcher.max_media_bytes,
+            headers=headers,
+            allowed_types=allowed_types,
+        )
+        self._after_download(url, fetched.status, fetched.headers)
+        return fetched
+
+    def download_to(
+        self,
+        url: str,
+        dest: BinaryIO,
+        *,
+        allowed_types: Iterable[str] | None = None,
+        max_bytes: int | None = None,
+    ) -> StreamedBody:
+        """`download`, the body streamed into `dest` with its SHA-256 (large media)."""
+        self._before_download(url)
+        streamed = stream_limited(
+            self.client,
+            url,
+            dest,
+            max_bytes=max_bytes or self.fetcher.max_media_bytes,
+            allowed_types=allowed_types,
+        )
+        self._after_download(url, streamed.status, streamed.headers)
+        return streamed
+
+    def _before_download(self, url: str) -> None:
         f = self.fetcher
         host = host_key(url)
         paused = f.limiter.paused_until(host, f.clock())
         if paused is not None:
             raise HostPaused(host, paused)
         self.stats.requests += 1
-        fetched = get_limited(
-            self.client,
-            url,
-            max_bytes=max_bytes or f.media_max_bytes,
-            headers=headers,
-            allowed_types=allowed_types,
-        )
+
+    def _after_download(self, url: str, status: int, headers: httpx.Headers) -> None:
+        f = self.fetcher
+        host = host_key(url)
         now = f.clock()
-        f.limiter.observe(host, fetched.headers, now)
-        if fetched.status == 429:
-            retry_at = retry_at_from_headers(fetched.headers, now) or now + DEFAULT_429_PAUSE
+        f.limiter.observe(host, headers, now)
+        if status == 429:
+            retry_at = retry_at_from_headers(headers, now) or now + DEFAULT_429_PAUSE
             f.limiter.pause(host, retry_at)
             raise HostPaused(host, retry_at)
-        return fetched
 
 
 class FetchingCollector:

@@ -16,6 +16,7 @@ gzip body cannot inflate past the cap either).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import typing
@@ -89,11 +90,11 @@ class FetchPolicy:
 
 
 def policy_from_settings(settings: Settings) -> FetchPolicy:
-    # The transport's ceiling must let a media file up to media_max_bytes through; API
+    # The transport's ceiling must let a media file up to POSTVAULT_MAX_MEDIA_BYTES through; API
     # responses get the tighter fetch_max_bytes from the collectors (read_capped).
     return FetchPolicy(
         allow_hosts=settings.allowed_fetch_hosts,
-        max_bytes=max(settings.fetch_max_bytes, settings.media_max_bytes),
+        max_bytes=max(settings.fetch_max_bytes, settings.media_cap),
         timeout=settings.fetch_timeout_seconds,
     )
 
@@ -332,4 +333,58 @@ def get_limited(
             content=content,
             url=str(response.url),
             content_type=content_type,
+        )
+
+
+@dataclass(frozen=True)
+class StreamedBody:
+    """A GET whose 2xx body went to a file as it arrived (a podcast's audio): never in memory."""
+
+    status: int
+    headers: httpx.Headers
+    url: str
+    content_type: str
+    sha256: str | None  # of the bytes written; None for a non-2xx answer (nothing written)
+    size: int
+
+
+def stream_limited(
+    client: httpx.Client,
+    url: str,
+    dest: typing.BinaryIO,
+    *,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    allowed_types: Iterable[str] | None = None,
+) -> StreamedBody:
+    """GET `url` like `get_limited`, writing a 2xx body to `dest` chunk by chunk and hashing
+    it on the way; ResponseTooLarge as soon as the declared or the received size passes
+    `max_bytes` (what was written is then the caller's to discard)."""
+    with client.stream("GET", url, headers=headers) as response:
+        content_type = media_type(response)
+        if not response.is_success:
+            return StreamedBody(
+                response.status_code, response.headers, str(response.url), content_type, None, 0
+            )
+        if allowed_types is not None and not _type_allowed(content_type, allowed_types):
+            raise UnexpectedContentType(describe_url(response.url), content_type, allowed_types)
+        shown = describe_url(response.url)
+        length = response.headers.get("content-length", "")
+        if length.isascii() and length.isdigit() and int(length) > max_bytes:
+            raise ResponseTooLarge(shown, max_bytes)
+        digest = hashlib.sha256()
+        seen = 0
+        for chunk in response.iter_bytes():
+            seen += len(chunk)
+            if seen > max_bytes:
+                raise ResponseTooLarge(shown, max_bytes)
+            digest.update(chunk)
+            dest.write(chunk)
+        return StreamedBody(
+            response.status_code,
+            response.headers,
+            str(response.url),
+            content_type,
+            digest.hexdigest(),
+            seen,
         )

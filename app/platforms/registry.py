@@ -22,6 +22,7 @@ from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
+from app.platforms.podcast import PLATFORM as PODCAST
 from app.platforms.threads import PLATFORM as THREADS
 from app.platforms.tumblr import PLATFORM as TUMBLR
 from app.platforms.web import PLATFORM as WEB
@@ -37,6 +38,7 @@ PLATFORMS: tuple[Platform, ...] = (
     MEDIAWIKI,
     X,
     TUMBLR,
+    PODCAST,
     WEB,
     FACEBOOK,
     INSTAGRAM,

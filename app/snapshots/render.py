@@ -427,6 +427,9 @@ def prepare(view: SnapshotView) -> Prepared:
         "card_image": card_image,
         "replies": replies,
         "attachments": attachments,
+        # Large audio and video: named by hash, kept in the archive beside the PDF.
+        "kept_files": [f for f in view.referenced_files if f.role != "wacz"],
+        "not_archived": [str(n) for n in post.extra.get("media_not_archived") or []],
         "utc": utc_text,
         "renderer_version": RENDERER_VERSION,
     }

@@ -24,12 +24,14 @@ class MediaFile(BaseModel):
 
 class FileReference(BaseModel):
     """A file of the version named in the snapshot by its hash only (a WACZ over
-    POSTVAULT_WEB_WACZ_EMBED_MAX_BYTES): the archive keeps it beside the PDF."""
+    POSTVAULT_WEB_WACZ_EMBED_MAX_BYTES, audio or video over POSTVAULT_AUDIO_EMBED_MAX_BYTES):
+    the archive keeps it beside the PDF."""
 
     sha256: str
     mime_type: str
     size: int
     role: str
+    source_url: str | None = None
 
 
 class ClassificationInfo(BaseModel):

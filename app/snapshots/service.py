@@ -176,17 +176,28 @@ def build_view(session: Session, *, store: ArchiveStore, version_id: int) -> Sna
         rows += list(version.media)
     seen: set[str] = set()
     # A browser capture's WACZ is embedded up to a size; past it the PDF names it by hash.
-    embed_limit = get_settings().web_wacz_embed_max_bytes
+    # So are audio and video (a podcast episode's audio file), up to their own size.
+    settings = get_settings()
+    embed_limits = {
+        "wacz": settings.web_wacz_embed_max_bytes,
+        "audio": settings.audio_embed_max_bytes,
+        "video": settings.audio_embed_max_bytes,
+    }
     referenced: list[FileReference] = []
     for row in rows:
         if row.sha256 in seen:
             continue
         seen.add(row.sha256)
         stored = session.get(StoredObject, row.sha256)
-        if row.role == "wacz" and stored is not None and stored.size > embed_limit:
+        limit = embed_limits.get(row.role)
+        if limit is not None and stored is not None and stored.size > limit:
             referenced.append(
                 FileReference(
-                    sha256=row.sha256, mime_type=stored.mime_type, size=stored.size, role=row.role
+                    sha256=row.sha256,
+                    mime_type=stored.mime_type,
+                    size=stored.size,
+                    role=row.role,
+                    source_url=row.source_url,
                 )
             )
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 
@@ -31,6 +32,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class ArchiveStore(Protocol):
     """Objects are named by the SHA-256 of their bytes.
 
@@ -39,6 +48,10 @@ class ArchiveStore(Protocol):
     """
 
     def put(self, data: bytes, *, mime_type: str, retain_until: dt.date | None = None) -> str: ...
+
+    def put_file(self, path: Path, *, mime_type: str, retain_until: dt.date | None = None) -> str:
+        """`put` for a file too large to hold in memory (a podcast's audio): read in chunks."""
+        ...
 
     def get(self, sha256: str) -> bytes: ...
 

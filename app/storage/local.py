@@ -8,10 +8,11 @@ import hashlib
 import os
 import stat
 import tempfile
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_hex
+from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_file, sha256_hex
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _HEX = frozenset("0123456789abcdef")
@@ -44,7 +45,23 @@ class LocalStore:
         return self.objects / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes, *, mime_type: str, retain_until: dt.date | None = None) -> str:
-        key = sha256_hex(data)
+        return self._put(sha256_hex(data), lambda handle: handle.write(data))
+
+    def put_file(self, path: Path, *, mime_type: str, retain_until: dt.date | None = None) -> str:
+        key = sha256_file(path)
+
+        def copy(handle: typing.BinaryIO) -> None:
+            digest = hashlib.sha256()
+            with path.open("rb") as source:
+                for chunk in iter(lambda: source.read(1 << 20), b""):
+                    digest.update(chunk)
+                    handle.write(chunk)
+            if digest.hexdigest() != key:
+                raise StoreError(f"{path} changed while it was stored as {key}")
+
+        return self._put(key, copy)
+
+    def _put(self, key: str, write: typing.Callable[[typing.BinaryIO], object]) -> str:
         final = self.path_for(key)
         if final.exists():
             return key  # content-addressed: the same bytes are already there
@@ -58,7 +75,7 @@ class LocalStore:
             raise StoreError(f"cannot write to the archive at {self.root}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, _READ_ONLY)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -22,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.config import Settings
-from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_hex
+from app.storage.base import FixityError, ObjectMissing, StoreError, sha256_file, sha256_hex
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -153,6 +154,33 @@ class S3Store:
             raise StoreError(f"writing {self._where(key)} failed: {exc}") from exc
         except BotoCoreError as exc:
             # The upload did not complete; S3 never exposes a partial object under the key.
+            raise StoreError(f"writing {self._where(key)} failed: {exc}") from exc
+        return key
+
+    def put_file(self, path: Path, *, mime_type: str, retain_until: dt.date | None = None) -> str:
+        key = sha256_file(path)
+        if self._head(key) is not None:
+            return key
+        arguments: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.object_key(key),
+            "ContentType": mime_type,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(bytes.fromhex(key)).decode(),
+            "IfNoneMatch": "*",
+        }
+        if retain_until is not None and retain_until > dt.datetime.now(dt.UTC).date():
+            if self.lock_enabled:
+                arguments["ObjectLockMode"] = "COMPLIANCE"
+                arguments["ObjectLockRetainUntilDate"] = _lock_date(retain_until)
+        try:
+            with path.open("rb") as body:  # botocore streams a file body, never whole
+                self.client.put_object(Body=body, **arguments)
+        except ClientError as exc:
+            if _code(exc) in _EXISTS_CODES:
+                return key
+            raise StoreError(f"writing {self._where(key)} failed: {exc}") from exc
+        except BotoCoreError as exc:
             raise StoreError(f"writing {self._where(key)} failed: {exc}") from exc
         return key
 

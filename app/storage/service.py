@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -34,9 +35,21 @@ def put_object(
     `retain_until` asks a store with Object Lock to refuse deletion before that date.
     """
     key = store.put(data, mime_type=mime_type, retain_until=retain_until)
+    return _record(session, key, len(data), mime_type=mime_type, kind=kind)
+
+
+def put_object_file(
+    session: Session, store: ArchiveStore, path: Path, *, mime_type: str, kind: str
+) -> StoredObject:
+    """`put_object` for a file on disk (streamed media), read in chunks, never whole."""
+    key = store.put_file(path, mime_type=mime_type)
+    return _record(session, key, path.stat().st_size, mime_type=mime_type, kind=kind)
+
+
+def _record(session: Session, key: str, size: int, *, mime_type: str, kind: str) -> StoredObject:
     row = session.get(StoredObject, key)
     if row is None:
-        row = StoredObject(sha256=key, size=len(data), mime_type=mime_type, kind=kind)
+        row = StoredObject(sha256=key, size=size, mime_type=mime_type, kind=kind)
         session.add(row)
         session.flush()
     elif row.destroyed_at is not None:

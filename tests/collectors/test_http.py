@@ -260,7 +260,9 @@ def test_policy_from_settings() -> None:
     policy = policy_from_settings(settings)
     assert policy.allow_hosts == frozenset({"127.0.0.1:8080", "feeds.example.org"})
     assert policy.timeout == 7
-    assert policy.max_bytes == 5000  # the ceiling lets media up to media_max_bytes through
+    assert (
+        policy.max_bytes == 5000
+    )  # the ceiling lets media up to POSTVAULT_MAX_MEDIA_BYTES through
     assert policy.allows("feeds.example.org", 443)
     assert policy.allows("127.0.0.1", 8080)
     assert not policy.allows("127.0.0.1", 8081)

@@ -38,12 +38,26 @@ def fixture(name: str) -> Any:
 class Api:
     def __init__(self) -> None:
         self.answer = Answer.json(fixture("videos_list_public.json"))
+        # commentThreads.list pages by pageToken ("" = the first page); comments.list by
+        # parentId (tests/collectors/test_youtube_comments.py).
+        self.threads: dict[str, Answer] = {
+            "": Answer.json(fixture("comment_threads_by_video_id.json"))
+        }
+        self.comments: dict[str, Answer] = {}
         self.server = LoopbackServer(self.app)
 
     def app(self, request: Request) -> Answer:
+        query = {k: v[0] for k, v in parse_qs(request.query).items()}
+        if request.route == "/youtube/v3/commentThreads":
+            return self.threads.get(query.get("pageToken", ""), NOT_FOUND)
+        if request.route == "/youtube/v3/comments":
+            return self.comments.get(query.get("parentId", ""), NOT_FOUND)
         if request.route != "/youtube/v3/videos":
-            return Answer.json({"error": {"code": 404, "message": "Not Found"}}, 404)
+            return NOT_FOUND
         return self.answer
+
+
+NOT_FOUND = Answer.json({"error": {"code": 404, "message": "Not Found"}}, 404)
 
 
 @pytest.fixture
@@ -120,8 +134,10 @@ def test_a_video(api: Api, client: httpx.Client) -> None:
     # Counts change every poll: they stay in the source, out of the normalised fields.
     assert "viewCount" not in json.dumps(result.extra)
     assert result.source["videos.list"]["items"][0]["statistics"]["viewCount"] == "1532"
-    assert result.http_requests == 1
-    [request] = api.server.requests
+    assert result.http_requests == 2  # videos.list, one page of commentThreads.list
+    assert result.source["quota_units"] == 2
+    [request, comments] = api.server.requests
+    assert parse_qs(comments.query)["part"] == ["snippet,replies"]
     query = parse_qs(request.query)
     assert query == {
         "part": ["snippet,status,contentDetails,statistics"],

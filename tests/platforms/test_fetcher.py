@@ -86,7 +86,7 @@ def test_built_from_settings() -> None:
         limiter=limiter,
     )
     assert fetcher.limiter is limiter
-    assert (fetcher.max_bytes, fetcher.media_max_bytes) == (1000, 5000)
+    assert (fetcher.max_bytes, fetcher.max_media_bytes) == (1000, 5000)
     assert fetcher.plain_http_hosts == frozenset({"dev.example:8080", "old.example"})
     assert fetcher.base_url("dev.example:8080") == "http://dev.example:8080"
     assert fetcher.base_url("old.example") == "http://old.example"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 
 import pytest
 
@@ -20,6 +21,20 @@ def test_put_names_the_object_by_its_sha256_and_reads_it_back(case: StoreCase) -
     assert case.store.get(key) == DATA
     assert case.store.verify(key) == key
     assert list(case.store.keys()) == [key]
+
+
+def test_a_file_is_stored_in_chunks_under_the_same_key(
+    case: StoreCase, tmp_path: pathlib.Path
+) -> None:
+    """Streamed media (a podcast's audio) is stored from its spool file, never read whole."""
+    spooled = tmp_path / "spooled.mp3"
+    spooled.write_bytes(DATA * 5)
+    key = case.store.put_file(spooled, mime_type="audio/mpeg")
+    assert key == hashlib.sha256(DATA * 5).hexdigest()
+    assert case.store.get(key) == DATA * 5
+    assert case.store.put_file(spooled, mime_type="audio/mpeg") == key
+    assert case.store.put(DATA * 5, mime_type="audio/mpeg") == key
+    assert case.copies(key) == 1
 
 
 def test_a_duplicate_write_keeps_one_copy(case: StoreCase) -> None:

@@ -57,7 +57,7 @@ from app.platforms.urls import normalise_web_url
 _ENCLOSURE_ROLES = {"image": "image", "video": "video", "audio": "audio"}
 
 
-def _normalised(url: Any) -> str | None:
+def normalised_url(url: Any) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return None
     try:
@@ -66,13 +66,13 @@ def _normalised(url: Any) -> str | None:
         return None
 
 
-def _struct_time(value: Any) -> dt.datetime | None:
+def struct_time_utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, time.struct_time):
         return None
     return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
 
 
-def _entry_keys(entry: Any) -> set[str]:
+def entry_keys(entry: Any) -> set[str]:
     """Every form under which the entry could have been flagged: its links and its id."""
     keys: set[str] = set()
     raw = [entry.get("link"), entry.get("id")]
@@ -80,13 +80,13 @@ def _entry_keys(entry: Any) -> set[str]:
     for value in raw:
         if isinstance(value, str) and value.strip():
             keys.add(value.strip())
-            normalised = _normalised(value)
+            normalised = normalised_url(value)
             if normalised:
                 keys.add(normalised)
     return keys
 
 
-def _media(entry: Any) -> list[MediaRef]:
+def entry_media(entry: Any) -> list[MediaRef]:
     refs: list[MediaRef] = []
     seen: set[str] = set()
 
@@ -120,7 +120,7 @@ def _media(entry: Any) -> list[MediaRef]:
     return refs
 
 
-def _content(entry: Any) -> tuple[str | None, str]:
+def entry_content(entry: Any) -> tuple[str | None, str]:
     """(html, text): the fullest content the entry carries."""
     contents = entry.get("content") or []
     chosen = next(
@@ -228,9 +228,9 @@ class FeedCollector(FetchingCollector):
                 "url": str(response.url),
                 "encoding": parsed.get("encoding"),
                 "version": parsed.get("version"),
-                "feed": _plain(parsed.get("feed")),
+                "feed": plain_json(parsed.get("feed")),
             },
-            "entry": _plain(entry),
+            "entry": plain_json(entry),
         }
         return post
 
@@ -272,26 +272,29 @@ class FeedCollector(FetchingCollector):
         return parsed
 
     @staticmethod
-    def _find(parsed: Any, target: CaptureTarget) -> Any:
+    def _find(parsed: Any, target: CaptureTarget, ignore: frozenset[str] = frozenset()) -> Any:
+        """The entry the target names by any of its links or its id (`ignore`: keys that
+        name no one entry, such as a podcast's home page given as every episode's link)."""
         wanted = {target.external_id}
         for candidate in (target.external_id, target.url):
-            normalised = _normalised(candidate)
+            normalised = normalised_url(candidate)
             if normalised:
                 wanted.add(normalised)
+        wanted -= ignore
         for entry in parsed.entries:
-            if not _entry_keys(entry).isdisjoint(wanted):
+            if not entry_keys(entry).isdisjoint(wanted):
                 return entry
         return None
 
     def _post(self, entry: Any, parsed: Any, target: CaptureTarget, feed_url: str) -> CollectedPost:
-        html, text = _content(entry)
+        html, text = entry_content(entry)
         summary = summarise_html(html) if html else None
         feed_meta = parsed.get("feed") or {}
         name = entry.get("author") or feed_meta.get("author") or feed_meta.get("title")
-        published = _struct_time(entry.get("published_parsed"))
+        published = struct_time_utc(entry.get("published_parsed"))
         # dict.get: feedparser's own get() answers a missing `updated` with `published`,
         # which would make every entry look edited at its publication time.
-        updated = _struct_time(dict.get(entry, "updated_parsed"))
+        updated = struct_time_utc(dict.get(entry, "updated_parsed"))
         extra: dict[str, Any] = {"feed_title": feed_meta.get("title")}
         categories = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
         if categories:
@@ -312,7 +315,7 @@ class FeedCollector(FetchingCollector):
             created_at=published or updated,
             edited_at=updated if updated is not None and updated != published else None,
             platform_version_id=dict.get(entry, "updated") or entry.get("published"),
-            media=_media(entry),
+            media=entry_media(entry),
             links=summary.links if summary else [],
             hashtags=summary.hashtags if summary else [],
             extra=extra,
@@ -324,14 +327,14 @@ def entry_link(entry: Any) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """feedparser's dicts, made JSON-safe for `source` (time tuples become ISO strings)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items() if not k.endswith("_parsed")}
+        return {str(k): plain_json(v) for k, v in value.items() if not k.endswith("_parsed")}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, time.struct_time):
-        return _struct_time(value).isoformat()  # type: ignore[union-attr]
+        return struct_time_utc(value).isoformat()  # type: ignore[union-attr]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

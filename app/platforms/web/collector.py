@@ -229,7 +229,7 @@ class WebCollector:
             if exchange is None:
                 continue
             try:
-                data = decoded_body(exchange, self.settings.media_max_bytes)
+                data = decoded_body(exchange, self.settings.media_cap)
             except Exception:  # an image whose body cannot be read is left out, not fatal
                 continue
             digest = _sha(data)

@@ -11,6 +11,10 @@ from app.platforms.youtube import urls
 from app.platforms.youtube.urls import normalise_youtube
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
     from app.config import Settings
     from app.platforms.collected import Author, Collector
     from app.platforms.fetcher import Fetcher
@@ -58,12 +62,31 @@ class YouTube(Platform):
 
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
         from app.platforms.youtube.collector import YouTubeCollector
+        from app.platforms.youtube.quota import QuotaMeter
 
         return YouTubeCollector(
             api_url=settings.youtube_api_url,
             api_key=settings.youtube_api_key,
             fetcher=fetcher,
+            quota=QuotaMeter(database_url=settings.database_url),
         )
+
+    def dashboard_facts(
+        self, session: Session, settings: Settings, now: dt.datetime
+    ) -> list[tuple[str, str]]:
+        """The officer dashboard's line for YouTube: the quota units used today."""
+        from app.platforms.youtube.quota import DEFAULT_DAILY_QUOTA, state_of
+
+        state = state_of(session, now)
+        if settings.youtube_api_key is None and not state.units:
+            return []  # YouTube is not in use here
+        return [
+            (
+                "YouTube API quota",
+                f"{state.units} units used on {state.day} (Pacific time; {state.calls} calls), "
+                f"of YouTube's default {DEFAULT_DAILY_QUOTA:,} a day",
+            )
+        ]
 
     def author_ids(self, author: Author) -> list[str]:
         ids: list[str] = []

@@ -1,4 +1,5 @@
-"""YouTube: a video's public metadata from the Data API v3 (`videos.list`, one quota unit).
+"""YouTube: a video's public metadata from the Data API v3 (`videos.list`, one quota unit),
+and the comments it received (`commentThreads.list`, app/platforms/youtube/comments.py).
 
 `target.external_id` is the 11-character video id. With an API key, `videos.list` returns
 no item for a video that was removed and equally for one made private: both mean the video
@@ -31,12 +32,14 @@ from app.platforms.collected import (
     TransientFailure,
 )
 from app.platforms.common import error_message, json_body, parse_time
-from app.platforms.fetcher import Fetcher, FetchingCollector
+from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
 from app.platforms.htmltext import find_hashtags, find_urls
 from app.platforms.ratelimit import (
     RequestStats,
     host_key,
 )
+from app.platforms.youtube.comments import QUOTA_UNITS, CommentReader
+from app.platforms.youtube.quota import QuotaMeter
 from app.platforms.youtube.urls import PLATFORM_ID
 
 PARTS = "snippet,status,contentDetails,statistics"
@@ -102,11 +105,17 @@ class YouTubeCollector(FetchingCollector):
     version = f"{PLATFORM_ID}/1"
 
     def __init__(
-        self, *, api_url: str, api_key: str | None, fetcher: Fetcher | None = None
+        self,
+        *,
+        api_url: str,
+        api_key: str | None,
+        fetcher: Fetcher | None = None,
+        quota: QuotaMeter | None = None,
     ) -> None:
         super().__init__(fetcher)
         self.api_url = api_url.rstrip("/")
         self.api_key = api_key
+        self.quota = quota or QuotaMeter()  # without a database: counted per poll only
 
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
         return self.fetcher.run(client, lambda http: self._collect(target, client, http.stats))
@@ -122,9 +131,27 @@ class YouTubeCollector(FetchingCollector):
         if not _VIDEO_ID.match(video_id):
             return TransientFailure(error=f"'{video_id}' is not a YouTube video id")
         url = f"{self.api_url}/videos"
+        before = stats.requests
+        try:
+            return self._video(target, client, stats, video_id, url, self.api_key)
+        finally:
+            # Every call the poll sent costs a unit (failed ones too): one videos.list and
+            # the comment pages; the day's total is shared by every worker (quota.py).
+            calls = stats.requests - before
+            self.quota.add(calls * QUOTA_UNITS["videos.list"], calls, self.fetcher.clock())
+
+    def _video(
+        self,
+        target: CaptureTarget,
+        client: httpx.Client,
+        stats: RequestStats,
+        video_id: str,
+        url: str,
+        key: str,
+    ) -> CollectResult:
         response = self.fetcher.session(client, stats).get(
             url,
-            params={"part": PARTS, "id": video_id, "key": self.api_key},
+            params={"part": PARTS, "id": video_id, "key": key},
             headers={"Accept": "application/json"},
         )
         body = json_body(response, "videos.list")
@@ -140,7 +167,35 @@ class YouTubeCollector(FetchingCollector):
                 source={"videos.list": body},
             )
         video = items[0]
-        return self._post(video, body, target)
+        result = self._post(video, body, target)
+        if isinstance(result, CollectedPost):
+            self._comments(result, video_id, self.fetcher.session(client, stats))
+        return result
+
+    def _comments(self, post: CollectedPost, video_id: str, http: FetchSession) -> None:
+        """The comments the video received, as its replies (app/platforms/youtube/comments.py):
+        whatever happens to them, the video's own capture stands."""
+        assert self.api_key is not None
+        reader = CommentReader(
+            http,
+            self.api_url,
+            self.api_key,
+            self.limiter,
+            next_pacific_midnight,
+            self.fetcher.clock,
+        )
+        found = reader.read(video_id)
+        post.replies = found.replies
+        post.replies_captured = found.captured
+        if found.disabled:
+            post.extra["comments"] = "comments are turned off for this video"
+        if found.error:
+            post.extra["comments_error"] = found.error
+        if found.truncated:
+            post.extra["comments_note"] = f"only the first {len(found.replies)} comments were read"
+        # Quota: one unit per call (videos.list and each comments page), kept with the source.
+        post.source["commentThreads.list"] = found.pages
+        post.source["quota_units"] = QUOTA_UNITS["videos.list"] + found.quota_units
 
     def _error(self, status: int, body: Any, url: str) -> CollectResult:
         reasons = _error_reasons(body)
