@@ -41,6 +41,7 @@ from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.retention.router import router as retention_router
+from app.retention.router_transfer import router as transfer_router
 from app.retention.schedules import load_schedules
 from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
@@ -268,6 +269,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         classification_router,
         open_records_router,
         retention_router,
+        transfer_router,
         snapshots_router,
         uploads_router,
     ):
