@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.service import Actor, record
+from app.audit.service import Actor, record, record_refusal
 from app.auth.models import User
 from app.config import Settings
-from app.errors import DomainError
+from app.errors import AuditedRefusal, DomainError
 from app.migrate import migrated_database
 from app.retention import disposition, review, transfer
 from app.retention.calendar import local_today
@@ -208,6 +208,12 @@ def cmd_review_decide(args: argparse.Namespace, settings: Settings) -> int:
                     ),
                     today=_today(args, settings),
                 )
+            except AuditedRefusal as refusal:
+                session.rollback()
+                record_refusal(session, refusal)  # the refused attempt stays in the log
+                session.commit()
+                _err(f"postvault: {refusal.message}")
+                return 2
             except DomainError as exc:
                 _err(f"postvault: {exc.message}")
                 return 2

@@ -183,7 +183,7 @@ def in_open_batch(session: Session) -> dict[int, int]:
                 DispositionBatch.status.in_(OPEN_STATUSES),
                 DispositionRequestItem.status == ItemStatus.pending,
             )
-        ).tuples().all()
+        ).all()
     )
 
 

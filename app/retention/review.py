@@ -94,7 +94,7 @@ def review_list(
                 DispositionItem.post_id.in_([a.post_id for a in rows]),
                 DispositionItem.status == ItemStatus.pending,
             )
-        ).tuples().all()
+        ).all()
     )
     lines: list[ReviewLine] = []
     for assignment in rows:
