@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdf
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.auth.models import User
 from app.config import Settings
 from app.db import Database
+from app.errors import NotFound
+from app.open_records import package as package_service
 from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
@@ -40,6 +44,12 @@ from tests.factories import TODAY, TZ, assign, make_account, make_post, make_use
 
 ACTOR = Actor.system("tests")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def officer_row(session: Session, user_id: int) -> User:
+    found = session.get(User, user_id)
+    assert found is not None
+    return found
 
 
 def a_zip(name: str, text: str) -> bytes:
@@ -209,6 +219,18 @@ def test_request_files_are_destroyed_at_the_end_of_their_series(
         assert event is not None
         assert event.object_id == str(world.due)
         certificate = disposition.certificate_bytes(session, batch_id=batch_id, store=store)
+        package_id = session.scalar(
+            select(ResponsePackage.id).where(ResponsePackage.request_id == world.due)
+        )
+        assert package_id is not None
+        with pytest.raises(NotFound, match="destroyed"):
+            package_service.download(
+                session,
+                store=store,
+                officer=officer_row(session, world.officer_id),
+                request_id=world.due,
+                package_id=package_id,
+            )
         # The package of the request closed this year holds a copy of the destroyed post.
         lines = {
             line.request_id: line
