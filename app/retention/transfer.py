@@ -64,6 +64,7 @@ from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore, StoreError, sha256_hex
 from app.storage.models import StoredObject
 from app.storage.service import put_object
+from app.timestamps.models import TimestampToken
 
 TRANSFER = "transfer_to_archives"
 StepHook = Callable[[str], None]
@@ -297,6 +298,7 @@ def _post_files(
                     "renderer_version": snap.renderer_version,
                     "current": snap.is_current,
                     "created_at": _iso(snap.created_at),
+                    "timestamp": _timestamp(session, store, snap.sha256, path, files),
                 }
             )
         entry["files"]["media"] = []
@@ -315,6 +317,11 @@ def _post_files(
                     "mime_type": mime,
                     "alt_text": media.alt_text,
                     "source_url": media.source_url,
+                    "timestamp": (
+                        _timestamp(session, store, media.sha256, path, files)
+                        if media.role == "wacz"
+                        else None
+                    ),
                 }
             )
         versions.append(entry)
@@ -354,6 +361,26 @@ def _post_files(
         "audit_events": f"{base}/audit-events.jsonl",
         "versions": len(versions),
     }
+
+
+def _timestamp(
+    session: Session, store: ArchiveStore, sha256: str, path: str, files: dict[str, bytes]
+) -> dict[str, Any] | None:
+    """The object's RFC 3161 token, carried beside it as `<path>.tsr` when there is one."""
+    token = session.scalar(select(TimestampToken).where(TimestampToken.object_sha256 == sha256))
+    if token is None:
+        return None
+    found: dict[str, Any] = {
+        "status": token.status,
+        "tsa_url": token.tsa_url,
+        "gen_time": _iso(token.gen_time),
+        "serial_number": token.serial_number,
+        "policy": token.policy,
+    }
+    if token.token_sha256 is not None:
+        files[f"{path}.tsr"] = store.get(token.token_sha256)
+        found["token"] = f"{path}.tsr"
+    return found
 
 
 def _series(a: RetentionAssignment) -> dict[str, Any]:

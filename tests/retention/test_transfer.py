@@ -32,6 +32,7 @@ from app.storage.models import StoredObject
 from tests.factories import TZ, object_keys_of
 from tests.retention.transfer_world import (
     TODAY,
+    TOKEN,
     WACZ,
     build_transfer_world,
     transfer_schedules,
@@ -134,6 +135,9 @@ def test_transfer_batch_exports_a_valid_bag_then_disposes_after_receipt(
     snaps = versions[0]["files"]["snapshots"]
     real = [s for s in snaps if b"%%EOF" in (bag_dir / s["path"]).read_bytes()]
     assert len(real) == 1
+    # Its RFC 3161 token travels beside it.
+    assert real[0]["timestamp"]["serial_number"] == "42"
+    assert (bag_dir / real[0]["timestamp"]["token"]).read_bytes() == TOKEN
     assert any(
         "Council adopts the budget" in pdf_text((bag_dir / s["path"]).read_bytes()) for s in real
     )

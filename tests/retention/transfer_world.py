@@ -21,12 +21,15 @@ from app.retention.schedules import ScheduleSet, load_schedules
 from app.snapshots.models import Snapshot
 from app.storage.local import LocalStore
 from app.storage.service import put_object
+from app.timestamps.models import TimestampStatus, TimestampToken
 from tests.factories import TZ, make_account, make_post, make_user
 
 TODAY = dt.date(2026, 11, 25)
 WACZ = (
     Path(__file__).resolve().parents[1] / "fixtures" / "webarchive" / "pywacz_valid_example_1.wacz"
 )
+
+TOKEN = b"0\x82 an RFC 3161 TimeStampResp stands here"
 
 SCHEDULE = """\
 kind: retention_schedule
@@ -122,6 +125,19 @@ def build_transfer_world(db: Database, store: LocalStore, schedules: ScheduleSet
         )
         session.add(
             Snapshot(version_id=version.id, sha256=pdf.sha256, size=pdf.size, renderer_version="t")
+        )
+        token = put_object(
+            session, store, TOKEN, mime_type="application/timestamp-reply", kind="timestamp"
+        )
+        session.add(
+            TimestampToken(
+                object_sha256=pdf.sha256,
+                object_kind="snapshot",
+                status=TimestampStatus.stamped,
+                tsa_url="http://127.0.0.1:9/tsa",
+                token_sha256=token.sha256,
+                serial_number="42",
+            )
         )
         wacz = put_object(
             session, store, WACZ.read_bytes(), mime_type="application/wacz", kind="media"
