@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.auth.models import User
+from app.config import Settings
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -312,3 +313,22 @@ def test_a_damaged_package_is_caught_by_the_check(tmp_path: Path) -> None:
         check_bag_zip(out.getvalue())
     with pytest.raises(bagit.BagValidationError):
         bagit.Bag(str(unzip(out.getvalue(), tmp_path / "bad"))).validate()
+
+
+def test_the_daily_job_proposes_transfer_and_destruction_batches(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    from app.retention.jobs import disposition_job
+
+    store = LocalStore(settings.archive_dir)
+    world = build_transfer_world(db, store, transfer_schedules(tmp_path / "schedules"))
+    disposition_job(db, settings.model_copy(update={"request_files_series": "EX-PRR-01"}))
+    with db.session() as session:
+        batches, _ = disposition.list_batches(session)
+        kinds = {b.kind: b for b in batches}
+        assert set(kinds) == {BatchKind.destruction, BatchKind.transfer}
+        assert {i.post_id for i in disposition.batch_items(session, kinds["transfer"].id)} == {
+            world.posts["t1"],
+            world.posts["t3"],
+        }
+        assert kinds["transfer"].proposed_by_id is None  # the system proposed it
