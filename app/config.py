@@ -130,6 +130,33 @@ class Settings(BaseSettings):
     request_due_soon_business_days: int = Field(default=8, ge=0)
     request_overdue_business_days: int = Field(default=10, ge=0)
 
+    # Public portal (issue 20): requests, tracking and the reading room under /public/
+    public_portal: bool = Field(
+        default=False,
+        description="Serve the public request portal and reading room under /public/.",
+    )
+    public_requests_per_address_per_day: int = Field(
+        default=5, gt=0, description="Requests one address may file through the portal a day."
+    )
+    public_track_per_address_per_hour: int = Field(
+        default=30,
+        gt=0,
+        description="Tracking forms and unknown tracking links one address may try an hour.",
+    )
+    public_searches_per_address_per_minute: int = Field(
+        default=30, gt=0, description="Reading-room searches one address may run a minute."
+    )
+    # Fees (Wis. Stat. 19.35(3)), in cents: the actual, necessary and direct costs only.
+    fee_page_cents: int = Field(default=25, ge=0, description="Reproduction, per page.")
+    fee_file_cents: int = Field(default=0, ge=0, description="Reproduction, per electronic file.")
+    fee_location_hour_cents: int = Field(
+        default=2500, ge=0, description="Locating records, per hour (charged only from $50)."
+    )
+    fee_mailing_cents: int = Field(default=0, ge=0, description="Mailing or shipping a copy.")
+    fee_prepayment_over_cents: int = Field(
+        default=500, ge=0, description="Release waits for prepayment when the total is over this."
+    )
+
     # Web
     secret_key: str | None = Field(
         default=None,
@@ -176,6 +203,20 @@ class Settings(BaseSettings):
         ge=0,
         description="Posts the X API tier may read per calendar month (UTC); polls are spread "
         "so it is never exceeded. Unset: no monthly cap (rate-limit headers still apply).",
+    )
+    # Tumblr, API v2 or (without a key) the blog's RSS feed and post page: app/platforms/tumblr/
+    tumblr_api_url: str = Field(
+        default="https://api.tumblr.com", description="Tumblr API v2 base URL."
+    )
+    tumblr_api_key: SecretStr | None = Field(
+        default=None,
+        description="The OAuth consumer key of a Tumblr app, sent as api_key; without it posts "
+        "are read from the blog's RSS feed and post page, and notes are not read.",
+    )
+    tumblr_blog_url: str = Field(
+        default="https://{blog}.tumblr.com",
+        description="Where a blog's RSS feed (/rss) and post pages (/post/<id>) are, with {blog} "
+        "for the blog's name (test servers only change it).",
     )
 
     # --- web ---

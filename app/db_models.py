@@ -21,6 +21,13 @@ from app.open_records.models import (
 )
 from app.platforms.x.models import XReadMonth
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
+from app.public.models import (
+    FeeEstimate,
+    PortalAttempt,
+    PortalMessage,
+    PortalRequest,
+    ReadingRoomWithholding,
+)
 from app.retention.models import (
     DispositionBatch,
     DispositionItem,
@@ -48,11 +55,16 @@ __all__ = [
     "ContentFingerprintBand",
     "DispositionBatch",
     "DispositionItem",
+    "FeeEstimate",
     "FixityCheck",
     "FlaggedPost",
     "HeldPost",
     "Hold",
     "LoginAttempt",
+    "PortalAttempt",
+    "PortalMessage",
+    "PortalRequest",
+    "ReadingRoomWithholding",
     "RecordsRequest",
     "Redaction",
     "RequestItem",

@@ -40,6 +40,7 @@ from app.openapi import install_openapi
 from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
+from app.public import install_public
 from app.retention.router import router as retention_router
 from app.retention.router_transfer import router as transfer_router
 from app.retention.schedules import load_schedules
@@ -275,6 +276,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(router)
     install_web(app, settings, db)
+    install_public(app, settings)
     install_openapi(app)
     install_platform_enum(app)  # after: it fills the platform enum into the honest document
     # Outermost last: the headers go on every answer, the guard's 422 included, and every

@@ -78,9 +78,16 @@ def _x_source() -> AbstractContextManager[BenchSource]:
     return x_source()
 
 
+def _tumblr_source() -> AbstractContextManager[BenchSource]:
+    from bench.collect_tumblr import tumblr_source
+
+    return tumblr_source()
+
+
 SOURCES: dict[str, Callable[[], AbstractContextManager[BenchSource]]] = {
     "mastodon": mastodon_source,
     "x": _x_source,
+    "tumblr": _tumblr_source,
 }
 
 

@@ -115,11 +115,21 @@ def _x(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _tumblr(value: str) -> str:
+    from app.platforms.tumblr.urls import normalise_official as normalise_tumblr
+
+    try:
+        return normalise_tumblr(_no_blank(value))
+    except Exception as exc:  # the platform's Invalid is not a ValueError
+        raise ValueError(str(exc)) from None
+
+
 BlueskyAccount = Annotated[str, AfterValidator(_bluesky)]
 MastodonAccount = Annotated[str, AfterValidator(_mastodon)]
 YouTubeAccount = Annotated[str, AfterValidator(_youtube)]
 FeedAccount = Annotated[str, AfterValidator(_feed)]
 XAccount = Annotated[str, AfterValidator(_x)]
+TumblrAccount = Annotated[str, AfterValidator(_tumblr)]
 PublicationDomain = Annotated[str, AfterValidator(_domain)]
 
 
@@ -133,6 +143,7 @@ class OfficialAccounts(BaseModel):
     feed: list[FeedAccount] = Field(default_factory=list)
     youtube: list[YouTubeAccount] = Field(default_factory=list)
     x: list[XAccount] = Field(default_factory=list)  # user names or numeric user ids
+    tumblr: list[TumblrAccount] = Field(default_factory=list)  # blog names or uuids (t:…)
 
     def for_platform(self, platform: str) -> frozenset[str]:
         accounts: list[str] = getattr(self, platform, None) or []

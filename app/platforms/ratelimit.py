@@ -4,7 +4,9 @@
   `x-rate-limit-limit/remaining/reset`, reset in epoch seconds;
 - `RateLimit-Limit/Remaining/Reset`, reset in epoch seconds (Bluesky PDS) or, in the IETF
   draft, in seconds from now;
-- `Retry-After`, seconds or an HTTP-date (RFC 9110).
+- `Retry-After`, seconds or an HTTP-date (RFC 9110);
+- Tumblr's per-window `X-Ratelimit-Perhour-*` / `X-Ratelimit-Perday-*`, reset in seconds
+  from now: the window used up (remaining 0) says when to come back.
 
 A numeric reset of 10^9 or more is read as epoch seconds, a smaller one as seconds from now:
 no real delay is 31 years long, and no real epoch time is before 2001. A pause never ends
@@ -115,12 +117,32 @@ def parse_retry_after(value: str, now: dt.datetime) -> dt.datetime | None:
     return None if moment is None else _clamp(moment, now)
 
 
+def _count(value: str | None) -> int | None:
+    if value is not None and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+_WINDOWS = ("perminute", "perhour", "perday")
+
+
+def _windows(headers: Mapping[str, str]) -> list[tuple[int | None, str]]:
+    """(remaining, reset) of each `X-Ratelimit-Per<window>-*` pair the answer carries."""
+    found = []
+    for window in _WINDOWS:
+        reset = _header(headers, f"x-ratelimit-{window}-reset")
+        if reset is not None:
+            found.append((_count(_header(headers, f"x-ratelimit-{window}-remaining")), reset))
+    return found
+
+
 def remaining_from_headers(headers: Mapping[str, str]) -> int | None:
     for name in ("ratelimit-remaining", "x-ratelimit-remaining", "x-rate-limit-remaining"):
-        value = _header(headers, name)
-        if value is not None and value.strip().isascii() and value.strip().isdigit():
-            return int(value.strip())
-    return None
+        count = _count(_header(headers, name))
+        if count is not None:
+            return count
+    counts = [remaining for remaining, _reset in _windows(headers) if remaining is not None]
+    return min(counts) if counts else None
 
 
 def reset_from_headers(headers: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:
@@ -130,7 +152,13 @@ def reset_from_headers(headers: Mapping[str, str], now: dt.datetime) -> dt.datet
             moment = parse_reset(value, now)
             if moment is not None:
                 return moment
-    return None
+    windows = _windows(headers)
+    # Per-window headers: the latest reset of the windows used up, else the soonest one.
+    exhausted = [reset for remaining, reset in windows if remaining == 0]
+    moments = [m for m in (parse_reset(r, now) for r in exhausted or [r for _, r in windows]) if m]
+    if not moments:
+        return None
+    return max(moments) if exhausted else min(moments)
 
 
 def retry_at_from_headers(headers: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:

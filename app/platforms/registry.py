@@ -23,6 +23,7 @@ from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
 from app.platforms.threads import PLATFORM as THREADS
+from app.platforms.tumblr import PLATFORM as TUMBLR
 from app.platforms.web import PLATFORM as WEB
 from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
@@ -35,6 +36,7 @@ PLATFORMS: tuple[Platform, ...] = (
     YOUTUBE,
     MEDIAWIKI,
     X,
+    TUMBLR,
     WEB,
     FACEBOOK,
     INSTAGRAM,

@@ -6,6 +6,8 @@ show a domain error as a sentence next to the field it is about."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -50,6 +52,10 @@ DONE = {
 
 def _today(request: Request) -> dt.date:
     return local_today(request.app.state.settings.retention_timezone)
+
+
+def request_panels(request: Request) -> list[Callable[[Session, int, Request], Any]]:
+    return list(getattr(request.app.state, "request_panels", []))
 
 
 def _redirect(request_id: int, done: str, anchor: str) -> Response:
@@ -215,6 +221,8 @@ def _workspace(
         today=_today(request),
         viewer=user,
     )
+    # Panels other domains add to the page (the public portal's: app/public).
+    panels = [panel(session, request_id, request) for panel in request_panels(request)]
     return render(
         request,
         "request.html",
@@ -231,6 +239,7 @@ def _workspace(
         package_names=workspace.PACKAGE_STATUS_NAMES,
         denials=workspace.DENIALS,
         platforms=registry.ids(),
+        panels=panels,
     )
 
 

@@ -81,12 +81,7 @@ class Facebook(Platform):
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
         from app.platforms.facebook.collector import FacebookCollector
 
-        secret = settings.meta_app_secret
-        return FacebookCollector(
-            graph_url=settings.meta_graph_url,
-            app_secret=secret.get_secret_value() if secret else None,
-            fetcher=fetcher,
-        )
+        return FacebookCollector.from_settings(settings, settings.meta_graph_url, fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
         return [v.lower() for v in (author.handle, author.platform_id) if v]

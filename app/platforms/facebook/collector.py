@@ -14,8 +14,6 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
-
 from app.errors import Invalid
 from app.platforms.base import UrlParts
 from app.platforms.collected import (
@@ -31,8 +29,8 @@ from app.platforms.collected import (
 )
 from app.platforms.common import Abort, parse_time
 from app.platforms.facebook import urls
-from app.platforms.facebook.graph import Graph
-from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.facebook.graph import Graph, GraphCollector
+from app.platforms.fetcher import FetchSession
 from app.platforms.htmltext import find_hashtags, find_urls
 
 POST_FIELDS = (
@@ -43,7 +41,6 @@ VIDEO_FIELDS = "id,description,title,created_time,updated_time,permalink_url,fro
 PHOTO_FIELDS = "id,name,created_time,updated_time,link,from,images"
 COMMENT_FIELDS = "id,message,created_time,from,permalink_url,comment_count,parent{id},attachment"
 MAX_REDIRECTS = 5
-_PFBID_SCAN_PAGES = 20
 
 
 def _comment_ids(permalink: str) -> tuple[str | None, str | None]:
@@ -77,31 +74,14 @@ def _media_from(attachment: dict[str, Any]) -> list[MediaRef]:
     return found
 
 
-class FacebookCollector(FetchingCollector):
+class FacebookCollector(GraphCollector):
     platform = urls.PLATFORM_ID
     version = f"{urls.PLATFORM_ID}/1"
 
-    def __init__(
-        self, *, graph_url: str, app_secret: str | None, fetcher: Fetcher | None = None
-    ) -> None:
-        super().__init__(fetcher)
-        self.graph_url = graph_url.rstrip("/")
-        self.app_secret = app_secret
-
-    def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return self.fetcher.run(client, lambda http: self._collect(target, http))
-
-    def _collect(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
-        if not self.app_secret:
-            return NotVisible(reason="no Meta app is configured: set POSTVAULT_META_APP_SECRET")
-        if not target.access_token:
-            return NotVisible(
-                reason="the Facebook Page is not connected: connect it on My accounts",
-                reconnect=True,
-            )
+    def collect_with(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
+        graph = self.connected(target, http, "the Facebook Page", needs_account_id=False)
         page_id, _, rest = target.external_id.partition("/")
         kind, _, ident = rest.partition("/")
-        graph = Graph(http, self.graph_url, target.access_token, self.app_secret)
         source: dict[str, Any] = {}
         if kind == "short":
             kind, ident = self._resolve_short(http, ident, source)
@@ -162,15 +142,13 @@ class FacebookCollector(FetchingCollector):
         if cached:
             return cached
         # A pfbid is not a Graph id: the Page's own feed names each post's permalink.
-        body = graph.get(f"{page_id}/feed", {"fields": "id,permalink_url", "limit": "100"})
-        for _ in range(_PFBID_SCAN_PAGES):
-            for item in body.get("data") or []:
-                if isinstance(item, dict) and ident in str(item.get("permalink_url") or ""):
-                    return str(item["id"])
-            following = (body.get("paging") or {}).get("next")
-            if not following or not body.get("data"):
-                break
-            body = graph.get(*graph.next_page(following))
+        found = graph.find(
+            f"{page_id}/feed",
+            {"fields": "id,permalink_url", "limit": "100"},
+            lambda item: ident in str(item.get("permalink_url") or ""),
+        )
+        if found:
+            return found
         raise Abort(
             NotVisible(
                 reason=f"the post {ident} is not in the connected Page's feed: it was deleted, "

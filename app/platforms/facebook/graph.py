@@ -12,13 +12,15 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from app.platforms.collected import (
+    CaptureTarget,
     CollectResult,
     Deleted,
     NotVisible,
@@ -26,8 +28,11 @@ from app.platforms.collected import (
     TransientFailure,
 )
 from app.platforms.common import Abort, json_body
-from app.platforms.fetcher import FetchSession
+from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
 from app.platforms.ratelimit import host_key
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 # Error codes that mean "this app or this token is sending too much": the host is paused.
 THROTTLE_CODES = {4, 17, 32, 613}
@@ -42,6 +47,7 @@ SLOW_PAUSE = dt.timedelta(seconds=30)
 _TOKEN_CODES = {102, 190, 463, 467}
 _MISSING_SUBCODE = 33  # code 100, subcode 33: the object does not exist or cannot be read
 MAX_PAGES = 50  # a comments edge is followed at most this many pages
+SCAN_PAGES = 20  # an account's media or threads list is searched at most this many pages
 
 
 def appsecret_proof(token: str, app_secret: str) -> str:
@@ -188,6 +194,26 @@ class Graph:
             body = self.get(*self.next_page(following))
         return items
 
+    def find(
+        self,
+        path: str,
+        params: dict[str, str],
+        matches: Callable[[dict[str, Any]], bool],
+    ) -> str | None:
+        """The id of the first item of a list edge that `matches`, page by page (at most
+        SCAN_PAGES), or None: used to turn a URL's shortcode into the object id."""
+        body = self.get(path, params)
+        for _ in range(SCAN_PAGES):
+            data = body.get("data") if isinstance(body, dict) else None
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict) and item.get("id") and matches(item):
+                    return str(item["id"])
+            following = (body.get("paging") or {}).get("next") if isinstance(body, dict) else None
+            if not isinstance(following, str) or not following or not data:
+                return None
+            body = self.get(*self.next_page(following))
+        return None
+
     def next_page(self, following: str) -> tuple[str, dict[str, str]]:
         """Meta's `paging.next` names its own host and carries the token in the query: the
         next page is asked of our base URL, with the token in the header as always."""
@@ -224,3 +250,48 @@ def outcome_for(error: GraphError, url: str, http: FetchSession) -> CollectResul
             reconnect=True,
         )
     return TransientFailure(error=f"the Graph API answered HTTP {error.status}: {error.message}")
+
+
+class GraphCollector(FetchingCollector):
+    """The base of the three Meta collectors: one Graph API base URL and the app secret;
+    `connected` refuses a capture before any request when the app or the account's grant
+    is missing."""
+
+    def __init__(
+        self, *, graph_url: str, app_secret: str | None, fetcher: Fetcher | None = None
+    ) -> None:
+        super().__init__(fetcher)
+        self.graph_url = graph_url.rstrip("/")
+        self.app_secret = app_secret
+
+    @classmethod
+    def from_settings(cls, settings: Settings, graph_url: str, fetcher: Fetcher) -> Self:
+        secret = settings.meta_app_secret
+        return cls(
+            graph_url=graph_url,
+            app_secret=secret.get_secret_value() if secret else None,
+            fetcher=fetcher,
+        )
+
+    def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
+        return self.fetcher.run(client, lambda http: self.collect_with(target, http))
+
+    def collect_with(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
+        raise NotImplementedError  # each Meta platform reads its own objects
+
+    def connected(
+        self, target: CaptureTarget, http: FetchSession, what: str, *, needs_account_id: bool
+    ) -> Graph:
+        """The Graph for this capture, or Abort: no Meta app configured, or `what` (the
+        platform's account, e.g. "the Facebook Page") not connected."""
+        if not self.app_secret:
+            raise Abort(
+                NotVisible(reason="no Meta app is configured: set POSTVAULT_META_APP_SECRET")
+            )
+        if not target.access_token or (needs_account_id and not target.account_platform_id):
+            raise Abort(
+                NotVisible(
+                    reason=f"{what} is not connected: connect it on My accounts", reconnect=True
+                )
+            )
+        return Graph(http, self.graph_url, target.access_token, self.app_secret)

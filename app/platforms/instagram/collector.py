@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import httpx
-
 from app.platforms.collected import (
     Author,
     CaptureTarget,
@@ -22,8 +20,8 @@ from app.platforms.collected import (
     Reply,
 )
 from app.platforms.common import Abort, parse_time
-from app.platforms.facebook.graph import Graph, graph_error, outcome_for
-from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.facebook.graph import Graph, GraphCollector, graph_error, outcome_for
+from app.platforms.fetcher import FetchSession
 from app.platforms.htmltext import find_hashtags, find_urls
 from app.platforms.instagram import urls
 
@@ -33,7 +31,6 @@ MEDIA_FIELDS = (
 )
 CHILD_FIELDS = "id,media_type,media_url,thumbnail_url,permalink,shortcode,timestamp"
 COMMENT_FIELDS = "id,text,timestamp,username,like_count,replies{id,text,timestamp,username}"
-_SCAN_PAGES = 20
 
 
 def _media(item: dict[str, Any]) -> list[MediaRef]:
@@ -48,29 +45,12 @@ def _media(item: dict[str, Any]) -> list[MediaRef]:
     return found
 
 
-class InstagramCollector(FetchingCollector):
+class InstagramCollector(GraphCollector):
     platform = urls.PLATFORM_ID
     version = f"{urls.PLATFORM_ID}/1"
 
-    def __init__(
-        self, *, graph_url: str, app_secret: str | None, fetcher: Fetcher | None = None
-    ) -> None:
-        super().__init__(fetcher)
-        self.graph_url = graph_url.rstrip("/")
-        self.app_secret = app_secret
-
-    def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return self.fetcher.run(client, lambda http: self._collect(target, http))
-
-    def _collect(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
-        if not self.app_secret:
-            return NotVisible(reason="no Meta app is configured: set POSTVAULT_META_APP_SECRET")
-        if not target.access_token or not target.account_platform_id:
-            return NotVisible(
-                reason="the Instagram account is not connected: connect it on My accounts",
-                reconnect=True,
-            )
-        graph = Graph(http, self.graph_url, target.access_token, self.app_secret)
+    def collect_with(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
+        graph = self.connected(target, http, "the Instagram account", needs_account_id=True)
         shortcode = target.external_id
         media_id = target.validators.get("media_id") or self._find(graph, target, shortcode)
         status, item, url = graph.call(media_id, {"fields": MEDIA_FIELDS})
@@ -131,21 +111,16 @@ class InstagramCollector(FetchingCollector):
         )
 
     def _find(self, graph: Graph, target: CaptureTarget, shortcode: str) -> str:
-        body = graph.get(
+        found = graph.find(
             f"{target.account_platform_id}/media",
             {"fields": "id,shortcode,permalink", "limit": "100"},
+            lambda item: (
+                item.get("shortcode") == shortcode
+                or f"/{shortcode}/" in str(item.get("permalink") or "")
+            ),
         )
-        for _ in range(_SCAN_PAGES):
-            for item in body.get("data") or []:
-                if isinstance(item, dict) and (
-                    item.get("shortcode") == shortcode
-                    or f"/{shortcode}/" in str(item.get("permalink") or "")
-                ):
-                    return str(item["id"])
-            following = (body.get("paging") or {}).get("next")
-            if not following or not body.get("data"):
-                break
-            body = graph.get(*graph.next_page(following))
+        if found:
+            return found
         raise Abort(
             NotVisible(
                 reason=f"the post {shortcode} is not in the connected Instagram account's media: "

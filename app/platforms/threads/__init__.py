@@ -38,12 +38,7 @@ class Threads(Platform):
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
         from app.platforms.threads.collector import ThreadsCollector
 
-        secret = settings.meta_app_secret
-        return ThreadsCollector(
-            graph_url=settings.threads_graph_url,
-            app_secret=secret.get_secret_value() if secret else None,
-            fetcher=fetcher,
-        )
+        return ThreadsCollector.from_settings(settings, settings.threads_graph_url, fetcher)
 
     def author_ids(self, author: Author) -> list[str]:
         return [v.lower() for v in (author.handle, author.platform_id) if v]

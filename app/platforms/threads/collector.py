@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import httpx
-
 from app.platforms.collected import (
     Author,
     CaptureTarget,
@@ -24,8 +22,8 @@ from app.platforms.collected import (
     Reply,
 )
 from app.platforms.common import Abort, parse_time
-from app.platforms.facebook.graph import Graph
-from app.platforms.fetcher import Fetcher, FetchingCollector, FetchSession
+from app.platforms.facebook.graph import Graph, GraphCollector
+from app.platforms.fetcher import FetchSession
 from app.platforms.htmltext import find_hashtags, find_urls
 from app.platforms.threads import urls
 
@@ -34,7 +32,6 @@ POST_FIELDS = (
     "is_quote_post,quoted_post,reposted_post,children{id,media_type,media_url,thumbnail_url}"
 )
 REPLY_FIELDS = "id,text,username,permalink,timestamp,media_type,media_url,replied_to,root_post"
-_SCAN_PAGES = 20
 
 
 def _media(item: dict[str, Any]) -> list[MediaRef]:
@@ -51,29 +48,12 @@ def _media(item: dict[str, Any]) -> list[MediaRef]:
     return found
 
 
-class ThreadsCollector(FetchingCollector):
+class ThreadsCollector(GraphCollector):
     platform = urls.PLATFORM_ID
     version = f"{urls.PLATFORM_ID}/1"
 
-    def __init__(
-        self, *, graph_url: str, app_secret: str | None, fetcher: Fetcher | None = None
-    ) -> None:
-        super().__init__(fetcher)
-        self.graph_url = graph_url.rstrip("/")
-        self.app_secret = app_secret
-
-    def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
-        return self.fetcher.run(client, lambda http: self._collect(target, http))
-
-    def _collect(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
-        if not self.app_secret:
-            return NotVisible(reason="no Meta app is configured: set POSTVAULT_META_APP_SECRET")
-        if not target.access_token:
-            return NotVisible(
-                reason="the Threads account is not connected: connect it on My accounts",
-                reconnect=True,
-            )
-        graph = Graph(http, self.graph_url, target.access_token, self.app_secret)
+    def collect_with(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
+        graph = self.connected(target, http, "the Threads account", needs_account_id=False)
         code = target.external_id
         post_id = target.validators.get("thread_id") or self._find(graph, target, code)
         post = graph.get(post_id, {"fields": POST_FIELDS})
@@ -121,18 +101,15 @@ class ThreadsCollector(FetchingCollector):
 
     def _find(self, graph: Graph, target: CaptureTarget, code: str) -> str:
         owner = target.account_platform_id or "me"
-        body = graph.get(f"{owner}/threads", {"fields": "id,shortcode,permalink", "limit": "100"})
-        for _ in range(_SCAN_PAGES):
-            for item in body.get("data") or []:
-                if isinstance(item, dict) and (
-                    item.get("shortcode") == code
-                    or f"/post/{code}" in str(item.get("permalink") or "")
-                ):
-                    return str(item["id"])
-            following = (body.get("paging") or {}).get("next")
-            if not following or not body.get("data"):
-                break
-            body = graph.get(*graph.next_page(following))
+        found = graph.find(
+            f"{owner}/threads",
+            {"fields": "id,shortcode,permalink", "limit": "100"},
+            lambda item: (
+                item.get("shortcode") == code or f"/post/{code}" in str(item.get("permalink") or "")
+            ),
+        )
+        if found:
+            return found
         raise Abort(
             NotVisible(
                 reason=f"the post {code} is not among the connected Threads account's posts: it "
