@@ -2,7 +2,7 @@
 request files (response packages, redacted copies) in destruction batches
 
 Revision ID: transfer_0001
-Revises: records_0007_attempts
+Revises: portal_0001_public_portal
 Create Date: 2026-12-02 00:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "transfer_0001"
-down_revision: str | None = "records_0007_attempts"
+down_revision: str | None = "portal_0001_public_portal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
