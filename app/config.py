@@ -389,6 +389,14 @@ class Settings(BaseSettings):
         "themselves. Allowed by default (a small city may have one officer), with a warning on "
         "the batch and in the audit log; false requires a second records officer.",
     )
+    request_files_series: str | None = Field(
+        default=None,
+        description="The retention series (its code in the schedules folder, e.g. the city's "
+        "public records requests series EX-PRR-01 of the example schedule) of the files of a "
+        "records request: its response packages and redacted copies. Counted from the day the "
+        "request was closed; destroyed through the normal two-step disposition. Unset: they "
+        "are kept, and the disposition report says so.",
+    )
     retention_timezone: str = Field(
         default="America/Chicago",
         description="Time zone in which retention dates (created year, due dates) are taken.",

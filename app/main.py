@@ -42,6 +42,7 @@ from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.public import install_public
 from app.retention.router import router as retention_router
+from app.retention.router_transfer import router as transfer_router
 from app.retention.schedules import load_schedules
 from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
@@ -269,6 +270,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         classification_router,
         open_records_router,
         retention_router,
+        transfer_router,
         snapshots_router,
         uploads_router,
     ):

@@ -659,6 +659,15 @@ def download(
     package = get_package(session, request_id=request_id, package_id=package_id)
     if package.status != PackageStatus.done or package.sha256 is None:
         raise Conflict(f"package {package_id} is {package.status}, not ready to download")
+    from app.storage.models import StoredObject
+
+    stored = session.get(StoredObject, package.sha256)
+    if stored is not None and stored.destroyed_at is not None:
+        # Request files have a retention too (POSTVAULT_REQUEST_FILES_SERIES).
+        raise NotFound(
+            f"package {package_id} was destroyed on {stored.destroyed_at:%Y-%m-%d} at the end "
+            "of the request files' retention series; the disposition certificate lists it"
+        )
     data = store.get(package.sha256)
     record(
         session,

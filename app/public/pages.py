@@ -26,6 +26,7 @@ from app.public.fees import NO_REDACTION_FEE, PREPAYMENT_RULE, dollars, estimate
 from app.public.models import AttemptKind, FeeEstimate, PortalMessage
 from app.retention.calendar import local_today
 from app.storage.deps import StoreDep
+from app.storage.models import StoredObject
 from app.web.deps import check_csrf
 from app.web.rendering import error_page, render, see_other
 from app.web.workspace import REQUEST_STATUS_NAMES
@@ -267,6 +268,13 @@ def _package_bytes(
     package = service.released_package(session, found)
     if package is None or package.sha256 is None:
         raise NotFound("nothing is released for this request yet")
+    stored = session.get(StoredObject, package.sha256)
+    if stored is not None and stored.destroyed_at is not None:
+        # Request files have a retention too (POSTVAULT_REQUEST_FILES_SERIES).
+        raise NotFound(
+            "the released package was destroyed at the end of its retention period, "
+            f"on {stored.destroyed_at:%Y-%m-%d}"
+        )
     data = store.get(package.sha256)  # verified against its hash on read
     service.record_view(session, found, what)
     return found, data

@@ -37,6 +37,7 @@ from app.public import service
 from app.public.fees import estimate_of
 from app.public.models import ReadingRoomWithholding
 from app.storage.base import ArchiveStore
+from app.storage.models import StoredObject
 
 PAGE_SIZE = 20
 QUERY_MAX = 200
@@ -114,6 +115,10 @@ def _entries_of(session: Session, request: RecordsRequest) -> list[Entry]:
             sha = archived_snapshot_sha256(session, version.id)
         if sha is None:
             continue  # no released file (a redaction made after the package, not yet copied)
+        stored = session.get(StoredObject, sha)
+        if stored is not None and stored.destroyed_at is not None:
+            continue  # destroyed at the end of the request files' series: no released file
+
         entries.append(
             Entry(
                 item_id=item.id,

@@ -10,8 +10,13 @@ from pathlib import Path
 from app.audit.service import Actor
 from app.config import Settings
 from app.migrate import migrated_database
-from app.retention import disposition, report
+from app.retention import cli_transfer, disposition, report
 from app.retention.calendar import local_today
+from app.retention.request_files import (
+    RequestFilesPolicy,
+    request_file_report,
+    request_files_policy,
+)
 from app.retention.run_lease import run_batch_leased
 from app.retention.schedules import ScheduleError, load_schedules
 from app.storage.service import store_from_settings
@@ -56,20 +61,45 @@ def _today(args: argparse.Namespace, settings: Settings) -> dt.date:
     return local_today(settings.retention_timezone)
 
 
+def _request_files(settings: Settings) -> tuple[RequestFilesPolicy | None, str | None]:
+    try:
+        schedules = load_schedules(settings.schedules_dir)
+    except ScheduleError as exc:
+        return None, f"the schedules are invalid ({exc}): request files are kept"
+    return request_files_policy(
+        schedules, settings.request_files_series, timezone=settings.retention_timezone
+    )
+
+
 def cmd_disposition_propose(args: argparse.Namespace, settings: Settings) -> int:
     db = migrated_database(settings)
+    policy, problem = _request_files(settings)
+    if problem:
+        _err(f"warning: {problem}")
     try:
         with db.session() as session:
             batch = disposition.propose_batch(
-                session, actor=Actor.system("cli"), today=_today(args, settings)
+                session,
+                actor=Actor.system("cli"),
+                today=_today(args, settings),
+                request_files=policy,
             )
             if batch is None:
                 _out("nothing is due: no batch proposed")
                 return 0
             items = disposition.batch_items(session, batch.id)
-            _out(f"proposed disposition batch {batch.id} with {len(items)} post(s):")
+            requests = disposition.request_items(session, batch.id)
+            _out(
+                f"proposed disposition batch {batch.id} with {len(items)} post(s) and the "
+                f"files of {len(requests)} request(s):"
+            )
             for item in items:
                 _out(f"  post {item.post_id}  {item.series_code}  due {item.due_on}")
+            for request_item in requests:
+                _out(
+                    f"  request {request_item.request_id} files  {request_item.series_code}  "
+                    f"due {request_item.due_on}"
+                )
     finally:
         db.dispose()
     return 0
@@ -114,9 +144,13 @@ def cmd_disposition_report(args: argparse.Namespace, settings: Settings) -> int:
     db = migrated_database(settings)
     today = _today(args, settings)
     until = dt.date.fromisoformat(args.until) if args.until else None
+    policy, problem = _request_files(settings)
     try:
         with db.session() as session:
             lines = report.disposition_report(session, today=today, until=until)
+            request_lines = request_file_report(
+                session, policy, today=today, horizon=until or today
+            )
     finally:
         db.dispose()
     doomed = [line for line in lines if line.would_destroy]
@@ -127,6 +161,13 @@ def cmd_disposition_report(args: argparse.Namespace, settings: Settings) -> int:
     for line in lines:
         mark = "DESTROY" if line.would_destroy else "keep   "
         _out(f"{mark} post {line.post_id}  {line.series_code}  {line.state}  {line.url}")
+    if problem:
+        _out(f"warning: {problem}")
+    for rline in request_lines:
+        mark = "DESTROY" if rline.would_destroy else "keep   "
+        _out(f"{mark} request {rline.number} files  {rline.series_code or '-'}  {rline.state}")
+        for flag in rline.flagged:
+            _out(f"  FLAG request {rline.number}: {flag}")
     return 0
 
 
@@ -153,3 +194,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report.add_argument("--until", help="also count posts falling due by this date (YYYY-MM-DD)")
     report.add_argument("--today", help=argparse.SUPPRESS)
     report.set_defaults(handler=cmd_disposition_report)
+    cli_transfer.register(sub, commands)

@@ -24,14 +24,18 @@ from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
 from app.retention.models import (
+    BatchKind,
     BatchStatus,
     DispositionAttempt,
     DispositionBatch,
     DispositionItem,
+    DispositionRequestItem,
     ItemStatus,
     RetentionAssignment,
 )
-from app.retention.schemas import AttemptOut, BatchDetail, ItemOut
+from app.retention.request_files import RequestFilesPolicy, due_requests
+from app.retention.review import REVIEW, destruction_approved
+from app.retention.schemas import AttemptOut, BatchDetail, ItemOut, RequestItemOut
 from app.retention.scrub import disposed_external_id, scrub_post, sha256_text
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
@@ -45,7 +49,10 @@ OPEN_BATCH_STATUSES = (
     BatchStatus.approved,
     BatchStatus.running,
     BatchStatus.failed,
+    BatchStatus.awaiting_receipt,
 )
+# Item states that keep a post out of new batches while its batch is open.
+OPEN_ITEM_STATUSES = (ItemStatus.pending, ItemStatus.exported)
 
 
 def get_batch(session: Session, batch_id: int) -> DispositionBatch:
@@ -65,17 +72,21 @@ def batch_items(session: Session, batch_id: int) -> list[DispositionItem]:
     )
 
 
-def due_candidates(session: Session, *, today: dt.date) -> list[RetentionAssignment]:
-    """Current assignments due by `today` whose series ends in destruction, for kept posts
-    with no active hold and not already in an open batch."""
+def due_candidates(
+    session: Session, *, today: dt.date, disposition: str = "destroy"
+) -> list[RetentionAssignment]:
+    """Current assignments due by `today` whose series ends in `disposition` (destroy: also a
+    `review` series whose review approved destruction), for kept posts with no active hold and
+    not already in an open batch."""
     in_open_batch = (
         select(DispositionItem.post_id)
         .join(DispositionBatch, DispositionBatch.id == DispositionItem.batch_id)
         .where(
             DispositionBatch.status.in_(OPEN_BATCH_STATUSES),
-            DispositionItem.status == ItemStatus.pending,
+            DispositionItem.status.in_(OPEN_ITEM_STATUSES),
         )
     )
+    wanted = [disposition, REVIEW] if disposition == "destroy" else [disposition]
     rows = session.scalars(
         select(RetentionAssignment)
         .join(FlaggedPost, FlaggedPost.id == RetentionAssignment.post_id)
@@ -83,27 +94,48 @@ def due_candidates(session: Session, *, today: dt.date) -> list[RetentionAssignm
             RetentionAssignment.is_current.is_(True),
             RetentionAssignment.due_on.is_not(None),
             RetentionAssignment.due_on <= today,
-            RetentionAssignment.disposition == "destroy",
+            RetentionAssignment.disposition.in_(wanted),
             FlaggedPost.status != PostStatus.disposed,
             RetentionAssignment.post_id.not_in(in_open_batch),
         )
         .order_by(RetentionAssignment.post_id)
     ).all()
+    rows = [r for r in rows if r.disposition != REVIEW or destruction_approved(session, r)]
     held = held_any(session, [r.post_id for r in rows])
     return [r for r in rows if r.post_id not in held]
 
 
-def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> DispositionBatch | None:
-    """Propose a batch of the posts past due with no holds (None when there are none)."""
-    extend_scoped_holds(session, actor=actor)
-    candidates = due_candidates(session, today=today)
-    if not candidates:
-        return None
+def allowed_disposition(session: Session, batch: DispositionBatch, a: RetentionAssignment) -> bool:
+    """Whether the post's current series still ends the way the batch disposes of it."""
+    if batch.kind == BatchKind.transfer:
+        return a.disposition == "transfer_to_archives"
+    return a.disposition == "destroy" or destruction_approved(session, a)
+
+
+def new_batch(session: Session, *, actor: Actor, kind: BatchKind) -> DispositionBatch:
     batch = DispositionBatch(
-        status=BatchStatus.proposed, proposed_at=utcnow(), proposed_by_id=actor.user_id
+        status=BatchStatus.proposed, kind=kind, proposed_at=utcnow(), proposed_by_id=actor.user_id
     )
     session.add(batch)
     session.flush()
+    return batch
+
+
+def propose_batch(
+    session: Session,
+    *,
+    actor: Actor,
+    today: dt.date,
+    request_files: RequestFilesPolicy | None = None,
+) -> DispositionBatch | None:
+    """Propose a destruction batch of the posts past due with no holds, and of the closed
+    requests whose files are past due (when their series is set); None when there are none."""
+    extend_scoped_holds(session, actor=actor)
+    candidates = due_candidates(session, today=today)
+    requests = due_requests(session, request_files, today=today) if request_files else []
+    if not candidates and not requests:
+        return None
+    batch = new_batch(session, actor=actor, kind=BatchKind.destruction)
     session.add_all(
         DispositionItem(
             batch_id=batch.id,
@@ -114,6 +146,19 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
         )
         for a in candidates
     )
+    if requests:
+        assert request_files is not None
+        session.add_all(
+            DispositionRequestItem(
+                batch_id=batch.id,
+                request_id=request.id,
+                status=ItemStatus.pending,
+                series_code=request_files.series_code,
+                whs_notice=request_files.whs_notice,
+                due_on=due,
+            )
+            for request, due in requests
+        )
     session.flush()
     record(
         session,
@@ -121,24 +166,50 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
         action="disposition.proposed",
         object_type="disposition_batch",
         object_id=batch.id,
-        details={"post_ids": [a.post_id for a in candidates], "as_of": today},
+        details={
+            "kind": batch.kind,
+            "post_ids": [a.post_id for a in candidates],
+            "request_ids": [r.id for r, _ in requests],
+            "as_of": today,
+        },
     )
     return batch
 
 
+def request_items(session: Session, batch_id: int) -> list[DispositionRequestItem]:
+    return list(
+        session.scalars(
+            select(DispositionRequestItem)
+            .where(DispositionRequestItem.batch_id == batch_id)
+            .order_by(DispositionRequestItem.request_id)
+        )
+    )
+
+
 def whs_series(session: Session, batch_id: int) -> list[str]:
-    """Series in the batch whose destruction needs notice to the Historical Society."""
+    """Series in the batch whose destruction needs notice to the Historical Society (none
+    for a transfer: the records go to the archives rather than being destroyed)."""
+    batch = session.get(DispositionBatch, batch_id)
+    if batch is not None and batch.kind == BatchKind.transfer:
+        return []
     codes = select(DispositionItem.series_code).where(DispositionItem.batch_id == batch_id)
-    return sorted(
-        set(
-            session.scalars(
-                select(RetentionAssignment.series_code).where(
-                    RetentionAssignment.series_code.in_(codes),
-                    RetentionAssignment.whs_notice == "required",
-                )
+    posts = set(
+        session.scalars(
+            select(RetentionAssignment.series_code).where(
+                RetentionAssignment.series_code.in_(codes),
+                RetentionAssignment.whs_notice == "required",
             )
         )
     )
+    requests = set(
+        session.scalars(
+            select(DispositionRequestItem.series_code).where(
+                DispositionRequestItem.batch_id == batch_id,
+                DispositionRequestItem.whs_notice == "required",
+            )
+        )
+    )
+    return sorted(posts | requests)
 
 
 def run_blocker(
@@ -147,6 +218,12 @@ def run_blocker(
     """(why the batch cannot run today, the first day it could) — (None, None) when it can."""
     if batch.status == BatchStatus.running:
         return None, None  # a started batch resumes: its checks were passed when it started
+    if batch.status == BatchStatus.awaiting_receipt:
+        return (
+            f"transfer batch {batch.id} waits for the archives' receipt of its package: record "
+            "it and the local copies are disposed of",
+            None,
+        )
     if batch.status != BatchStatus.approved:
         return f"batch {batch.id} is {batch.status}; only an approved batch runs", None
     if whs_series(session, batch.id):
@@ -212,8 +289,10 @@ def approve_batch(
         details={
             "authority": authority,
             "whs_notice_on": whs_notice_on,
+            "kind": batch.kind,
             "whs_series": needs,
             "post_ids": [i.post_id for i in batch_items(session, batch_id)],
+            "request_ids": [i.request_id for i in request_items(session, batch_id)],
             "self_approved": self_approved,
         },
     )
@@ -246,7 +325,11 @@ def cancel_batch(
     if batch.status not in (BatchStatus.proposed, BatchStatus.approved):
         raise Conflict(f"batch {batch_id} is {batch.status}; it can no longer be cancelled")
     batch.status = BatchStatus.cancelled
-    for item in batch_items(session, batch_id):
+    items: list[DispositionItem | DispositionRequestItem] = [
+        *batch_items(session, batch_id),
+        *request_items(session, batch_id),
+    ]
+    for item in items:
         if item.status == ItemStatus.pending:
             item.status = ItemStatus.skipped
             item.skip_reason = f"batch cancelled: {reason}"
@@ -263,11 +346,18 @@ def cancel_batch(
 
 
 def list_batches(
-    session: Session, *, status: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[DispositionBatch], int]:
     query = select(DispositionBatch)
     if status:
         query = query.where(DispositionBatch.status == status)
+    if kind:
+        query = query.where(DispositionBatch.kind == kind)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(DispositionBatch.id.desc()).limit(limit).offset(offset))
     return list(rows), total
@@ -290,7 +380,10 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
     detail = BatchDetail.model_validate(batch)
     items = batch_items(session, batch.id)
     detail.items = [ItemOut.model_validate(i) for i in items]
-    detail.item_count = len(items)
+    detail.request_items = [
+        RequestItemOut.model_validate(i) for i in request_items(session, batch.id)
+    ]
+    detail.item_count = len(items) + len(detail.request_items)
     detail.whs_series = whs_series(session, batch.id)
     blocker, first = run_blocker(session, batch, today=today)
     detail.blocked_because = blocker
@@ -302,6 +395,7 @@ def batch_out(session: Session, batch: DispositionBatch, *, today: dt.date) -> B
         BatchStatus.cancelled,
         BatchStatus.completed,
         BatchStatus.failed,
+        BatchStatus.awaiting_receipt,
     ):
         detail.runnable_on = None
     if batch.proposed_by_id is not None and batch.proposed_by_id == batch.approved_by_id:
@@ -456,6 +550,18 @@ def _stub(
         "whs_notice_on": _iso(batch.whs_notice_on),
         "whs_reply_ref": batch.whs_reply_ref,
         "destroyed_at": _iso(now),
+        **(
+            {
+                "transferred": {
+                    "package_sha256": batch.package_sha256,
+                    "receipt_reference": batch.receipt_reference,
+                    "received_on": _iso(batch.receipt_received_on),
+                    "received_by": batch.receipt_received_by,
+                }
+            }
+            if batch.kind == BatchKind.transfer
+            else {}
+        ),
     }
 
 
@@ -480,11 +586,13 @@ def destroy_item(
     item = session.get(DispositionItem, item_id)
     if item is None:
         raise NotFound(f"no disposition item {item_id}")
-    if item.status == ItemStatus.destroyed:
+    if item.status in (ItemStatus.destroyed, ItemStatus.transferred):
         return list((item.stub or {}).get("destroyed_objects", []))
-    if item.status != ItemStatus.pending:
-        return None
     batch = get_batch(session, item.batch_id)
+    # A transfer batch destroys only what went to the archives, once they confirmed it.
+    ready = ItemStatus.exported if batch.kind == BatchKind.transfer else ItemStatus.pending
+    if item.status != ready:
+        return None
     lock_posts(session, [item.post_id])
     post = session.get(FlaggedPost, item.post_id)
     assert post is not None
@@ -513,8 +621,14 @@ def destroy_item(
             f"series changed from {item.series_code} to {assignment.series_code} since the "
             "batch was proposed",
         )
-    elif assignment.disposition != "destroy":
+    elif not allowed_disposition(session, batch, assignment):
         _skip(item, f"series disposition is now {assignment.disposition}")
+    if item.status == ItemStatus.skipped and batch.kind == BatchKind.transfer:
+        # In the archives' hands already: only the local copy stays (and why).
+        item.skip_reason = (
+            f"transferred to the archives (receipt {batch.receipt_reference}) but the local "
+            f"copy is kept: {item.skip_reason}"
+        )
     if item.status == ItemStatus.skipped:
         session.flush()
         record(
@@ -542,7 +656,9 @@ def destroy_item(
     post.next_poll_at = None
     post.lease_owner = None
     post.lease_expires_at = None
-    item.status = ItemStatus.destroyed
+    item.status = (
+        ItemStatus.transferred if batch.kind == BatchKind.transfer else ItemStatus.destroyed
+    )
     item.destroyed_at = now
     session.flush()
     record(
@@ -560,6 +676,11 @@ def destroy_item(
             "destroyed_objects": destroyed,
             "kept_shared_objects": kept,
             "version_hashes": version_hashes,
+            **(
+                {"transfer_receipt": batch.receipt_reference}
+                if batch.kind == BatchKind.transfer
+                else {}
+            ),
         },
     )
     return destroyed

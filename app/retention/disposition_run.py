@@ -19,16 +19,25 @@ from app.db import Database, utcnow
 from app.errors import Conflict
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date
 from app.retention.certificate import CertificateData, render_certificate
-from app.retention.disposition import batch_items, destroy_item, get_batch, run_blocker
+from app.retention.disposition import (
+    batch_items,
+    destroy_item,
+    get_batch,
+    request_items,
+    run_blocker,
+)
 from app.retention.holds import extend_scoped_holds
 from app.retention.models import (
     AttemptOutcome,
+    BatchKind,
     BatchStatus,
     DispositionAttempt,
     DispositionBatch,
     DispositionItem,
     ItemStatus,
 )
+from app.retention.request_files import destroy_request_item
+from app.retention.transfer import export_batch, mark_package_destroyed
 from app.search.service import purge_removed_terms, remove_post_from_index
 from app.storage.base import ArchiveStore, StoreError
 from app.storage.service import put_object
@@ -62,6 +71,10 @@ class RunResult:
     skipped: dict[int, str] = field(default_factory=dict)
     certificate_sha256: str | None = None
     error: str | None = None
+    kind: str = BatchKind.destruction
+    exported: list[int] = field(default_factory=list)
+    package_sha256: str | None = None
+    request_files_destroyed: list[int] = field(default_factory=list)
 
 
 StepHook = Callable[[str], None]
@@ -73,13 +86,22 @@ def _noop(_step: str) -> None:
 
 def _result(session: Session, batch: DispositionBatch) -> RunResult:
     items = batch_items(session, batch.id)
+    gone = (ItemStatus.destroyed, ItemStatus.transferred)
     return RunResult(
         batch_id=batch.id,
         status=batch.status,
-        destroyed=[i.post_id for i in items if i.status == ItemStatus.destroyed],
+        destroyed=[i.post_id for i in items if i.status in gone],
         skipped={i.post_id: i.skip_reason or "" for i in items if i.status == ItemStatus.skipped},
         certificate_sha256=batch.certificate_sha256,
         error=batch.error if batch.status == BatchStatus.failed else None,
+        kind=batch.kind,
+        exported=[i.post_id for i in items if i.status == ItemStatus.exported],
+        package_sha256=batch.package_sha256,
+        request_files_destroyed=[
+            r.request_id
+            for r in request_items(session, batch.id)
+            if r.status == ItemStatus.destroyed
+        ],
     )
 
 
@@ -223,8 +245,32 @@ def run_batch(
                 details={"as_of": today},
             )
         extend_scoped_holds(session, actor=actor)
-        pending = [i.id for i in batch_items(session, batch_id) if i.status == ItemStatus.pending]
+        exporting = batch.kind == BatchKind.transfer and batch.receipt_reference is None
+        # A transfer's second run disposes of what the archives confirmed they received.
+        ready = (
+            ItemStatus.exported
+            if batch.kind == BatchKind.transfer and not exporting
+            else ItemStatus.pending
+        )
+        pending = [i.id for i in batch_items(session, batch_id) if i.status == ready]
+        pending_requests = [
+            r.id for r in request_items(session, batch_id) if r.status == ItemStatus.pending
+        ]
     try:
+        if exporting:
+            export_batch(
+                database,
+                batch_id=batch_id,
+                store=store,
+                actor=actor,
+                today=today,
+                step=step,
+                pending=pending,
+            )
+            with database.session() as session:
+                result = _result(session, get_batch(session, batch_id))
+            _close_attempt(database, attempt_id, AttemptOutcome.completed)
+            return result
         result = _run_items(
             database,
             batch_id=batch_id,
@@ -234,6 +280,7 @@ def run_batch(
             timezone=timezone,
             step=step,
             pending=pending,
+            pending_requests=pending_requests,
         )
     except RunInterrupted:
         _close_attempt(database, attempt_id, AttemptOutcome.interrupted)
@@ -257,6 +304,7 @@ def _run_items(
     timezone: str,
     step: StepHook,
     pending: list[int],
+    pending_requests: list[int],
 ) -> RunResult:
     step("started")
 
@@ -277,13 +325,33 @@ def _run_items(
                 hook(session, post_id)
         step(f"post {post_id}: hooks done")
 
+    for request_item_id in pending_requests:
+        with database.session() as session:
+            keys = destroy_request_item(session, item_id=request_item_id, actor=actor, today=today)
+        step(f"request item {request_item_id}: decided")
+        for key in keys or []:
+            store.delete(key)
+
     with database.session() as session:
         destroyed_items = [
-            i for i in batch_items(session, batch_id) if i.status == ItemStatus.destroyed
+            i
+            for i in batch_items(session, batch_id)
+            if i.status in (ItemStatus.destroyed, ItemStatus.transferred)
         ]
         keys_by_post = {
             i.post_id: list((i.stub or {}).get("destroyed_objects", [])) for i in destroyed_items
         }
+        request_keys = [
+            key
+            for r in request_items(session, batch_id)
+            if r.status == ItemStatus.destroyed
+            for key in (r.stub or {}).get("destroyed_objects", [])
+        ]
+        package_key = mark_package_destroyed(session, get_batch(session, batch_id))
+    for key in [*request_keys, *([package_key] if package_key else [])]:
+        store.delete(key)
+        if store.exists(key):
+            raise StoreError(f"object {key} of batch {batch_id} is still in the store")
     for post_id, keys in keys_by_post.items():
         for key in keys:
             store.delete(key)
@@ -313,7 +381,15 @@ def _run_items(
                 object_type="disposition_batch",
                 object_id=batch.id,
                 details={
+                    "kind": batch.kind,
                     "destroyed_post_ids": sorted(keys_by_post),
+                    "destroyed_request_files": sorted(
+                        r.request_id
+                        for r in request_items(session, batch.id)
+                        if r.status == ItemStatus.destroyed
+                    ),
+                    "package_sha256": batch.package_sha256,
+                    "receipt_reference": batch.receipt_reference,
                     "certificate_sha256": obj.sha256,
                 },
             )
@@ -324,9 +400,14 @@ def _run_items(
 
 def _certificate_data(session: Session, batch: DispositionBatch, timezone: str) -> CertificateData:
     items = batch_items(session, batch.id)
-    destroyed = [i for i in items if i.status == ItemStatus.destroyed]
+    destroyed = [i for i in items if i.status in (ItemStatus.destroyed, ItemStatus.transferred)]
+    requests = [r for r in request_items(session, batch.id) if r.status == ItemStatus.destroyed]
     approver = session.get(User, batch.approved_by_id) if batch.approved_by_id else None
-    last = max((i.destroyed_at for i in destroyed if i.destroyed_at), default=None)
+    recorder = (
+        session.get(User, batch.receipt_recorded_by_id) if batch.receipt_recorded_by_id else None
+    )
+    times = [i.destroyed_at for i in destroyed] + [r.destroyed_at for r in requests]
+    last = max((t for t in times if t is not None), default=None)
     return CertificateData(
         batch_id=batch.id,
         proposed_at=batch.proposed_at,
@@ -336,6 +417,20 @@ def _certificate_data(session: Session, batch: DispositionBatch, timezone: str) 
         whs_notice_on=batch.whs_notice_on,
         whs_reply_ref=batch.whs_reply_ref,
         destroyed_on=local_date(last, timezone) if last else None,
-        skipped_count=sum(1 for i in items if i.status == ItemStatus.skipped),
+        skipped_count=sum(1 for i in items if i.status == ItemStatus.skipped)
+        + sum(1 for r in request_items(session, batch.id) if r.status == ItemStatus.skipped),
         stubs=[dict(i.stub or {}) for i in destroyed],
+        request_stubs=[dict(r.stub or {}) for r in requests],
+        transfer=(
+            {
+                "package_sha256": batch.package_sha256 or "",
+                "package_size": str(batch.package_size or ""),
+                "receipt_reference": batch.receipt_reference or "",
+                "received_on": str(batch.receipt_received_on or ""),
+                "received_by": batch.receipt_received_by or "",
+                "recorded_by": f"{recorder.name} <{recorder.email}>" if recorder else "",
+            }
+            if batch.kind == BatchKind.transfer
+            else None
+        ),
     )

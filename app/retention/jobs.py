@@ -11,25 +11,43 @@ from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
 from app.errors import Conflict
-from app.retention import disposition
+from app.retention import disposition, transfer
 from app.retention.calendar import local_today
 from app.retention.object_lock import sync_object_locks
+from app.retention.request_files import request_files_policy
 from app.retention.run_lease import resume_disposition, run_batch_leased
+from app.retention.schedules import ScheduleError, load_schedules
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.retention")
 
 
 def disposition_job(database: Database, settings: Settings) -> None:
-    """Propose a batch of what fell due; run approved batches whose checks pass today."""
+    """Propose a destruction batch (posts, request files) and a transfer batch of what fell
+    due; run approved batches whose checks pass today."""
     actor = Actor.system("retention.disposition")
     today = local_today(settings.retention_timezone)
+    policy = None
+    try:
+        policy, problem = request_files_policy(
+            load_schedules(settings.schedules_dir),
+            settings.request_files_series,
+            timezone=settings.retention_timezone,
+        )
+    except ScheduleError as exc:
+        problem = f"the schedules are invalid ({exc}): request files are kept"
+    if problem:
+        log.warning("%s", problem)
     with database.session() as session:
-        batch = disposition.propose_batch(session, actor=actor, today=today)
+        batch = disposition.propose_batch(session, actor=actor, today=today, request_files=policy)
         proposed = batch.id if batch else None
+        transfer_batch = transfer.propose_transfer_batch(session, actor=actor, today=today)
+        transfer_proposed = transfer_batch.id if transfer_batch else None
         runnable = disposition.runnable_batch_ids(session, today=today)
     if proposed:
         log.info("disposition batch %s proposed; a records officer approves it", proposed)
+    if transfer_proposed:
+        log.info("transfer batch %s proposed; a records officer approves it", transfer_proposed)
     store = store_from_settings(settings)
     for batch_id in runnable:
         try:

@@ -5,7 +5,7 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, select
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -22,14 +22,27 @@ class HoldKind(enum.StrEnum):
     investigation = "investigation"
 
 
+class BatchKind(enum.StrEnum):
+    """What a batch does at the end of its series: destroy the posts (and request files), or
+    transfer them to the state archives and then dispose of the local copies."""
+
+    destruction = "destruction"
+    transfer = "transfer"
+
+
 class BatchStatus(enum.StrEnum):
     """A disposition batch: proposed → approved → running → completed, or cancelled before it
     runs (proposed or approved only). A run that fails (an error, not a stop) leaves the batch
-    `failed` with its error until an officer retries it (failed → running)."""
+    `failed` with its error until an officer retries it (failed → running).
+
+    A transfer batch stops half-way: its run builds the export package (running →
+    awaiting_receipt); once a records officer records the archives' receipt it runs again
+    (awaiting_receipt → running) to dispose of the local copies, then completes."""
 
     proposed = "proposed"
     approved = "approved"
     running = "running"
+    awaiting_receipt = "awaiting_receipt"
     failed = "failed"
     completed = "completed"
     cancelled = "cancelled"
@@ -46,11 +59,23 @@ class AttemptOutcome(enum.StrEnum):
 
 
 class ItemStatus(enum.StrEnum):
-    """A post in a batch: pending until the run decides it, then destroyed or skipped."""
+    """A post in a batch: pending until the run decides it, then destroyed or skipped. In a
+    transfer batch: pending → exported (in the package sent to the archives) → transferred
+    (the archives confirmed receipt and the local copies were destroyed), or skipped."""
 
     pending = "pending"
     destroyed = "destroyed"
     skipped = "skipped"
+    exported = "exported"
+    transferred = "transferred"
+
+
+class ReviewOutcome(enum.StrEnum):
+    """A records officer's decision on a post whose series ends in `review`: keep it longer
+    (until a date, with a reason), or let it go to destruction through a normal batch."""
+
+    retain = "retain"
+    destroy = "destroy"
 
 
 class RetentionAssignment(Base):
@@ -110,6 +135,9 @@ class DispositionBatch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # a BatchStatus
+    kind: Mapped[str] = mapped_column(  # a BatchKind
+        String(16), default=BatchKind.destruction, server_default=BatchKind.destruction.value
+    )
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # None: proposed by the daily job (the system), not a person.
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -127,6 +155,17 @@ class DispositionBatch(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Why the last try failed (status `failed`); each try is a DispositionAttempt.
     error: Mapped[str | None] = mapped_column(Text)
+    # Transfer batches: the export package (a BagIt ZIP in the store, destroyed with the local
+    # copies once the archives confirm), the last audit event it carries, and the receipt.
+    package_sha256: Mapped[str | None] = mapped_column(String(64))
+    package_size: Mapped[int | None] = mapped_column(BigInteger)
+    audit_through: Mapped[int | None] = mapped_column(Integer)
+    receipt_reference: Mapped[str | None] = mapped_column(Text)
+    receipt_received_on: Mapped[dt.date | None] = mapped_column(Date)
+    receipt_received_by: Mapped[str | None] = mapped_column(Text)
+    receipt_notes: Mapped[str | None] = mapped_column(Text)
+    receipt_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    receipt_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DispositionAttempt(Base):
@@ -158,6 +197,40 @@ class DispositionItem(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     stub: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ids, dates, hashes kept
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DispositionRequestItem(Base):
+    """The files of one closed records request (its response packages and redacted copies)
+    in a destruction batch; after destruction it is the stub that remains."""
+
+    __tablename__ = "disposition_request_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("disposition_batches.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("records_requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # an ItemStatus: pending|destroyed|skipped
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    series_code: Mapped[str] = mapped_column(String(100))
+    whs_notice: Mapped[str] = mapped_column(String(32))  # the series' whs_notice
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    stub: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewDecision(Base):
+    """A records officer's decision on a post of a `review` series, for its current
+    assignment: the latest decision for the assignment counts."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("flagged_posts.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("retention_assignments.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # a ReviewOutcome
+    reason: Mapped[str] = mapped_column(Text)
+    retain_until: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def refuse_if_held(

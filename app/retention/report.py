@@ -12,6 +12,7 @@ from app.posts.models import FlaggedPost, PostStatus
 from app.retention.disposition import OPEN_BATCH_STATUSES
 from app.retention.holds import active_holds_on, held_any
 from app.retention.models import DispositionBatch, DispositionItem, ItemStatus, RetentionAssignment
+from app.retention.review import REVIEW, destruction_approved, latest_decision
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def disposition_report(
             .join(DispositionBatch, DispositionBatch.id == DispositionItem.batch_id)
             .where(
                 DispositionBatch.status.in_(OPEN_BATCH_STATUSES),
-                DispositionItem.status == ItemStatus.pending,
+                DispositionItem.status.in_((ItemStatus.pending, ItemStatus.exported)),
             )
         )
     }
@@ -53,7 +54,27 @@ def disposition_report(
         due = assignment.due_on
         if due is None:
             state = f"never due yet: {assignment.due_reason}"
-        elif assignment.disposition != "destroy":
+        elif assignment.post_id in held and assignment.disposition != "retain_permanently":
+            holds = active_holds_on(session, assignment.post_id)
+            state = f"due {due} but held by " + ", ".join(f"hold {h.id} ({h.kind})" for h in holds)
+        elif assignment.disposition == "transfer_to_archives":
+            state = (
+                f"due {due}; in transfer batch {open_batches[assignment.post_id]}"
+                if assignment.post_id in open_batches
+                else f"due {due}; will be proposed for transfer to the archives"
+                if due <= today
+                else f"due {due} for transfer to the archives"
+            )
+        elif assignment.disposition == REVIEW and not destruction_approved(session, assignment):
+            decision = latest_decision(session, assignment.id)
+            state = (
+                f"due {due}; retained by review until {decision.retain_until}: {decision.reason}"
+                if decision is not None and decision.retain_until and decision.retain_until > today
+                else f"due {due}; on the review list (a records officer decides)"
+                if due <= today
+                else f"due {due} for review, not destruction"
+            )
+        elif assignment.disposition not in ("destroy", REVIEW):
             state = f"due {due} for {assignment.disposition}, not destruction"
         elif assignment.post_id in held:
             holds = active_holds_on(session, assignment.post_id)
@@ -67,7 +88,7 @@ def disposition_report(
         would = (
             due is not None
             and due <= horizon
-            and assignment.disposition == "destroy"
+            and (assignment.disposition == "destroy" or destruction_approved(session, assignment))
             and assignment.post_id not in held
         )
         lines.append(

@@ -14,7 +14,8 @@ from app.db import Database, SessionDep
 from app.errors import DomainError
 from app.retention import assignment, disposition, disposition_run, holds
 from app.retention.calendar import local_today
-from app.retention.models import BatchStatus, HoldKind
+from app.retention.models import BatchKind, BatchStatus, HoldKind
+from app.retention.request_files import RequestFilesPolicy, request_files_policy
 from app.retention.run_lease import RunInterrupted, run_batch_leased
 from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
 from app.retention.schemas import (
@@ -54,6 +55,14 @@ class SchedulesUnusable(DomainError):
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def request_files_policy_of(request: Request) -> RequestFilesPolicy | None:
+    settings = _settings(request)
+    policy, _ = request_files_policy(
+        _schedules(request), settings.request_files_series, timezone=settings.retention_timezone
+    )
+    return policy
 
 
 def _today(request: Request) -> dt.date:
@@ -200,10 +209,13 @@ def list_batches(
     status_: str | None = Query(
         default=None, alias="status", pattern=f"^({'|'.join(BatchStatus)})$"
     ),
+    kind: BatchKind | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
 ) -> BatchPage:
-    batches, total = disposition.list_batches(session, status=status_, limit=limit, offset=offset)
+    batches, total = disposition.list_batches(
+        session, status=status_, kind=kind.value if kind else None, limit=limit, offset=offset
+    )
     today = _today(request)
     items = [
         BatchOut.model_validate(
@@ -218,8 +230,15 @@ def list_batches(
     "/disposition/batches", response_model=BatchDetail, status_code=status.HTTP_201_CREATED
 )
 def propose_batch(officer: OfficerUser, session: SessionDep, request: Request) -> BatchDetail:
-    """Propose a batch of what is due now (the daily job does the same as the system)."""
-    batch = disposition.propose_batch(session, actor=Actor.of(officer), today=_today(request))
+    """Propose a batch of what is due now (the daily job does the same as the system): posts
+    whose series ends in destruction (or whose review approved it) and the files of closed
+    records requests whose series (POSTVAULT_REQUEST_FILES_SERIES) has run out."""
+    batch = disposition.propose_batch(
+        session,
+        actor=Actor.of(officer),
+        today=_today(request),
+        request_files=request_files_policy_of(request),
+    )
     if batch is None:
         raise NothingDue("nothing is due: no batch proposed")
     return disposition.batch_out(session, batch, today=_today(request))
@@ -288,6 +307,11 @@ def retry_batch(batch_id: int, officer: OfficerUser, request: Request, store: St
     return _run(batch_id, officer, request, store)
 
 
+def run_now(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
+    """Run a batch under its lease now, for this request (also used by the transfer routes)."""
+    return _run(batch_id, officer, request, store)
+
+
 def _run(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep) -> RunOut:
     settings = _settings(request)
     database: Database = request.app.state.db
@@ -311,6 +335,10 @@ def _run(batch_id: int, officer: OfficerUser, request: Request, store: StoreDep)
         skipped=result.skipped,
         certificate_sha256=result.certificate_sha256,
         error=result.error,
+        kind=result.kind,
+        exported=result.exported,
+        package_sha256=result.package_sha256,
+        request_files_destroyed=result.request_files_destroyed,
     )
 
 

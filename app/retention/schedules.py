@@ -33,7 +33,11 @@ SCHEDULE_KIND = "retention_schedule"
 OTHER_FILES = frozenset({"classification.yaml", "classification.yml"})
 LABELS = ("record", "secondary_copy", "transitory")
 # Events a series may be triggered by, and where PostVault reads their date.
-KNOWN_EVENTS = {"post_removed": "the post's removal from the platform (removed_at)"}
+KNOWN_EVENTS = {
+    "post_removed": "the post's removal from the platform (removed_at)",
+    # The files of a records request (POSTVAULT_REQUEST_FILES_SERIES) count from its closing.
+    "request_closed": "the records request's closing (closed_at)",
+}
 # 19.21(4)(b): local records are kept at least 7 years unless the Public Records Board approved
 # a shorter period. The floor is measured from a fixed start, so that 7Y and 2556D pass and
 # 2555D (a day short of seven years from 2001-01-01, with one leap day between) does not.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -218,11 +218,27 @@ class ItemOut(BaseModel):
     destroyed_at: dt.datetime | None
 
 
+class RequestItemOut(BaseModel):
+    """The files of one closed records request in a destruction batch."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    request_id: int
+    status: str
+    skip_reason: str | None
+    series_code: str
+    due_on: dt.date | None
+    stub: dict[str, Any] | None
+    destroyed_at: dt.datetime | None
+
+
 class BatchOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     status: str
+    kind: str = "destruction"
     proposed_at: dt.datetime
     proposed_by_id: int | None = None
     approved_by_id: int | None
@@ -234,6 +250,14 @@ class BatchOut(BaseModel):
     completed_at: dt.datetime | None
     certificate_sha256: str | None
     error: str | None = None
+    package_sha256: str | None = None
+    package_size: int | None = None
+    receipt_reference: str | None = None
+    receipt_received_on: dt.date | None = None
+    receipt_received_by: str | None = None
+    receipt_notes: str | None = None
+    receipt_recorded_by_id: int | None = None
+    receipt_recorded_at: dt.datetime | None = None
     item_count: int = 0
     whs_series: list[str] = []
     runnable_on: dt.date | None = None
@@ -256,6 +280,7 @@ class AttemptOut(BaseModel):
 
 class BatchDetail(BatchOut):
     items: list[ItemOut] = []
+    request_items: list[RequestItemOut] = []
     attempts: list[AttemptOut] = []
 
 
@@ -273,3 +298,78 @@ class RunOut(BaseModel):
     skipped: dict[int, str]
     certificate_sha256: str | None
     error: str | None = None
+    kind: str = "destruction"
+    exported: list[int] = []
+    package_sha256: str | None = None
+    request_files_destroyed: list[int] = []
+
+
+class TransferReceipt(BaseModel):
+    """The state archives' confirmation that they received a transfer package."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(
+        min_length=1, max_length=TEXT_MAX, description="The archives' receipt or accession number."
+    )
+    received_on: RecordDate = Field(description="The day the archives received the package.")
+    received_by: str = Field(
+        min_length=1, max_length=TEXT_MAX, description="Who at the archives confirmed it."
+    )
+    package_sha256: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="The SHA-256 of the package as the archives received it: it must be the "
+        "package's own, so a damaged or different file is never confirmed.",
+    )
+    notes: str | None = Field(default=None, max_length=TEXT_MAX)
+
+    @field_validator("reference", "received_by")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class ReviewDecide(BaseModel):
+    """A records officer's decision on a post of a `review` series."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["retain", "destroy"]
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
+    retain_until: RecordDate | None = Field(
+        default=None, description="With retain: the day it comes back for review."
+    )
+
+
+class ReviewLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    post_id: int
+    series_code: str
+    schedule_id: str
+    schedule_version: str
+    due_on: dt.date
+    due_reason: str
+    state: str
+    held_by: list[str]
+    decision: str | None
+    decision_reason: str | None
+    retain_until: dt.date | None
+    decided_by_id: int | None
+    decided_at: dt.datetime | None
+    in_batch: int | None
+
+
+class ReviewDecisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    post_id: int
+    assignment_id: int
+    outcome: str
+    reason: str
+    retain_until: dt.date | None
+    decided_by_id: int
+    decided_at: dt.datetime
