@@ -37,6 +37,7 @@ from app.open_records.models import (
 from app.open_records.separation import Scrubber
 from app.snapshots.render import _OUTPUT_INTENT, PDF_VARIANT, _srgb_profile
 from app.storage.base import ArchiveStore
+from app.storage.models import StoredObject
 from app.storage.service import put_object
 
 REVIEW_RIGHTS = (
@@ -238,6 +239,14 @@ def read_letter(
             kind=kind,
             officer=officer,
             actor=Actor.of(officer),
+        )
+    stored = session.get(StoredObject, letter.sha256)
+    if stored is not None and stored.destroyed_at is not None:
+        # Letters are request files: they end with the request files' retention series.
+        raise NotFound(
+            f"the {letter.kind} letter of request {request.number} was destroyed on "
+            f"{stored.destroyed_at:%Y-%m-%d} at the end of the request files' retention "
+            "series; the disposition certificate lists it"
         )
     data = store.get(letter.sha256)  # verified against its hash on read
     record(

@@ -28,6 +28,7 @@ from app.open_records.models import (
     PackageStatus,
     RecordsRequest,
     RequestItem,
+    RequestLetter,
     RequestStatus,
     ResponsePackage,
 )
@@ -136,6 +137,12 @@ def live_files(session: Session, request_id: int) -> dict[str, str]:
     ):
         if sha:
             files.setdefault(sha, f"redacted copy of request item {item_id}")
+    for letter_id, kind, sha in session.execute(
+        select(RequestLetter.id, RequestLetter.kind, RequestLetter.sha256).where(
+            RequestLetter.request_id == request_id
+        )
+    ):
+        files.setdefault(sha, f"{kind} letter {letter_id}")
     if not files:
         return {}
     destroyed = set(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "transfer_0001"
-down_revision: str | None = "portal_0001_public_portal"
+down_revision: str | None = "20261202_youtube_quota"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

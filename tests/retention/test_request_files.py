@@ -26,11 +26,14 @@ from app.auth.models import User
 from app.config import Settings
 from app.db import Database
 from app.errors import NotFound
+from app.open_records import letters
 from app.open_records import package as package_service
 from app.open_records.models import (
+    LetterKind,
     PackageStatus,
     RecordsRequest,
     RequestItem,
+    RequestLetter,
     RequestStatus,
     ResponsePackage,
 )
@@ -69,6 +72,7 @@ class RWorld:
     package_due: str
     package_recent: str
     redacted_due: str
+    letter_due: str
 
 
 def build(db: Database, store: LocalStore) -> RWorld:
@@ -115,6 +119,21 @@ def build(db: Database, store: LocalStore) -> RWorld:
         session.add(
             RequestItem(request_id=recent.id, version_id=version_id, added_by_id=officer.id)
         )
+        letter = put_object(
+            session,
+            store,
+            b"%PDF acknowledgment letter for 2020-0007",
+            mime_type="application/pdf",
+            kind="request_letter",
+        )
+        session.add(
+            RequestLetter(
+                request_id=due.id,
+                kind=LetterKind.acknowledgment,
+                sha256=letter.sha256,
+                created_by_id=officer.id,
+            )
+        )
         keys = {}
         for row in (due, recent, held):
             obj = put_object(
@@ -152,6 +171,7 @@ def build(db: Database, store: LocalStore) -> RWorld:
             keys["2020-0007"],
             keys["2026-0031"],
             redacted.sha256,
+            letter.sha256,
         )
 
 
@@ -200,6 +220,7 @@ def test_request_files_are_destroyed_at_the_end_of_their_series(
     keys = set(store.keys())
     assert world.package_due not in keys
     assert world.redacted_due not in keys
+    assert world.letter_due not in keys  # letters are request files too
     assert world.package_recent in keys  # not due yet: kept
     with db.session() as session:
         item = session.scalar(
@@ -230,6 +251,16 @@ def test_request_files_are_destroyed_at_the_end_of_their_series(
                 officer=officer_row(session, world.officer_id),
                 request_id=world.due,
                 package_id=package_id,
+            )
+        due_request = session.get(RecordsRequest, world.due)
+        assert due_request is not None
+        with pytest.raises(NotFound, match="letter of request 2020-0007 was destroyed"):
+            letters.read_letter(
+                session,
+                store=store,
+                officer=officer_row(session, world.officer_id),
+                request=due_request,
+                kind=LetterKind.acknowledgment,
             )
         # The package of the request closed this year holds a copy of the destroyed post.
         lines = {
