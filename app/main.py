@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.accounts.router import router as accounts_router
+from app.anchors.router import router as anchors_router
 from app.audit.router import router as audit_router
 from app.audit.service import record_refusal
 from app.auth.router import router as auth_router
@@ -265,6 +266,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         posts_router,
         captures_router,
         audit_router,
+        anchors_router,
         classification_router,
         open_records_router,
         retention_router,

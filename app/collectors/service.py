@@ -468,7 +468,15 @@ def _finish(
         )
         if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
-            added = _store_versions(session, ctx, post, result, collector, media)
+            added = _store_versions(
+                session,
+                ctx,
+                post,
+                result,
+                collector,
+                media,
+                run_id=_attempt_id(session, post_id, slot),
+            )
             _learn_account_id(session, ctx, post, result)
             if result.validators:
                 post.fetch_state = dict(result.validators)
@@ -521,7 +529,14 @@ def _finish(
             outcome = "removed"
             detail = result.reason
             if post.removed_at is None:
-                removal = _store_removal(session, ctx, post, result, collector)
+                removal = _store_removal(
+                    session,
+                    ctx,
+                    post,
+                    result,
+                    collector,
+                    run_id=_attempt_id(session, post_id, slot),
+                )
                 new_version_ids = [removal.id] if removal else []
                 version_id = removal.id if removal else None
                 post.removed_at = now
@@ -579,6 +594,15 @@ def _finish(
             )
         ]
     return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
+
+
+def _attempt_id(session: Session, post_id: int, slot: str) -> int | None:
+    """The run (capture attempt) of this poll: recorded on every version it makes."""
+    return session.scalar(
+        select(CaptureAttempt.id).where(
+            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
+        )
+    )
 
 
 def _has_versions(session: Session, post_id: int) -> bool:

@@ -56,6 +56,8 @@ def _store_versions(
     result: CollectedPost,
     collector: Collector,
     media: _Downloaded,
+    *,
+    run_id: int | None = None,
 ) -> list[CapturedVersion]:
     existing = list(
         session.scalars(
@@ -87,12 +89,28 @@ def _store_versions(
         seen_keys.add(key)
         added.append(
             _add_version(
-                session, ctx, post, earlier, collector, media, VersionKind.history, existing + added
+                session,
+                ctx,
+                post,
+                earlier,
+                collector,
+                media,
+                VersionKind.history,
+                existing + added,
+                run_id=run_id,
             )
         )
     added.append(
         _add_version(
-            session, ctx, post, result, collector, media, VersionKind.capture, existing + added
+            session,
+            ctx,
+            post,
+            result,
+            collector,
+            media,
+            VersionKind.capture,
+            existing + added,
+            run_id=run_id,
         )
     )
     return added
@@ -117,6 +135,8 @@ def _add_version(
     media: _Downloaded,
     kind: VersionKind,
     before: list[CapturedVersion],
+    *,
+    run_id: int | None = None,
 ) -> CapturedVersion:
     source = source_bytes(capture.source)
     version = CapturedVersion(
@@ -138,6 +158,7 @@ def _add_version(
         collector=collector.platform,
         collector_version=collector.version,
         diff_from_previous=describe_change(_previous_capture(before), capture),
+        capture_run_id=run_id,
     )
     session.add(version)
     session.flush()
@@ -195,6 +216,8 @@ def _store_removal(
     post: FlaggedPost,
     result: Deleted | AccountGone,
     collector: Collector | None,
+    *,
+    run_id: int | None = None,
 ) -> CapturedVersion | None:
     existing = list(
         session.scalars(
@@ -226,6 +249,7 @@ def _store_removal(
         collector=collector.platform if collector else post.platform,
         collector_version=collector.version if collector else "",
         diff_from_previous=f"the post is gone: {result.reason}",
+        capture_run_id=run_id,
     )
     session.add(version)
     _audit_version(session, ctx, version)
@@ -248,6 +272,7 @@ def _audit_version(
             "kind": version.kind,
             "content_hash": version.content_hash,
             "source_sha256": version.source_sha256,
+            "capture_run_id": version.capture_run_id,
             **details,
         },
     )

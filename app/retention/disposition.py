@@ -9,6 +9,7 @@ deletes files and so commits step by step, is `app.retention.disposition_run`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
+from app.retention.approvals import blocked_schedules, refuse_if_expired
 from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
@@ -36,6 +38,8 @@ from app.retention.scrub import disposed_external_id, scrub_post, sha256_text
 from app.snapshots.models import Snapshot
 from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject
+
+log = logging.getLogger("postvault.retention")
 
 # 19.21(4)(a): 60 days' written notice to the Wisconsin Historical Society before destruction.
 WHS_NOTICE_DAYS = 60
@@ -94,9 +98,25 @@ def due_candidates(session: Session, *, today: dt.date) -> list[RetentionAssignm
 
 
 def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> DispositionBatch | None:
-    """Propose a batch of the posts past due with no holds (None when there are none)."""
+    """Propose a batch of the posts past due with no holds (None when there are none).
+    Posts of a schedule whose approval lapsed are left out (logged); when they are all that
+    is due, the proposal is refused (409) naming the lapsed approval."""
     extend_scoped_holds(session, actor=actor)
     candidates = due_candidates(session, today=today)
+    blocked = blocked_schedules(session, today=today)
+    held_back = [a for a in candidates if a.schedule_id in blocked]
+    if held_back:
+        ids = {a.schedule_id for a in held_back}
+        candidates = [a for a in candidates if a.schedule_id not in blocked]
+        if not candidates:
+            refuse_if_expired(
+                session, schedule_ids=ids, today=today, what="the disposition proposal"
+            )
+        log.error(
+            "disposition of %d due post(s) waits: %s",
+            len(held_back),
+            "; ".join(blocked[i].message for i in sorted(ids)),
+        )
     if not candidates:
         return None
     batch = DispositionBatch(
@@ -121,9 +141,27 @@ def propose_batch(session: Session, *, actor: Actor, today: dt.date) -> Disposit
         action="disposition.proposed",
         object_type="disposition_batch",
         object_id=batch.id,
-        details={"post_ids": [a.post_id for a in candidates], "as_of": today},
+        details={
+            "post_ids": [a.post_id for a in candidates],
+            "as_of": today,
+            **({"left_out_approval_expired": [a.post_id for a in held_back]} if held_back else {}),
+        },
     )
     return batch
+
+
+def batch_schedule_ids(session: Session, batch_id: int) -> set[str]:
+    """The schedules of the batch's pending posts (their current assignments)."""
+    pending = select(DispositionItem.post_id).where(
+        DispositionItem.batch_id == batch_id, DispositionItem.status == ItemStatus.pending
+    )
+    return set(
+        session.scalars(
+            select(RetentionAssignment.schedule_id).where(
+                RetentionAssignment.post_id.in_(pending), RetentionAssignment.is_current.is_(True)
+            )
+        )
+    )
 
 
 def whs_series(session: Session, batch_id: int) -> list[str]:
@@ -149,6 +187,10 @@ def run_blocker(
         return None, None  # a started batch resumes: its checks were passed when it started
     if batch.status != BatchStatus.approved:
         return f"batch {batch.id} is {batch.status}; only an approved batch runs", None
+    blocked = blocked_schedules(session, today=today)
+    lapsed = [blocked[s] for s in sorted(batch_schedule_ids(session, batch.id)) if s in blocked]
+    if lapsed:
+        return f"batch {batch.id} waits: " + "; ".join(n.message for n in lapsed), None
     if whs_series(session, batch.id):
         assert batch.whs_notice_on is not None  # approval refuses a batch without it
         first = batch.whs_notice_on + dt.timedelta(days=WHS_NOTICE_DAYS)
@@ -189,6 +231,12 @@ def approve_batch(
             f"batch {batch_id} was proposed by you: another records officer approves it "
             "(POSTVAULT_ALLOW_SELF_APPROVAL is false)"
         )
+    refuse_if_expired(
+        session,
+        schedule_ids=batch_schedule_ids(session, batch_id),
+        today=local_today(timezone),
+        what=f"approving batch {batch_id}",
+    )
     needs = whs_series(session, batch_id)
     if needs and whs_notice_on is None:
         raise Invalid(

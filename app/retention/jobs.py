@@ -12,9 +12,11 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Conflict
 from app.retention import disposition
+from app.retention.approvals import sync_schedules
 from app.retention.calendar import local_today
 from app.retention.object_lock import sync_object_locks
 from app.retention.run_lease import resume_disposition, run_batch_leased
+from app.retention.schedules import current_schedules
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.retention")
@@ -25,7 +27,11 @@ def disposition_job(database: Database, settings: Settings) -> None:
     actor = Actor.system("retention.disposition")
     today = local_today(settings.retention_timezone)
     with database.session() as session:
-        batch = disposition.propose_batch(session, actor=actor, today=today)
+        try:
+            batch = disposition.propose_batch(session, actor=actor, today=today)
+        except Conflict as exc:  # all that is due is in a series whose approval lapsed
+            log.error("no disposition batch proposed: %s", exc.message)
+            batch = None
         proposed = batch.id if batch else None
         runnable = disposition.runnable_batch_ids(session, today=today)
     if proposed:
@@ -52,6 +58,21 @@ def disposition_job(database: Database, settings: Settings) -> None:
             len(result.destroyed),
             len(result.skipped),
         )
+
+
+def schedule_sync_job(database: Database, settings: Settings) -> None:
+    """Apply a changed schedule file to every post (at start-up, then hourly); a lapsed or
+    lapsing approval is logged every run."""
+    schedules = current_schedules(settings.schedules_dir)
+    with database.session() as session:
+        sync_schedules(
+            session,
+            schedules=schedules,
+            actor=Actor.system("retention.schedules"),
+            timezone=settings.retention_timezone,
+        )
+    for notice in schedules.approval_notices(local_today(settings.retention_timezone)):
+        (log.error if notice.expired else log.warning)("%s", notice.message)
 
 
 def object_lock_job(database: Database, settings: Settings) -> None:
@@ -91,4 +112,5 @@ JOBS: list[tuple[str, Any, dict[str, Any]]] = [
     # The job id predates the move from app/storage; kept so a scheduler store keeps its row.
     ("storage.object_locks", object_lock_job, {"trigger": "interval", "hours": 24}),
     ("retention.resume_disposition", resume_disposition_job, {"trigger": "interval", "minutes": 1}),
+    ("retention.schedule_sync", schedule_sync_job, {"trigger": "interval", "hours": 1}),
 ]
