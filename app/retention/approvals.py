@@ -6,8 +6,8 @@ Public Records Board approval blocks disposition of its schedule's series (and o
 post's assignment is recomputed (`assign_all`: each change audited per post, a post whose
 series and due date stay the same is left alone) and one `retention.schedules_changed` event
 names the files. Run at start-up and hourly by the scheduler, and idempotent: the same files
-change nothing. The first run on a database records the files and assigns the posts that
-need it, with an event only if any did.
+change nothing. The first run on a database records the files and recomputes the posts whose
+assignment names a schedule version not loaded now, with an event only if any changed.
 
 The recorded approval expiry is what disposition consults (`blocked_schedules`), so a lapse is
 noticed on its day without reading the files again.
@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor, record
 from app.db import utcnow
 from app.errors import Conflict
-from app.retention.assignment import assign_all
+from app.posts.models import FlaggedPost, PostStatus
+from app.retention.assignment import assign_all, assign_retention, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE
-from app.retention.models import RecordedSchedule
+from app.retention.models import RecordedSchedule, RetentionAssignment
 from app.retention.schedules import ApprovalNotice, ScheduleSet, approval_notice
 
 log = logging.getLogger("postvault.retention")
@@ -80,9 +81,17 @@ def sync_schedules(
             }
     if not result.changed:
         return result
-    result.posts_reassigned = assign_all(
-        session, actor=actor, schedules=schedules, timezone=timezone
-    )
+    if first:
+        # Nothing was recorded yet (a new or upgraded deployment): the posts were assigned
+        # from the files of their time; recompute those whose schedule version is not one
+        # loaded now (a running app's own captures are left to it).
+        result.posts_reassigned = _assign_outdated(
+            session, actor=actor, schedules=schedules, timezone=timezone
+        )
+    else:
+        result.posts_reassigned = assign_all(
+            session, actor=actor, schedules=schedules, timezone=timezone
+        )
     for schedule_id, old in recorded.items():
         if schedule_id not in current:
             session.delete(old)
@@ -117,6 +126,36 @@ def sync_schedules(
         result.posts_reassigned,
     )
     return result
+
+
+def _assign_outdated(
+    session: Session, *, actor: Actor, schedules: ScheduleSet, timezone: str
+) -> int:
+    loaded = {(s.id, s.version) for s in schedules.schedules}
+    rows = session.execute(
+        select(
+            RetentionAssignment.post_id,
+            RetentionAssignment.schedule_id,
+            RetentionAssignment.schedule_version,
+        )
+        .join(FlaggedPost, FlaggedPost.id == RetentionAssignment.post_id)
+        .where(
+            RetentionAssignment.is_current.is_(True),
+            FlaggedPost.status != PostStatus.disposed,
+        )
+        .order_by(RetentionAssignment.post_id)
+    ).all()
+    changed = 0
+    for post_id, schedule_id, version in rows:
+        if (schedule_id, version) in loaded:
+            continue
+        before = current_assignment(session, post_id)
+        after = assign_retention(
+            session, post_id=post_id, actor=actor, schedules=schedules, timezone=timezone
+        )
+        if before is None or before.id != after.id:
+            changed += 1
+    return changed
 
 
 def recorded_notices(session: Session, *, today: dt.date) -> list[ApprovalNotice]:

@@ -263,3 +263,34 @@ def test_a_changed_schedule_file_is_applied_to_every_post_once(
     schedule_sync_job(db, configured)  # idempotent
     assert len(events("retention.schedules_changed")) == 1
     assert len(events("retention.recomputed")) == before + 3
+
+
+def test_the_first_recording_recomputes_posts_assigned_from_another_version(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = schedules_folder(tmp_path, expires_on=TODAY + dt.timedelta(days=2000))
+    old = load_schedules(folder)
+    with db.session() as session:
+        account = make_account(session, make_user(session))
+        post = make_post(session, account=account, created=utc(2020, 1, 1), label="transitory")
+        assign_retention(session, post_id=post.id, actor=SYSTEM, schedules=old, timezone=TZ)
+        post_id = post.id
+    path = folder / CITY_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["version"] = "2027.1"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with db.session() as session:
+        result = sync_schedules(
+            session, schedules=load_schedules(folder), actor=SYSTEM, timezone=TZ
+        )
+        assert result.posts_reassigned == 1
+        assignment = current_assignment(session, post_id)
+        assert assignment is not None
+        assert assignment.schedule_version == "2027.1"
+        assert (
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "retention.schedules_changed")
+            )
+            .one()
+            .details["first_recording"]
+        )
