@@ -281,21 +281,33 @@ def cmd_users_revoke_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
-    from app.audit.service import verify_chain
+    from app.anchors.service import verify_anchored
+    from app.storage.service import store_from_settings
 
     db = migrated_database(settings)
     try:
         with db.session() as session:
-            report = verify_chain(session)
+            report = verify_anchored(
+                session, store=store_from_settings(settings), settings=settings
+            )
     finally:
         db.dispose()
     if report.ok:
-        _print(f"audit chain intact: {report.events_checked} events verified")
+        _print(
+            f"audit chain intact: {report.chain.events_checked} events verified, "
+            f"{report.anchors_checked} anchor(s) outside the database match"
+        )
         return 0
-    sys.stderr.write(
-        f"postvault: audit chain broken at event {report.first_broken_event_id}: "
-        f"{report.problem} ({report.events_checked} events verified before it)\n"
-    )
+    if not report.chain.ok:
+        sys.stderr.write(
+            f"postvault: audit chain broken at event {report.first_broken_event_id}: "
+            f"{report.problem} ({report.chain.events_checked} events verified before it)\n"
+        )
+    else:
+        sys.stderr.write(
+            f"postvault: audit chain does not match anchor {report.anchor_id}: {report.problem} "
+            f"({report.anchors_checked - 1} anchor(s) matched before it)\n"
+        )
     return 1
 
 
@@ -381,7 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True
     )
-    verify = audit.add_parser("verify", help="walk the hash chain and name the first broken link")
+    verify = audit.add_parser(
+        "verify",
+        help="walk the hash chain, check it against its anchors outside the database, name the first problem",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
     return parser
 

@@ -257,6 +257,13 @@ class Settings(BaseSettings):
         "then verified up to it when made and by `postvault verify`.",
     )
     tsa_timeout_seconds: float = Field(default=10.0, gt=0)
+    audit_anchor_retain_years: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Years the archive store must refuse to delete each daily anchor of the "
+        "audit chain (S3 Object Lock, COMPLIANCE mode, where the bucket has it).",
+    )
     # --- observability ---
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line with the request id"

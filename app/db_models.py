@@ -1,7 +1,7 @@
 """Imports every domain's models so that Alembic and `Base.metadata` see all tables."""
 
 from app.accounts.models import SocialAccount
-from app.audit.models import AuditChainHead, AuditEvent
+from app.audit.models import AuditAnchor, AuditChainHead, AuditEvent
 from app.auth.models import ApiToken, LoginAttempt, User, UserIdentity
 from app.classification.models import (
     Classification,
@@ -34,6 +34,7 @@ from app.retention.models import (
     DispositionItem,
     HeldPost,
     Hold,
+    RecordedSchedule,
     RetentionAssignment,
 )
 from app.snapshots.models import Snapshot
@@ -43,6 +44,7 @@ from app.uploads.models import VersionUpload
 
 __all__ = [
     "ApiToken",
+    "AuditAnchor",
     "AuditChainHead",
     "AuditEvent",
     "Base",
@@ -71,6 +73,7 @@ __all__ = [
     "RequestItem",
     "RequestNote",
     "ResponsePackage",
+    "RecordedSchedule",
     "RetentionAssignment",
     "Snapshot",
     "SocialAccount",

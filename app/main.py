@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.accounts.router import router as accounts_router
+from app.anchors.router import router as anchors_router
 from app.audit.router import router as audit_router
 from app.audit.service import record_refusal
 from app.auth.router import router as auth_router
@@ -41,6 +42,7 @@ from app.pipeline import build_capture_context, label_changed_hooks
 from app.platforms.openapi import install_platform_enum
 from app.posts.router import router as posts_router
 from app.public import install_public
+from app.retention.calendar import local_today
 from app.retention.router import router as retention_router
 from app.retention.router_transfer import router as transfer_router
 from app.retention.schedules import load_schedules
@@ -140,6 +142,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Validated at start-up: a mistake in the file stops the app with one line naming it.
     app.state.classifier_config = load_classifier_config(settings.schedules_dir / CONFIG_FILE_NAME)
     app.state.schedules = load_schedules(settings.schedules_dir)
+    # A lapsed approval does not stop the app: it blocks its series' disposition, said here,
+    # on the dashboard, in the officers' notices and by every refused proposal.
+    for notice in app.state.schedules.approval_notices(local_today(settings.retention_timezone)):
+        (log.error if notice.expired else log.warning)("%s", notice.message)
     # Passed to whatever changes a label (the classification routes, the capture context):
     # no process-global list is filled, so two apps in one process keep their own settings.
     app.state.on_label_changed = label_changed_hooks(settings)
@@ -267,6 +273,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         posts_router,
         captures_router,
         audit_router,
+        anchors_router,
         classification_router,
         open_records_router,
         retention_router,

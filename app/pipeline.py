@@ -22,7 +22,7 @@ from app.platforms.collected import Collector
 from app.platforms.http import make_client, policy_from_settings
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.retention.assignment import assign_retention
-from app.retention.schedules import load_schedules
+from app.retention.schedules import current_schedules, load_schedules
 from app.search.service import index_version
 from app.snapshots.pool import render_pool
 from app.snapshots.service import rerender_versions
@@ -40,15 +40,16 @@ def check_configuration(settings: Settings) -> None:
 
 
 def recompute_retention(settings: Settings) -> classification_service.LabelChangedHook:
-    """Reassign a post's series and due date (read once: a schedule change needs a restart)."""
-    schedules = load_schedules(settings.schedules_dir)
+    """Reassign a post's series and due date, by the schedules as the folder holds them now
+    (a changed file is read again; the schedule sync job applies it to every post)."""
+    current_schedules(settings.schedules_dir)  # a bad folder stops start-up
 
     def hook(session: Session, post_id: int, actor: Actor) -> None:
         assign_retention(
             session,
             post_id=post_id,
             actor=actor,
-            schedules=schedules,
+            schedules=current_schedules(settings.schedules_dir),
             timezone=settings.retention_timezone,
         )
 

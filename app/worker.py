@@ -20,6 +20,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.anchors import jobs as anchor_jobs
 from app.classification import jobs as classification_jobs
 from app.collectors.jobs import capture_due_posts
 from app.collectors.service import CaptureContext
@@ -44,7 +45,11 @@ START_UP_JOBS = (
     "snapshot_backfill",
     "open_records.recover_packages",
     "retention.resume_disposition",
+    "retention.schedule_sync",
 )
+# Run a while after start as well as on their trigger: a process restarted every day still
+# anchors the audit chain, and a test's short-lived app does not.
+DELAYED_START_UP_JOBS = {"audit.anchor": dt.timedelta(minutes=10)}
 
 
 def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
@@ -75,6 +80,7 @@ def job_specs(
         *classification_jobs.JOBS,
         *notice_jobs.JOBS,
         *connection_jobs.JOBS,
+        *anchor_jobs.JOBS,
     ]:
         specs.append((name, _bind(job, database, settings, stop), trigger))
     return specs
@@ -114,6 +120,9 @@ def start_scheduler(
     for name in START_UP_JOBS:
         if scheduler.get_job(name) is not None:
             scheduler.modify_job(name, next_run_time=now)
+    for name, delay in DELAYED_START_UP_JOBS.items():
+        if scheduler.get_job(name) is not None:
+            scheduler.modify_job(name, next_run_time=now + delay)
     return scheduler
 
 

@@ -42,3 +42,25 @@ class AuditChainHead(Base):
     last_event_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
     event_count: Mapped[int] = mapped_column(Integer)
+
+
+class AuditAnchor(Base):
+    """The chain's head as it was at `anchored_at`, kept outside the database: `object_sha256`
+    is a write-once object in the archive store holding the same values (and, when a TSA is
+    configured, an RFC 3161 timestamp over that object). Each anchor names the one before it,
+    so an anchor row removed from the database is noticed by the next one.
+
+    Rows are only ever inserted (on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    anchored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_event_id: Mapped[int] = mapped_column(Integer)
+    event_count: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    object_sha256: Mapped[str] = mapped_column(ForeignKey("stored_objects.sha256"), unique=True)
+    previous_object_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The `audit.anchored` event this anchor wrote (after `last_event_id`): a run that finds
+    # the head at this event has nothing new to anchor.
+    audit_event_id: Mapped[int | None] = mapped_column(Integer)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.audit import service
-from app.audit.schemas import AuditEventOut, AuditPage, ChainReportOut
+from app.audit.schemas import AuditEventOut, AuditPage
 from app.auth.deps import OfficerUser
 from app.bounds import DB_INT_MAX, DbId
 from app.db import SessionDep
@@ -36,15 +36,4 @@ def list_events(
         total=total,
         limit=limit,
         offset=offset,
-    )
-
-
-@router.get("/verify", response_model=ChainReportOut)
-def verify_chain(_officer: OfficerUser, session: SessionDep) -> ChainReportOut:
-    report = service.verify_chain(session)
-    return ChainReportOut(
-        ok=report.ok,
-        events_checked=report.events_checked,
-        first_broken_event_id=report.first_broken_event_id,
-        problem=report.problem,
     )

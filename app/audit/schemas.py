@@ -33,3 +33,7 @@ class ChainReportOut(BaseModel):
     events_checked: int
     first_broken_event_id: int | None
     problem: str | None
+    # The chain checked against its anchors outside the database (app/anchors): how many,
+    # and the one that no longer matches.
+    anchors_checked: int = 0
+    anchor_id: int | None = None

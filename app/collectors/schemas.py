@@ -31,6 +31,8 @@ class VersionOut(BaseModel):
     replies_captured: bool
     collector: str
     collector_version: str
+    # The capture run that made the version (poll or upload); null for older versions.
+    capture_run_id: int | None
     diff_from_previous: str | None
     media: list[MediaOut]
 

@@ -29,7 +29,12 @@ from app.collectors.media import download_media as _download_media
 from app.collectors.media import known_media as _known_media
 from app.collectors.models import CaptureAttempt
 from app.collectors.ownership import author_mismatch
-from app.collectors.versions_store import _learn_account_id, _store_removal, _store_versions
+from app.collectors.versions_store import (
+    _attempt_id,
+    _learn_account_id,
+    _store_removal,
+    _store_versions,
+)
 from app.config import Settings
 from app.db import Database, utcnow
 from app.errors import Conflict
@@ -465,13 +470,14 @@ def _finish(
         outcome = "unchanged"
         detail: str | None = None
         version_id: int | None = None
+        run_id = _attempt_id(session, post_id, slot)  # provenance of every version it makes
 
         mismatch = (
             author_mismatch(post.account, result) if isinstance(result, CollectedPost) else None
         )
         if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
-            added = _store_versions(session, ctx, post, result, collector, media)
+            added = _store_versions(session, ctx, post, result, collector, media, run_id=run_id)
             _learn_account_id(session, ctx, post, result)
             if result.validators:
                 post.fetch_state = dict(result.validators)
@@ -524,7 +530,7 @@ def _finish(
             outcome = "removed"
             detail = result.reason
             if post.removed_at is None:
-                removal = _store_removal(session, ctx, post, result, collector)
+                removal = _store_removal(session, ctx, post, result, collector, run_id=run_id)
                 new_version_ids = [removal.id] if removal else []
                 version_id = removal.id if removal else None
                 post.removed_at = now

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import record
 from app.collectors.media import Downloaded as _Downloaded
 from app.collectors.media import walk_media as _walk_media
+from app.collectors.models import CaptureAttempt
 from app.collectors.versioning import content_hash, describe_change, source_bytes
 from app.platforms.collected import (
     AccountGone,
@@ -45,6 +46,15 @@ def _learn_account_id(
         )
 
 
+def _attempt_id(session: Session, post_id: int, slot: str) -> int | None:
+    """The run (capture attempt) of this poll: recorded on every version it makes."""
+    return session.scalar(
+        select(CaptureAttempt.id).where(
+            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
+        )
+    )
+
+
 def _history_key(capture: CollectedPost) -> dt.datetime | None:
     return capture.edited_at or capture.created_at
 
@@ -56,6 +66,8 @@ def _store_versions(
     result: CollectedPost,
     collector: Collector,
     media: _Downloaded,
+    *,
+    run_id: int | None = None,
 ) -> list[CapturedVersion]:
     existing = list(
         session.scalars(
@@ -87,12 +99,28 @@ def _store_versions(
         seen_keys.add(key)
         added.append(
             _add_version(
-                session, ctx, post, earlier, collector, media, VersionKind.history, existing + added
+                session,
+                ctx,
+                post,
+                earlier,
+                collector,
+                media,
+                VersionKind.history,
+                existing + added,
+                run_id=run_id,
             )
         )
     added.append(
         _add_version(
-            session, ctx, post, result, collector, media, VersionKind.capture, existing + added
+            session,
+            ctx,
+            post,
+            result,
+            collector,
+            media,
+            VersionKind.capture,
+            existing + added,
+            run_id=run_id,
         )
     )
     return added
@@ -117,6 +145,8 @@ def _add_version(
     media: _Downloaded,
     kind: VersionKind,
     before: list[CapturedVersion],
+    *,
+    run_id: int | None = None,
 ) -> CapturedVersion:
     source = source_bytes(capture.source)
     version = CapturedVersion(
@@ -138,6 +168,7 @@ def _add_version(
         collector=collector.platform,
         collector_version=collector.version,
         diff_from_previous=describe_change(_previous_capture(before), capture),
+        capture_run_id=run_id,
     )
     session.add(version)
     session.flush()
@@ -199,6 +230,8 @@ def _store_removal(
     post: FlaggedPost,
     result: Deleted | AccountGone,
     collector: Collector | None,
+    *,
+    run_id: int | None = None,
 ) -> CapturedVersion | None:
     existing = list(
         session.scalars(
@@ -230,6 +263,7 @@ def _store_removal(
         collector=collector.platform if collector else post.platform,
         collector_version=collector.version if collector else "",
         diff_from_previous=f"the post is gone: {result.reason}",
+        capture_run_id=run_id,
     )
     session.add(version)
     _audit_version(session, ctx, version)
@@ -252,6 +286,7 @@ def _audit_version(
             "kind": version.kind,
             "content_hash": version.content_hash,
             "source_sha256": version.source_sha256,
+            "capture_run_id": version.capture_run_id,
             **details,
         },
     )

@@ -20,6 +20,8 @@ class NoticeKind(enum.StrEnum):
     disposition_waiting = "disposition_waiting"  # a proposed batch waits for approval
     whs_reply_due = "whs_reply_due"  # the 60 days after the WHS notice have passed
     fixity_failed = "fixity_failed"
+    approval_expiring = "approval_expiring"  # a schedule's approval lapses within 12 months
+    approval_expired = "approval_expired"  # it lapsed: disposition of its series is blocked
 
 
 class NoticeStatus(enum.StrEnum):

@@ -8,7 +8,8 @@ is a job, never part of a request. Both flush; the job owns the transaction.
 Employees are told when a capture of their post keeps failing for a day or needs a reconnect,
 and when their post was removed from its platform. Records officers are told when a request is
 due soon or overdue, a disposition batch waits for approval, the WHS reply period of a batch
-has passed, or a fixity check failed.
+has passed, a fixity check failed, or a retention schedule's Public Records Board approval
+lapses within 12 months (and again when it lapsed).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from app.open_records.requests import deadline
 from app.posts.models import FlaggedPost, PostStatus
 from app.retention.calendar import HolidayCalendar
 from app.retention.models import DispositionBatch
+from app.retention.schedules import ScheduleError, current_schedules
 from app.storage.models import FixityCheck
 
 FAILING_FOR = dt.timedelta(days=1)
@@ -168,6 +170,19 @@ def _officer_conditions(
                 f"{WHS_REPLY_DAYS} days have passed. Record WHS's reply (or that none came) "
                 f"before the batch runs.\n\n{base_url}/dashboard\n",
             )
+    try:
+        approvals = current_schedules(settings.schedules_dir).approval_notices(today)
+    except ScheduleError:
+        approvals = []
+    for notice in approvals:
+        kind = NoticeKind.approval_expired if notice.expired else NoticeKind.approval_expiring
+        what = "expired" if notice.expired else "expires soon"
+        yield (
+            kind,
+            f"approval:{notice.schedule_id}:{notice.reference}:{notice.expires_on}",
+            f"Retention schedule approval {notice.reference} {what} ({notice.expires_on})",
+            f"{notice.message[:1].upper()}{notice.message[1:]}.\n\n{base_url}/officer\n",
+        )
     for check in session.scalars(select(FixityCheck).where(FixityCheck.ok.is_(False))):
         yield (
             NoticeKind.fixity_failed,

@@ -97,6 +97,12 @@ class CapturedVersion(Base):
     collector: Mapped[str] = mapped_column(String(32))
     collector_version: Mapped[str] = mapped_column(String(32))
     diff_from_previous: Mapped[str | None] = mapped_column(Text)
+    # Provenance: the capture run (a `capture_attempts` row: the poll, or the upload) that
+    # made this version. NULL only for versions archived before runs were recorded on them.
+    # (The attempt names its version too, so the key is added after both tables exist.)
+    capture_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("capture_attempts.id", use_alter=True), index=True
+    )
 
     post: Mapped[FlaggedPost] = relationship(back_populates="versions")
     media: Mapped[list[VersionMedia]] = relationship(

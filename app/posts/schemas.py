@@ -37,6 +37,7 @@ class VersionSummary(BaseModel):
     text: str | None
     replies_captured: bool
     diff_from_previous: str | None
+    capture_run_id: int | None = None
 
 
 class ClassificationOut(BaseModel):

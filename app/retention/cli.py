@@ -46,6 +46,8 @@ def cmd_schedules_check(args: argparse.Namespace, settings: Settings) -> int:
                 f"  {series.code} ({series.applies_to}{', default' if series.default else ''}): "
                 f"{series.retention} then {series.disposition}; WHS notice {series.whs_notice}"
             )
+    for notice in schedules.approval_notices(local_today(settings.retention_timezone)):
+        _err(f"warning: {notice.message}")
     for schedule in schedules.examples:
         _err(
             f"warning: {schedule.path.name} is an EXAMPLE schedule: adopt or replace it before "

@@ -9,6 +9,7 @@ deletes files and so commits step by step, is `app.retention.disposition_run`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +21,12 @@ from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.open_records.models import RequestItem, ResponsePackage
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus, VersionMedia
+from app.retention.approvals import (
+    batch_schedule_ids,
+    blocked_schedules,
+    leave_out_lapsed,
+    refuse_if_expired,
+)
 from app.retention.assignment import as_utc, created_at_of, current_assignment
 from app.retention.calendar import DEFAULT_TIMEZONE, local_date, local_today
 from app.retention.holds import active_holds_on, extend_scoped_holds, held_any, lock_posts
@@ -53,6 +60,8 @@ OPEN_BATCH_STATUSES = (
 )
 # Item states that keep a post out of new batches while its batch is open.
 OPEN_ITEM_STATUSES = (ItemStatus.pending, ItemStatus.exported)
+
+log = logging.getLogger("postvault.retention")
 
 
 def get_batch(session: Session, batch_id: int) -> DispositionBatch:
@@ -129,11 +138,22 @@ def propose_batch(
     request_files: RequestFilesPolicy | None = None,
 ) -> DispositionBatch | None:
     """Propose a destruction batch of the posts past due with no holds, and of the closed
-    requests whose files are past due (when their series is set); None when there are none."""
+    requests whose files are past due (when their series is set); None when there are none.
+    Posts of a schedule whose approval lapsed are left out (logged); when they are all that
+    is due, the proposal is refused (409) naming the lapsed approval."""
     extend_scoped_holds(session, actor=actor)
-    candidates = due_candidates(session, today=today)
+    candidates, held_back = leave_out_lapsed(
+        session, due_candidates(session, today=today), today=today, what="the disposition"
+    )
     requests = due_requests(session, request_files, today=today) if request_files else []
     if not candidates and not requests:
+        if held_back:
+            refuse_if_expired(
+                session,
+                schedule_ids={a.schedule_id for a in held_back},
+                today=today,
+                what="the disposition proposal",
+            )
         return None
     batch = new_batch(session, actor=actor, kind=BatchKind.destruction)
     session.add_all(
@@ -171,6 +191,7 @@ def propose_batch(
             "post_ids": [a.post_id for a in candidates],
             "request_ids": [r.id for r, _ in requests],
             "as_of": today,
+            **({"left_out_approval_expired": [a.post_id for a in held_back]} if held_back else {}),
         },
     )
     return batch
@@ -226,6 +247,10 @@ def run_blocker(
         )
     if batch.status != BatchStatus.approved:
         return f"batch {batch.id} is {batch.status}; only an approved batch runs", None
+    blocked = blocked_schedules(session, today=today)
+    lapsed = [blocked[s] for s in sorted(batch_schedule_ids(session, batch.id)) if s in blocked]
+    if lapsed:
+        return f"batch {batch.id} waits: " + "; ".join(n.message for n in lapsed), None
     if whs_series(session, batch.id):
         assert batch.whs_notice_on is not None  # approval refuses a batch without it
         first = batch.whs_notice_on + dt.timedelta(days=WHS_NOTICE_DAYS)
@@ -266,6 +291,12 @@ def approve_batch(
             f"batch {batch_id} was proposed by you: another records officer approves it "
             "(POSTVAULT_ALLOW_SELF_APPROVAL is false)"
         )
+    refuse_if_expired(
+        session,
+        schedule_ids=batch_schedule_ids(session, batch_id),
+        today=local_today(timezone),
+        what=f"approving batch {batch_id}",
+    )
     needs = whs_series(session, batch_id)
     if needs and whs_notice_on is None:
         raise Invalid(

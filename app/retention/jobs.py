@@ -12,11 +12,12 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Conflict
 from app.retention import disposition, transfer
+from app.retention.approvals import sync_schedules
 from app.retention.calendar import local_today
 from app.retention.object_lock import sync_object_locks
 from app.retention.request_files import request_files_policy
 from app.retention.run_lease import resume_disposition, run_batch_leased
-from app.retention.schedules import ScheduleError, load_schedules
+from app.retention.schedules import ScheduleError, current_schedules
 from app.storage.service import store_from_settings
 
 log = logging.getLogger("postvault.retention")
@@ -30,7 +31,7 @@ def disposition_job(database: Database, settings: Settings) -> None:
     policy = None
     try:
         policy, problem = request_files_policy(
-            load_schedules(settings.schedules_dir),
+            current_schedules(settings.schedules_dir),
             settings.request_files_series,
             timezone=settings.retention_timezone,
         )
@@ -39,7 +40,13 @@ def disposition_job(database: Database, settings: Settings) -> None:
     if problem:
         log.warning("%s", problem)
     with database.session() as session:
-        batch = disposition.propose_batch(session, actor=actor, today=today, request_files=policy)
+        try:
+            batch = disposition.propose_batch(
+                session, actor=actor, today=today, request_files=policy
+            )
+        except Conflict as exc:  # all that is due is in a series whose approval lapsed
+            log.error("no disposition batch proposed: %s", exc.message)
+            batch = None
         proposed = batch.id if batch else None
         transfer_batch = transfer.propose_transfer_batch(session, actor=actor, today=today)
         transfer_proposed = transfer_batch.id if transfer_batch else None
@@ -70,6 +77,21 @@ def disposition_job(database: Database, settings: Settings) -> None:
             len(result.destroyed),
             len(result.skipped),
         )
+
+
+def schedule_sync_job(database: Database, settings: Settings) -> None:
+    """Apply a changed schedule file to every post (at start-up, then hourly); a lapsed or
+    lapsing approval is logged every run."""
+    schedules = current_schedules(settings.schedules_dir)
+    with database.session() as session:
+        sync_schedules(
+            session,
+            schedules=schedules,
+            actor=Actor.system("retention.schedules"),
+            timezone=settings.retention_timezone,
+        )
+    for notice in schedules.approval_notices(local_today(settings.retention_timezone)):
+        (log.error if notice.expired else log.warning)("%s", notice.message)
 
 
 def object_lock_job(database: Database, settings: Settings) -> None:
@@ -109,4 +131,5 @@ JOBS: list[tuple[str, Any, dict[str, Any]]] = [
     # The job id predates the move from app/storage; kept so a scheduler store keeps its row.
     ("storage.object_locks", object_lock_job, {"trigger": "interval", "hours": 24}),
     ("retention.resume_disposition", resume_disposition_job, {"trigger": "interval", "minutes": 1}),
+    ("retention.schedule_sync", schedule_sync_job, {"trigger": "interval", "hours": 1}),
 ]

@@ -278,3 +278,20 @@ def refuse_if_held(
         object_id=object_id if object_id is not None else sorted(held)[0],
         details={"hold_ids": sorted(holds), "post_ids": sorted(held)},
     )
+
+
+class RecordedSchedule(Base):
+    """A schedule file as last applied to every post: its SHA-256 (a file that hashes
+    differently is a changed schedule, and every post's assignment is recomputed) and its
+    Public Records Board approval's expiry (an expired one blocks its series' disposition)."""
+
+    __tablename__ = "retention_schedule_files"
+
+    schedule_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    approval_body: Mapped[str | None] = mapped_column(String(200))
+    approval_reference: Mapped[str | None] = mapped_column(String(200))
+    approval_expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,7 @@ from app.retention.calendar import local_today
 from app.retention.models import BatchKind, BatchStatus, HoldKind
 from app.retention.request_files import RequestFilesPolicy, request_files_policy
 from app.retention.run_lease import RunInterrupted, run_batch_leased
-from app.retention.schedules import ScheduleError, ScheduleSet, load_schedules
+from app.retention.schedules import ScheduleError, ScheduleSet, current_schedules
 from app.retention.schemas import (
     AssignmentOut,
     AvRelease,
@@ -70,15 +70,12 @@ def _today(request: Request) -> dt.date:
 
 
 def _schedules(request: Request) -> ScheduleSet:
-    # create_app may load them at start-up; otherwise the first request loads (and keeps) them.
-    schedules: ScheduleSet | None = getattr(request.app.state, "schedules", None)
-    if schedules is None:
-        try:
-            schedules = load_schedules(_settings(request).schedules_dir)
-        except ScheduleError as exc:
-            raise SchedulesUnusable(f"the retention schedules are invalid: {exc}") from None
-        request.app.state.schedules = schedules
-    return schedules
+    # As the folder holds them now: a changed file is read again (the last valid set is kept
+    # when the change is invalid).
+    try:
+        return current_schedules(_settings(request).schedules_dir)
+    except ScheduleError as exc:
+        raise SchedulesUnusable(f"the retention schedules are invalid: {exc}") from None
 
 
 @router.post("/holds", response_model=HoldOut, status_code=status.HTTP_201_CREATED)

@@ -11,8 +11,11 @@ Every error names the file, the series (when there is one) and the field.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from dataclasses import dataclass, field
+import logging
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,8 @@ FLOOR_MONTHS = 84
 FLOOR_START = dt.date(2001, 1, 1)
 # Public Records Board approvals lapse after 10 years (DOMAIN.md).
 APPROVAL_LIFETIME_MONTHS = 120
+# An approval this close to lapsing is warned about (schedules check, dashboard, notices).
+EXPIRY_WARNING_MONTHS = 12
 
 
 class ScheduleError(ValueError):
@@ -94,6 +99,62 @@ class Schedule:
     authority: tuple[str, ...]
     example: bool
     series: tuple[Series, ...]
+    sha256: str = ""  # of the file's bytes, recorded to notice a changed schedule
+
+    def approval_notice(self, today: dt.date) -> ApprovalNotice | None:
+        """A warning when the approval lapses within 12 months, or lapsed."""
+        if self.approval is None:
+            return None
+        return approval_notice(
+            schedule_id=self.id,
+            file_name=self.path.name,
+            body=self.approval.body,
+            reference=self.approval.reference,
+            expires_on=self.approval.expires_on,
+            today=today,
+        )
+
+
+@dataclass(frozen=True)
+class ApprovalNotice:
+    """A Public Records Board approval that lapses soon (`expired` False) or lapsed."""
+
+    schedule_id: str
+    file_name: str
+    body: str
+    reference: str
+    expires_on: dt.date
+    expired: bool
+
+    @property
+    def message(self) -> str:
+        if self.expired:
+            return (
+                f"the {self.body} approval {self.reference} of schedule {self.schedule_id} "
+                f"({self.file_name}) expired on {self.expires_on}: disposition of its series is "
+                "blocked until the renewed approval is in the file"
+            )
+        return (
+            f"the {self.body} approval {self.reference} of schedule {self.schedule_id} "
+            f"({self.file_name}) expires on {self.expires_on}: renew it before then, or "
+            "disposition of its series stops"
+        )
+
+
+def approval_notice(
+    *,
+    schedule_id: str,
+    file_name: str,
+    body: str,
+    reference: str,
+    expires_on: dt.date,
+    today: dt.date,
+) -> ApprovalNotice | None:
+    if expires_on < today:
+        return ApprovalNotice(schedule_id, file_name, body, reference, expires_on, True)
+    if expires_on <= add_months(today, EXPIRY_WARNING_MONTHS):
+        return ApprovalNotice(schedule_id, file_name, body, reference, expires_on, False)
+    return None
 
 
 @dataclass(frozen=True)
@@ -120,6 +181,15 @@ class ScheduleSet:
     @property
     def examples(self) -> list[Schedule]:
         return [s for s in self.schedules if s.example]
+
+    def approval_notices(self, today: dt.date) -> list[ApprovalNotice]:
+        found = (s.approval_notice(today) for s in self.schedules)
+        return [n for n in found if n is not None]
+
+    @property
+    def file_hashes(self) -> dict[str, str]:
+        """{schedule id: SHA-256 of its file}: what a recorded schedule is compared by."""
+        return {s.id: s.sha256 for s in self.schedules}
 
 
 def _schema() -> dict[str, Any]:
@@ -228,11 +298,8 @@ def _check_schedule(
                     f"{name}: approval.approved_on: {approved} is in the future; the approval "
                     "is not in force yet"
                 )
-            if expires < today:
-                errors.append(
-                    f"{name}: approval.expires_on: the approval {raw_approval['reference']} "
-                    f"expired on {expires}; renew it with the Public Records Board"
-                )
+            # An approval that lapsed is not an error of the file: PostVault keeps running and
+            # blocks disposition of the schedule's series until it is renewed (approvals.py).
             approval = Approval(
                 body=raw_approval["body"],
                 reference=raw_approval["reference"],
@@ -348,7 +415,7 @@ def load_schedules(folder: Path, *, today: dt.date | None = None) -> ScheduleSet
             errors.append(f"{path.name}: id: '{schedule.id}' is also the id of {ids[schedule.id]}")
             continue
         ids[schedule.id] = path.name
-        schedules.append(schedule)
+        schedules.append(replace(schedule, sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
 
     by_code: dict[str, tuple[Schedule, Series]] = {}
     for schedule in schedules:
@@ -396,3 +463,39 @@ def load_schedules(folder: Path, *, today: dt.date | None = None) -> ScheduleSet
     return ScheduleSet(
         folder=folder, schedules=tuple(schedules), _by_code=by_code, _by_label=by_label
     )
+
+
+log = logging.getLogger("postvault.retention")
+_CACHE: dict[Path, tuple[tuple[tuple[str, int, int], ...], ScheduleSet]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    except OSError:
+        return ()
+
+
+def current_schedules(folder: Path) -> ScheduleSet:
+    """The schedules as the folder holds them now: loaded again when a file changed (so a
+    changed schedule needs no restart), else the set loaded before. A change that makes the
+    folder invalid is logged and the last valid set kept; ScheduleError only when no valid set
+    was ever loaded from it."""
+    folder = Path(folder)
+    fingerprint = _fingerprint(folder)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(folder)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        try:
+            loaded = load_schedules(folder)
+        except ScheduleError as exc:
+            if cached is None:
+                raise
+            log.error("the changed retention schedules in %s are not used: %s", folder, exc)
+            _CACHE[folder] = (fingerprint, cached[1])  # logged once per change
+            return cached[1]
+        _CACHE[folder] = (fingerprint, loaded)
+        return loaded

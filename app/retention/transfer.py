@@ -39,6 +39,7 @@ from app.classification.models import Classification, ClassificationOverride
 from app.db import Database, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.posts.models import FlaggedPost, PostStatus
+from app.retention.approvals import leave_out_lapsed
 from app.retention.assignment import current_assignment
 from app.retention.bag import build_bag_zip, check_bag_zip
 from app.retention.calendar import DEFAULT_TIMEZONE, local_today
@@ -88,7 +89,12 @@ def propose_transfer_batch(
 ) -> DispositionBatch | None:
     """Propose a transfer batch of the posts due for transfer with no holds (None: none)."""
     extend_scoped_holds(session, actor=actor)
-    candidates = due_candidates(session, today=today, disposition=TRANSFER)
+    candidates, held_back = leave_out_lapsed(
+        session,
+        due_candidates(session, today=today, disposition=TRANSFER),
+        today=today,
+        what="the transfer",
+    )
     if not candidates:
         return None
     batch = new_batch(session, actor=actor, kind=BatchKind.transfer)
@@ -109,7 +115,12 @@ def propose_transfer_batch(
         action="disposition.proposed",
         object_type="disposition_batch",
         object_id=batch.id,
-        details={"kind": batch.kind, "post_ids": [a.post_id for a in candidates], "as_of": today},
+        details={
+            "kind": batch.kind,
+            "post_ids": [a.post_id for a in candidates],
+            "as_of": today,
+            **({"left_out_approval_expired": [a.post_id for a in held_back]} if held_back else {}),
+        },
     )
     return batch
 

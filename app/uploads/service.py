@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.auth.models import User
+from app.collectors.models import CaptureAttempt
 from app.collectors.service import CaptureContext, run_after_commit
 from app.collectors.versioning import content_hash, source_bytes
 from app.db import utcnow
@@ -192,6 +193,19 @@ def _store(
         or 0
     ) + 1
     put_object(session, ctx.store, data, mime_type=checked.mime_type, kind="upload")
+    # An upload is a run of its own (no poll, no request to the platform): the version's
+    # provenance names it like a capture's, and the run names the uploader.
+    run = CaptureAttempt(
+        post_id=post.id,
+        poll_slot=f"upload:{number}",
+        worker=f"upload:user:{uploader.id}",
+        started_at=now,
+        finished_at=now,
+        outcome="uploaded",
+        http_requests=0,
+    )
+    session.add(run)
+    session.flush()
     version = CapturedVersion(
         post_id=post.id,
         number=number,
@@ -207,9 +221,11 @@ def _store(
         collector=COLLECTOR,
         collector_version=COLLECTOR_VERSION,
         diff_from_previous=f"{checked.kind} uploaded by {uploader.email}: {statement}",
+        capture_run_id=run.id,
     )
     session.add(version)
     session.flush()
+    run.version_id = version.id
     session.add(
         VersionMedia(
             version_id=version.id,
@@ -245,6 +261,7 @@ def _store(
         object_id=post.id,
         details={
             "version": number,
+            "capture_run_id": run.id,
             "kind": checked.kind,
             "sha256": digest,
             "size": len(data),

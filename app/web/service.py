@@ -30,6 +30,7 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.posts.schemas import PostDetail, VersionSummary
 from app.retention.calendar import HolidayCalendar, load_calendar, local_date
 from app.retention.models import BatchStatus, DispositionBatch, DispositionItem, RetentionAssignment
+from app.retention.schedules import ApprovalNotice, ScheduleError, current_schedules
 from app.snapshots.fonts import FontReport, script_report
 from app.snapshots.models import Snapshot
 from app.storage.fixity import fixity_overview
@@ -188,6 +189,8 @@ class Dashboard:
     fonts: FontReport
     # (label, sentence) from platforms that report on their capture (X's monthly reads)
     platform_facts: list[tuple[str, str]] = field(default_factory=list)
+    # Public Records Board approvals that lapse within 12 months, or lapsed (blocking).
+    approvals: list[ApprovalNotice] = field(default_factory=list)
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -372,7 +375,15 @@ def dashboard(session: Session, *, settings: Settings, now: dt.datetime | None =
         fixity=fixity_overview(session, limit=DASHBOARD_LIST_LIMIT),
         fonts=script_report(),
         platform_facts=_platform_facts(session, settings, now),
+        approvals=_approvals(settings, local_today),
     )
+
+
+def _approvals(settings: Settings, today: dt.date) -> list[ApprovalNotice]:
+    try:
+        return current_schedules(settings.schedules_dir).approval_notices(today)
+    except ScheduleError:
+        return []  # start-up refuses such a folder; a later bad edit keeps the last valid set
 
 
 # --- employees' own things --------------------------------------------------------------

@@ -11,6 +11,7 @@ from app.audit.models import AuditEvent
 from app.audit.service import Actor, record, verify_chain
 from app.config import Settings
 from app.db import Database
+from tests.conftest import tamper_with_audit
 
 
 def _write_events(db: Database, n: int) -> None:
@@ -54,6 +55,7 @@ def test_edited_event_is_named(db: Database) -> None:
     with db.session() as session:
         third = session.scalars(select(AuditEvent).order_by(AuditEvent.id).offset(2)).first()
         assert third is not None
+        tamper_with_audit(session)
         session.execute(
             update(AuditEvent).where(AuditEvent.id == third.id).values(details={"i": 999})
         )
@@ -68,6 +70,7 @@ def test_deleted_event_is_named(db: Database) -> None:
     _write_events(db, 5)
     with db.session() as session:
         ids = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+        tamper_with_audit(session)
         session.execute(delete(AuditEvent).where(AuditEvent.id == ids[1]))
     with db.session() as session:
         report = verify_chain(session)
@@ -79,6 +82,7 @@ def test_events_cut_from_the_end_are_noticed(db: Database) -> None:
     _write_events(db, 4)
     with db.session() as session:
         last = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
+        tamper_with_audit(session)
         session.execute(delete(AuditEvent).where(AuditEvent.id == last))
     with db.session() as session:
         report = verify_chain(session)
@@ -101,6 +105,7 @@ def test_cli_verify_names_the_broken_link(db: Database, settings: Settings) -> N
     with db.session() as session:
         first = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
         assert first is not None
+        tamper_with_audit(session)
         session.execute(
             update(AuditEvent).where(AuditEvent.id == first.id).values(actor="someone else")
         )
