@@ -1,12 +1,17 @@
 """Decisions per second of the classifier, the cross-post check included.
 
-    /work/venv/bin/python -m bench.classify [--n 100000] [--db-n 3000]
+    .venv/bin/python -m bench.classify [--n 100000] [--db-n 3000] [--one-by-one 300]
+                                       [--database-url URL]
 
 1. Pure rules with the in-memory index over `--n` synthetic captures (each is classified
    against everything before it, then added to the index, as the archive grows).
-2. The database path on SQLite (`classify_version`: load, fingerprint rows, indexed lookups,
-   decision row, audit event) over a smaller `--db-n`, because every decision is a handful of
-   writes; the query plans printed show the lookups use indexes, never a scan.
+2. The database path over `--db-n` versions, on SQLite (a temporary file) and, with
+   `--database-url`, on that (empty) database too, e.g. PostgreSQL: `reclassify_all`, what
+   `postvault classify --all` runs (batches of 500: fingerprint rows, cross-post lookups per
+   batch, decision rows and audit events), first over unclassified versions (every decision
+   is written) and then again with nothing changed; and `classify_version`, the one-version
+   path of the capture pipeline, over the first `--one-by-one` versions of another copy.
+   The query plans printed show the lookups use indexes, never a scan.
 """
 
 from __future__ import annotations
@@ -19,19 +24,22 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import delete, text
 
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor
 from app.auth.models import User
 from app.classification.config import ClassifierConfig, parse_classifier_config
 from app.classification.crosspost_index import IndexedCapture, InMemoryCrossPostIndex
+from app.classification.models import Classification
+from app.classification.reclassify import reclassify_all
 from app.classification.rules import PostContext, classify, fingerprint
 from app.classification.service import classify_version
 from app.db import Database
 from app.migrate import upgrade_to_head
 from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCard
 from app.posts.models import CapturedVersion, FlaggedPost
+from bench.machine import describe
 
 CONFIG: ClassifierConfig = parse_classifier_config(
     {
@@ -124,86 +132,118 @@ def bench_memory(n: int) -> None:
     print("  rules: " + ", ".join(f"{k} {v}" for k, v in rules.most_common()))
 
 
-def bench_database(n: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        upgrade_to_head(url)
-        db = Database(url)
-        data = synthetic(n, seed=11)
-        with db.session() as session:
-            user = User(email="bench@city.example", name="Bench", role="employee")
-            session.add(user)
+def _load(db: Database, n: int) -> list[int]:
+    """`n` flagged posts with one version each (their accounts and one user), unclassified."""
+    data = synthetic(n, seed=11)
+    with db.session() as session:
+        user = User(email="bench@city.example", name="Bench", role="employee")
+        session.add(user)
+        session.flush()
+        accounts: dict[tuple[str, str], int] = {}
+        version_ids = []
+        for post, ctx in data:
+            key = (ctx.platform, ctx.account_handle)
+            if key not in accounts:
+                account = SocialAccount(
+                    owner_id=user.id, platform=key[0], handle=key[1], profile_url="https://x"
+                )
+                session.add(account)
+                session.flush()
+                accounts[key] = account.id
+            flagged = FlaggedPost(
+                account_id=accounts[key],
+                flagged_by_id=user.id,
+                url=post.url,
+                platform=post.platform,
+                external_id=post.post_id,
+            )
+            session.add(flagged)
             session.flush()
-            accounts: dict[tuple[str, str], int] = {}
-            version_ids = []
-            for post, ctx in data:
-                key = (ctx.platform, ctx.account_handle)
-                if key not in accounts:
-                    account = SocialAccount(
-                        owner_id=user.id, platform=key[0], handle=key[1], profile_url="https://x"
-                    )
-                    session.add(account)
-                    session.flush()
-                    accounts[key] = account.id
-                flagged = FlaggedPost(
-                    account_id=accounts[key],
-                    flagged_by_id=user.id,
-                    url=post.url,
-                    platform=post.platform,
-                    external_id=post.post_id,
-                )
-                session.add(flagged)
-                session.flush()
-                normalized = post.model_dump(mode="json")
-                version = CapturedVersion(
-                    post_id=flagged.id,
-                    number=1,
-                    content_hash=hashlib.sha256(post.url.encode()).hexdigest(),
-                    source_sha256="0" * 64,
-                    normalized=normalized,
-                    text=post.text,
-                    collector=post.platform,
-                    collector_version="bench",
-                )
-                session.add(version)
-                session.flush()
-                version_ids.append(version.id)
-        actor = Actor.system("bench")
+            version = CapturedVersion(
+                post_id=flagged.id,
+                number=1,
+                content_hash=hashlib.sha256(post.url.encode()).hexdigest(),
+                source_sha256="0" * 64,
+                normalized=post.model_dump(mode="json"),
+                text=post.text,
+                collector=post.platform,
+                collector_version="bench",
+            )
+            session.add(version)
+            session.flush()
+            version_ids.append(version.id)
+    return version_ids
+
+
+def bench_database(url: str, n: int, one_by_one: int, label: str) -> None:
+    upgrade_to_head(url)
+    db = Database(url)
+    version_ids = _load(db, n)
+    actor = Actor.system("bench")
+    for run in ("unclassified, every decision written", "again, nothing changed"):
         started = time.perf_counter()
         with db.session() as session:
-            for version_id in version_ids:
-                classify_version(session, version_id=version_id, config=CONFIG, actor=actor)
+            summary = reclassify_all(session, config=CONFIG, actor=actor, on_label_changed=[])
         elapsed = time.perf_counter() - started
         print(
-            f"database path (SQLite, classify_version incl. fingerprint rows, decision row and "
-            f"audit event): {n} decisions in {elapsed:.1f} s = {n / elapsed:,.0f} decisions/s"
+            f"{label}: reclassify_all ({run}): {n} decisions in {elapsed:.1f} s = "
+            f"{n / elapsed:,.0f} decisions/s ({summary.rewritten} written; 100,000 would take "
+            f"{100_000 / (n / elapsed) / 60:.1f} min)"
         )
+    if one_by_one:
+        with db.session() as session:  # the same versions, unclassified again
+            session.execute(delete(Classification))
+        started = time.perf_counter()
+        with db.session() as session:
+            for version_id in version_ids[:one_by_one]:
+                classify_version(
+                    session, version_id=version_id, config=CONFIG, actor=actor, on_label_changed=[]
+                )
+        elapsed = time.perf_counter() - started
+        print(
+            f"{label}: classify_version one by one (the capture path): {one_by_one} decisions "
+            f"in {elapsed:.1f} s = {one_by_one / elapsed:,.0f} decisions/s"
+        )
+    if db.engine.dialect.name == "sqlite":
         with db.engine.connect() as conn:
-            for label, sql in (
+            for what, sql in (
                 (
                     "exact-hash lookup",
-                    "SELECT * FROM content_fingerprints WHERE exact_hash = 'x' AND post_id != 1 AND version_id < 9 ORDER BY version_id LIMIT 20",
+                    "SELECT * FROM content_fingerprints WHERE exact_hash IN ('x', 'y')",
                 ),
                 (
                     "band lookup",
-                    "SELECT f.id, count(*) FROM content_fingerprints f JOIN content_fingerprint_bands b ON b.fingerprint_id = f.id WHERE b.band_key IN ('00:a','01:b') GROUP BY f.id",
+                    "SELECT band_key, fingerprint_id FROM content_fingerprint_bands "
+                    "WHERE band_key IN ('00:a','01:b')",
                 ),
             ):
                 plan = " | ".join(
                     str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))
                 )
-                print(f"  {label} plan: {plan}")
-        db.dispose()
+                print(f"  {what} plan: {plan}")
+    db.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=100_000, help="captures for the pure rules")
-    parser.add_argument("--db-n", type=int, default=3_000, help="captures for the SQLite path")
+    parser.add_argument("--db-n", type=int, default=3_000, help="versions for the database path")
+    parser.add_argument(
+        "--one-by-one", type=int, default=300, help="versions classified one at a time"
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="an empty database to run the database path on too"
+    )
     args = parser.parse_args()
-    bench_memory(args.n)
+    print(describe())
+    if args.n:
+        bench_memory(args.n)
     if args.db_n:
-        bench_database(args.db_n)
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            bench_database(url, args.db_n, args.one_by_one, "SQLite")
+        if args.database_url:
+            bench_database(args.database_url, args.db_n, args.one_by_one, "PostgreSQL")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from app.pipeline import build_capture_context
 from app.platforms.fetcher import Fetcher
 from app.posts import service as posts_service
 from app.storage.local import LocalStore
+from bench.machine import describe
 
 
 @dataclass
@@ -115,6 +116,7 @@ def main() -> None:
         help="capture only: leave rendering the PDF snapshots to the backfill job",
     )
     args = parser.parse_args()
+    print(describe())
     if args.platform == "mediawiki":
         # A real wiki (or its replay) has its own set-up: bench/collect_mediawiki.py.
         from bench import collect_mediawiki

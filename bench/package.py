@@ -32,6 +32,7 @@ from app.posts.models import CapturedVersion, FlaggedPost
 from app.snapshots.pool import render_pool
 from app.snapshots.service import rerender_versions
 from app.storage.local import LocalStore
+from bench.machine import describe
 
 
 def main() -> None:
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--redacted", type=int, default=10, help="items with a redacted span")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
+    print(describe())
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(

@@ -1,6 +1,7 @@
 """Snapshot throughput per core: the whole path beside WeasyPrint's bare render of the same HTML.
 
-    /work/venv/bin/python -m bench.render [--count 10] [--variants jpeg,png] [--workers 2]
+    .venv/bin/python -m bench.render [--count 10] [--variants jpeg,png] [--workers 2]
+                                     [--chromium /usr/bin/chromium]
 
 For a post with one photo (1600x1200, as JPEG and as PNG) and five replies, each snapshot
 goes through the whole path in one process: read the version and its media back from SQLite
@@ -11,13 +12,21 @@ variant, the finisher that adjusts its objects before writing) and nothing else.
 renders alternate, so a change in machine load hits both alike. Each snapshot is of a
 different post with its own photo: nothing is served from a cache.
 
+Beside them, in the same run and on the very same final HTML, Chromium's print-to-PDF
+(Debian's chromium through Playwright, one headless browser kept open for the run, the same A4
+page and margins from the stylesheet's @page, images inlined as data: URIs before timing): the
+figure PostVault's renderer is measured against. The three alternate, one snapshot at a time,
+in a rotating order. `--chromium ""` leaves Chromium out.
+
 With --workers N, the whole path is also run through the pool of N render processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -25,7 +34,10 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import weasyprint
 from PIL import Image, ImageDraw
@@ -41,6 +53,7 @@ from app.snapshots import service
 from app.snapshots.page_assets import ArchiveFetcher
 from app.snapshots.pool import render_pool
 from app.snapshots.render import (
+    TEMPLATES_DIR,
     finisher,
     pdf_options,
     prepare,
@@ -48,6 +61,7 @@ from app.snapshots.render import (
 )
 from app.storage.local import LocalStore
 from app.storage.service import put_object
+from bench.machine import describe
 
 
 def photo(kind: str, seed: int) -> bytes:
@@ -176,6 +190,48 @@ def bare_render(database: Database, store: LocalStore, version_id: int) -> float
     return time.perf_counter() - started
 
 
+def chromium_html(database: Database, store: LocalStore, version_id: int) -> str:
+    """The same final HTML WeasyPrint renders, self-contained for a browser: the stylesheet
+    inlined and every archive: resource made a data: URI (done before timing)."""
+    with database.session() as session:
+        view = service.build_view(session, store=store, version_id=version_id)
+    prepared = prepare(view)
+    html = prepared.html
+    for key, (data, mime_type) in prepared.resources.items():
+        html = html.replace(
+            f'"{key}"', f'"data:{mime_type};base64,{base64.b64encode(data).decode()}"'
+        )
+    css = (TEMPLATES_DIR / "snapshot.css").read_text(encoding="utf-8")
+    return html.replace("</head>", f"<style>{css}</style></head>", 1)
+
+
+@contextmanager
+def chromium_page(executable: str) -> Iterator[Any]:
+    """One headless Chromium, kept open for the whole run, and one page in it."""
+    from playwright.sync_api import sync_playwright
+
+    from app.platforms.web.browser import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def chromium_render(page: Any, html: str) -> float:
+    """Seconds Chromium takes to lay out and print the HTML (A4, the stylesheet's margins)."""
+    started = time.perf_counter()
+    page.set_content(html, wait_until="load")
+    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+    elapsed = time.perf_counter() - started
+    assert pdf.startswith(b"%PDF")
+    return elapsed
+
+
 def naive_render(database: Database, store: LocalStore, version_id: int) -> float:
     """Seconds WeasyPrint takes when handed the original photo instead of a JPEG rendition."""
     with database.session() as session:
@@ -232,65 +288,95 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10, help="snapshots per variant")
     parser.add_argument("--variants", default="jpeg,png")
     parser.add_argument("--workers", type=int, default=0, help="also run through a pool")
+    parser.add_argument(
+        "--chromium", default="/usr/bin/chromium", help='Chromium to compare with ("" for none)'
+    )
     args = parser.parse_args(argv)
+    print(describe({"chromium": args.chromium or "not measured"}))
     with tempfile.TemporaryDirectory(prefix="postvault-bench-") as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade_to_head(url)
         database = Database(url)
         store = LocalStore(Path(tmp) / "archive")
         print(f"{args.count} snapshots per variant; photo 1600x1200, five replies, one core")
-        for kind in args.variants.split(","):
-            ids = archive_versions(database, store, kind, args.count + 1)
-            warm, measured = ids[0], ids[1:]
-            bare_render(database, store, warm)  # fonts and stylesheet loaded once
-            whole_path(database, store, warm)
-            bare = whole = 0.0
-            ratios = []
-            for index, version_id in enumerate(measured):
-                # Alternate which goes first, so neither gains from what the other warmed.
-                if index % 2:
-                    one_whole = whole_path(database, store, version_id)
-                    one_bare = bare_render(database, store, version_id)
-                else:
-                    one_bare = bare_render(database, store, version_id)
-                    one_whole = whole_path(database, store, version_id)
-                bare += one_bare
-                whole += one_whole
-                ratios.append(one_bare / one_whole)
-            bare_rate, whole_rate = len(measured) / bare, len(measured) / whole
-            print(
-                f"{kind:>4}: whole path {whole_rate:5.2f} snapshots/s per core; "
-                f"bare WeasyPrint {bare_rate:5.2f}/s; ratio {whole_rate / bare_rate:4.0%} "
-                f"(median of pairs {statistics.median(ratios):4.0%}; target >= 90%)"
-            )
-            print(
-                f"{kind:>4}: where the extra time goes, per snapshot: {stages(database, store, kind)}"
-            )
-            if kind == "png":
-                # Measured already-rendered versions: only WeasyPrint's time counts here.
-                naive = sum(naive_render(database, store, i) for i in measured[:3]) / 3
-                print(f"{kind:>4}: WeasyPrint handed the PNG itself: {1 / naive:5.2f}/s")
-            if args.workers:
-                pool_ids = archive_versions(database, store, kind, args.count, label="pool")
-                pool = render_pool(args.workers)
-                with database.session() as session:  # start the workers before timing
-                    warm_views = [
-                        service.build_view(session, store=store, version_id=i)
-                        for i in pool_ids[: pool.workers]
-                    ]
-                pool.render_many(warm_views)
-                started = time.perf_counter()
-                with database.session() as session:
-                    report = service.rerender_versions(
-                        session, store=store, version_ids=pool_ids, render_many=pool.render_many
-                    )
-                elapsed = time.perf_counter() - started
-                print(
-                    f"{kind:>4}: pool of {pool.workers}: {report.rendered / elapsed:5.2f} "
-                    f"snapshots/s in all"
-                )
+        with chromium_page(args.chromium) if args.chromium else _no_browser() as page:
+            for kind in args.variants.split(","):
+                run_variant(database, store, kind, args, page)
         database.dispose()
     return 0
+
+
+@contextmanager
+def _no_browser() -> Iterator[None]:
+    yield None
+
+
+def run_variant(
+    database: Database, store: LocalStore, kind: str, args: argparse.Namespace, page: Any
+) -> None:
+    ids = archive_versions(database, store, kind, args.count + 1)
+    warm, measured = ids[0], ids[1:]
+    bare_render(database, store, warm)  # fonts and stylesheet loaded once
+    whole_path(database, store, warm)
+    if page is not None:
+        chromium_render(page, chromium_html(database, store, warm))
+    runs: dict[str, list[float]] = {"bare": [], "whole": [], "chromium": []}
+    for index, version_id in enumerate(measured):
+        html = chromium_html(database, store, version_id) if page is not None else ""
+        steps: dict[str, Callable[[], float]] = {
+            "bare": functools.partial(bare_render, database, store, version_id),
+            "whole": functools.partial(whole_path, database, store, version_id),
+            "chromium": functools.partial(chromium_render, page, html),
+        }
+        names = [n for n in steps if n != "chromium" or page is not None]
+        # Rotate which goes first, so none gains from what another warmed.
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            runs[name].append(steps[name]())
+    bare, whole = sum(runs["bare"]), sum(runs["whole"])
+    ratios = [b / w for b, w in zip(runs["bare"], runs["whole"], strict=True)]
+    bare_rate, whole_rate = len(measured) / bare, len(measured) / whole
+    print(
+        f"{kind:>4}: whole path {whole_rate:5.2f} snapshots/s per core "
+        f"(median {1000 * statistics.median(runs['whole']):.0f} ms); "
+        f"bare WeasyPrint {bare_rate:5.2f}/s "
+        f"(median {1000 * statistics.median(runs['bare']):.0f} ms); "
+        f"ratio {whole_rate / bare_rate:4.0%} "
+        f"(median of pairs {statistics.median(ratios):4.0%}; target >= 90%)"
+    )
+    if runs["chromium"]:
+        chromium = sum(runs["chromium"])
+        chromium_rate = len(measured) / chromium
+        print(
+            f"{kind:>4}: Chromium print-to-PDF {chromium_rate:5.2f}/s "
+            f"(median {1000 * statistics.median(runs['chromium']):.0f} ms); "
+            f"whole path takes {chromium_rate / whole_rate:.2f}x Chromium's time "
+            f"(target <= 1.5x), bare WeasyPrint {chromium_rate / bare_rate:.2f}x"
+        )
+    print(f"{kind:>4}: where the extra time goes, per snapshot: {stages(database, store, kind)}")
+    if kind == "png":
+        # Measured already-rendered versions: only WeasyPrint's time counts here.
+        naive = sum(naive_render(database, store, i) for i in measured[:3]) / 3
+        print(f"{kind:>4}: WeasyPrint handed the PNG itself: {1 / naive:5.2f}/s")
+    if args.workers:
+        pool_ids = archive_versions(database, store, kind, args.count, label="pool")
+        pool = render_pool(args.workers)
+        with database.session() as session:  # start the workers before timing
+            warm_views = [
+                service.build_view(session, store=store, version_id=i)
+                for i in pool_ids[: pool.workers]
+            ]
+        pool.render_many(warm_views)
+        started = time.perf_counter()
+        with database.session() as session:
+            report = service.rerender_versions(
+                session, store=store, version_ids=pool_ids, render_many=pool.render_many
+            )
+        elapsed = time.perf_counter() - started
+        print(
+            f"{kind:>4}: pool of {pool.workers}: {report.rendered / elapsed:5.2f} "
+            f"snapshots/s in all"
+        )
 
 
 if __name__ == "__main__":

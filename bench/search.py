@@ -45,6 +45,7 @@ from app.db import Database
 from app.migrate import upgrade_to_head
 from app.open_records.schemas import SearchQuery
 from app.search.service import search
+from bench.machine import describe
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1/postgres"
 EMPLOYEES = 500
@@ -432,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-load", action="store_true", help="query a --database-url loaded by an earlier run"
     )
     args = parser.parse_args(argv)
+    print(describe())
     if args.no_load and not args.database_url:
         parser.error("--no-load needs --database-url")
     if args.database_url:

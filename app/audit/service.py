@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditChainHead, AuditEvent
@@ -47,16 +47,23 @@ def _jsonable(value: Any) -> Any:
 
 
 def _event_hash(event: AuditEvent) -> str:
-    content = {
-        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
-        "actor_id": event.actor_id,
-        "actor": event.actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
+    return _content_hash(
+        {
+            "occurred_at": event.occurred_at,
+            "actor_id": event.actor_id,
+            "actor": event.actor,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "details": event.details,
+            "prev_hash": event.prev_hash,
+        }
+    )
+
+
+def _content_hash(values: dict[str, Any]) -> str:
+    """The hash of an event from its column values (what `_event_hash` reads of a row)."""
+    content = {**values, "occurred_at": values["occurred_at"].astimezone(dt.UTC).isoformat()}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -98,6 +105,52 @@ def record(
         head.event_count += 1
     session.flush()
     return event
+
+
+def record_many(
+    session: Session,
+    *,
+    actor: Actor,
+    events: Sequence[tuple[str, str, object, dict[str, Any] | None]],
+) -> list[int]:
+    """Append several events, in order, exactly as `record` would one by one: (action, object
+    type, object id, details) each. One lock of the chain head and one INSERT for all of them
+    (a re-classification writes thousands). Returns the events' ids."""
+    if not events:
+        return []
+    head = session.scalars(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    ).first()
+    prev_hash = head.last_hash if head else GENESIS_HASH
+    rows = []
+    for action, object_type, object_id, details in events:
+        row = {
+            "occurred_at": utcnow(),
+            "actor_id": actor.user_id,
+            "actor": actor.label,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "details": _jsonable(details or {}),
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = _content_hash(row)
+        rows.append(row)
+    ids = list(
+        session.scalars(
+            insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), rows
+        )
+    )
+    if head is None:
+        session.add(
+            AuditChainHead(id=1, last_event_id=ids[-1], last_hash=prev_hash, event_count=len(ids))
+        )
+    else:
+        head.last_event_id = ids[-1]
+        head.last_hash = prev_hash
+        head.event_count += len(ids)
+    session.flush()
+    return ids
 
 
 @dataclass(frozen=True)

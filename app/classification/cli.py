@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from app.audit.service import Actor
 from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
-from app.classification.service import classify_version, reclassify_all, versions_to_classify
+from app.classification.reclassify import reclassify_all, versions_to_classify
+from app.classification.service import classify_version
 from app.config import Settings
 from app.migrate import migrated_database
 

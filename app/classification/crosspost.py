@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -121,3 +122,162 @@ def forget_version(session: Session, *, version_id: int) -> None:
     )
     session.execute(delete(ContentFingerprint).where(ContentFingerprint.version_id == version_id))
     session.flush()
+
+
+def store_fingerprints(
+    session: Session, prints: Sequence[tuple[CapturedVersion, Fingerprint]]
+) -> None:
+    """`store_fingerprint` for many versions that have none yet: two INSERTs in all."""
+    if not prints:
+        return
+    now = utcnow()
+    ids = session.execute(
+        insert(ContentFingerprint).returning(
+            ContentFingerprint.id, ContentFingerprint.version_id, sort_by_parameter_order=True
+        ),
+        [
+            {
+                "version_id": version.id,
+                "post_id": version.post.id,
+                "account_id": version.post.account_id,
+                "platform": version.post.platform,
+                "account_handle": version.post.account.handle,
+                "url": version.post.url,
+                "algorithm": FINGERPRINT_ALGORITHM,
+                "exact_hash": print_.exact_hash,
+                "normalized_text": print_.normalized_text,
+                "created_at": now,
+            }
+            for version, print_ in prints
+        ],
+    ).all()
+    by_version = {version_id: fp_id for fp_id, version_id in ids}
+    bands = [
+        {"band_key": key, "fingerprint_id": by_version[version.id]}
+        for version, print_ in prints
+        for key in sorted(set(print_.band_keys))
+    ]
+    if bands:
+        session.execute(insert(ContentFingerprintBand), bands)
+
+
+# A hash or band key shared by more archived captures than this is looked up in the database
+# for each version that has it (with its limit), instead of all its rows being read at once.
+CROWDED = 200
+_IN_CHUNK = 900
+# IndexedCapture's fields, in order, read as plain columns (no ORM objects for a lookup).
+_CAPTURE_COLUMNS = (
+    ContentFingerprint.version_id,
+    ContentFingerprint.post_id,
+    ContentFingerprint.platform,
+    ContentFingerprint.account_handle,
+    ContentFingerprint.url,
+    ContentFingerprint.normalized_text,
+)
+
+
+class PrefetchedCrossPostIndex:
+    """`DbCrossPostIndex`'s answers for a batch of versions, read with one query for the exact
+    hashes and one for the band keys of the whole batch (plus one for the captures found),
+    instead of two queries per version. The batch's own fingerprints must be stored first."""
+
+    def __init__(self, session: Session, prints: Sequence[Fingerprint]) -> None:
+        self._db = DbCrossPostIndex(session)
+        self._by_hash: dict[str, list[IndexedCapture]] = {}
+        self._crowded_hashes: set[str] = set()
+        self._by_key: dict[str, list[int]] = {}
+        self._crowded_keys: set[str] = set()
+        self._captures: dict[int, IndexedCapture] = {}
+        hashes = sorted({p.exact_hash for p in prints if p.exact_hash is not None})
+        for chunk in _in_chunks(hashes):
+            for row in session.execute(
+                select(ContentFingerprint.exact_hash, *_CAPTURE_COLUMNS).where(
+                    ContentFingerprint.exact_hash.in_(chunk)
+                )
+            ):
+                self._by_hash.setdefault(str(row[0]), []).append(_capture(row[1:]))
+        for exact_hash, found in self._by_hash.items():
+            if len(found) > CROWDED:
+                self._crowded_hashes.add(exact_hash)
+            found.sort(key=lambda c: c.version_id)
+        keys = sorted({k for p in prints for k in p.band_keys})
+        for chunk in _in_chunks(keys):
+            for key, fingerprint_id in session.execute(
+                select(
+                    ContentFingerprintBand.band_key, ContentFingerprintBand.fingerprint_id
+                ).where(ContentFingerprintBand.band_key.in_(chunk))
+            ):
+                self._by_key.setdefault(key, []).append(fingerprint_id)
+        wanted: set[int] = set()
+        for key, ids in self._by_key.items():
+            if len(ids) > CROWDED:
+                self._crowded_keys.add(key)
+            else:
+                wanted.update(ids)
+        for chunk in _in_chunks(sorted(wanted)):
+            for capture_row in session.execute(
+                select(ContentFingerprint.id, *_CAPTURE_COLUMNS).where(
+                    ContentFingerprint.id.in_(chunk)
+                )
+            ):
+                self._captures[capture_row[0]] = _capture(capture_row[1:])
+
+    def exact_matches(
+        self,
+        exact_hash: str,
+        *,
+        exclude_post_id: int | None,
+        before_version_id: int | None,
+        limit: int,
+    ) -> Sequence[IndexedCapture]:
+        if exact_hash in self._crowded_hashes:
+            return self._db.exact_matches(
+                exact_hash,
+                exclude_post_id=exclude_post_id,
+                before_version_id=before_version_id,
+                limit=limit,
+            )
+        found = [
+            c
+            for c in self._by_hash.get(exact_hash, ())
+            if _eligible(c, exclude_post_id, before_version_id)
+        ]
+        return found[:limit]
+
+    def near_candidates(
+        self,
+        keys: Sequence[str],
+        *,
+        exclude_post_id: int | None,
+        before_version_id: int | None,
+        limit: int,
+    ) -> Sequence[IndexedCapture]:
+        wanted = set(keys)
+        if wanted & self._crowded_keys:
+            return self._db.near_candidates(
+                keys,
+                exclude_post_id=exclude_post_id,
+                before_version_id=before_version_id,
+                limit=limit,
+            )
+        shared: dict[int, int] = {}
+        for key in wanted:
+            for fingerprint_id in self._by_key.get(key, ()):
+                capture = self._captures[fingerprint_id]
+                if _eligible(capture, exclude_post_id, before_version_id):
+                    shared[fingerprint_id] = shared.get(fingerprint_id, 0) + 1
+        ranked = sorted(shared.items(), key=lambda p: (-p[1], self._captures[p[0]].version_id))
+        return [self._captures[fingerprint_id] for fingerprint_id, _ in ranked[:limit]]
+
+
+def _capture(values: Sequence[Any]) -> IndexedCapture:
+    version_id, post_id, platform, account_handle, url, normalized_text = values
+    return IndexedCapture(version_id, post_id, platform, account_handle, url, normalized_text)
+
+
+def _eligible(capture: IndexedCapture, exclude: int | None, before: int | None) -> bool:
+    return capture.post_id != exclude and (before is None or capture.version_id < before)
+
+
+def _in_chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)]

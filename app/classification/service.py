@@ -9,15 +9,13 @@ the post's latest version, so the post page shows it; the rules' own decisions u
 are kept, not current, as history.
 
 Whenever the effective label of a post changes, every callable in `ON_LABEL_CHANGED` is called
-with (session, post_id, actor): the retention assignment is recomputed there.
+with (session, post_id, actor): the retention assignment is recomputed there. Re-running the
+rules over the whole archive is `app.classification.reclassify`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
@@ -610,141 +608,3 @@ def revoke_override(
     )
     _notify(session, post_id, actor, before, on_label_changed)
     return override_
-
-
-# --- re-classification ----------------------------------------------------------------------
-
-
-@dataclass
-class ReclassifySummary:
-    versions: int = 0
-    rewritten: int = 0  # versions given a new decision row
-    unchanged: int = 0
-    under_override: int = 0  # decided again, but an officer's label stays in force
-    skipped: int = 0  # disposed: nothing left to classify
-    posts_relabelled: int = 0  # posts whose effective label changed
-    label_changes: Counter[str] = field(default_factory=Counter)  # "record -> secondary_copy"
-    rule_changes: Counter[str] = field(default_factory=Counter)  # "default_record -> ..."
-    by_rule: Counter[str] = field(default_factory=Counter)  # every version's rule after the run
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "versions": self.versions,
-            "rewritten": self.rewritten,
-            "unchanged": self.unchanged,
-            "under_override": self.under_override,
-            "skipped": self.skipped,
-            "posts_relabelled": self.posts_relabelled,
-            "label_changes": dict(self.label_changes),
-            "rule_changes": dict(self.rule_changes),
-            "by_rule": dict(self.by_rule),
-        }
-
-    def lines(self) -> list[str]:
-        out = [
-            f"{self.versions} versions classified: {self.rewritten} changed, "
-            f"{self.unchanged} unchanged, {self.skipped} skipped (disposed); "
-            f"{self.under_override} under an officer's override (kept); "
-            f"{self.posts_relabelled} posts changed label"
-        ]
-        out += [f"  label {k}: {n}" for k, n in sorted(self.label_changes.items())]
-        out += [f"  rule {k}: {n}" for k, n in sorted(self.rule_changes.items())]
-        out += [f"  now {k}: {n}" for k, n in sorted(self.by_rule.items())]
-        return out
-
-
-def versions_to_classify(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(CapturedVersion)) or 0
-
-
-def _same(row: Classification | None, decision: Decision) -> bool:
-    return (
-        row is not None
-        and row.label == decision.label.value
-        and row.rule_id == decision.rule_id
-        and list(row.reasons) == list(decision.reasons)
-        and row.primary_ref == decision.primary_ref
-        and row.primary_version_id == decision.primary_version_id
-        and row.needs_review == decision.needs_review
-    )
-
-
-def reclassify_all(
-    session: Session,
-    *,
-    config: ClassifierConfig,
-    actor: Actor | None = None,
-    progress: Callable[[int], None] | None = None,
-    link_checker: LinkChecker | None = None,
-    batch_size: int = 500,
-    on_label_changed: Sequence[LabelChangedHook] | None = None,
-) -> ReclassifySummary:
-    """Run the rules again over every version (after a configuration change). A version gets
-    a new decision row only when the decision differs; overrides are never undone. Audits
-    each new decision and one summary event."""
-    actor = actor or Actor.system("classifier")
-    summary = ReclassifySummary()
-    labels_before: dict[int, Label | None] = {}
-    last_id = 0
-    while True:
-        versions = list(
-            session.scalars(
-                select(CapturedVersion)
-                .where(CapturedVersion.id > last_id)
-                .order_by(CapturedVersion.id)
-                .limit(batch_size)
-            )
-        )
-        if not versions:
-            break
-        for version in versions:
-            last_id = version.id
-            summary.versions += 1
-            post_id = version.post_id
-            if version.post.status == PostStatus.disposed:
-                summary.skipped += 1
-                if progress:
-                    progress(1)
-                continue
-            if post_id not in labels_before:
-                labels_before[post_id] = effective_label(session, post_id)
-            previous = _latest_rules_row(session, version.id)
-            decision = _decide(
-                session, version, config, link_checker=link_checker, previous=previous
-            )
-            summary.by_rule[decision.rule_id] += 1
-            if active_override(session, post_id) is not None:
-                summary.under_override += 1
-            if _same(previous, decision):
-                summary.unchanged += 1
-            else:
-                summary.rewritten += 1
-                old_label = previous.label if previous else "none"
-                old_rule = previous.rule_id if previous else "none"
-                if old_label != decision.label.value:
-                    summary.label_changes[f"{old_label} -> {decision.label.value}"] += 1
-                if old_rule != decision.rule_id:
-                    summary.rule_changes[f"{old_rule} -> {decision.rule_id}"] += 1
-                _store(
-                    session,
-                    version=version,
-                    decision=decision,
-                    config_hash=config.config_hash,
-                    actor=actor,
-                    previous=previous,
-                )
-            if progress:
-                progress(1)
-        session.flush()
-    for post_id, before in labels_before.items():
-        if _notify(session, post_id, actor, before, on_label_changed):
-            summary.posts_relabelled += 1
-    record(
-        session,
-        actor=actor,
-        action="classification.reclassified",
-        object_type="classifier",
-        object_id=CLASSIFIER_VERSION,
-        details={"config_hash": config.config_hash, **summary.as_dict()},
-    )
-    return summary

@@ -278,19 +278,26 @@ def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
     for data in pdfs:
         for page in PdfReader(io.BytesIO(data)).pages:
             writer.add_page(page)
-    total = len(writer.pages)
+    # The page list once: pypdf walks its page tree again for every len() of writer.pages.
+    pages = list(writer.pages)
+    total = len(pages)
     if total == 0:
         return b""
-    rules, bodies = [], []
-    for i, page in enumerate(writer.pages, start=1):
-        width, height = float(page.mediabox.width), float(page.mediabox.height)
-        rules.append(
-            f"@page p{i} {{ size: {width}pt {height}pt; margin: 0 }} .p{i} {{ page: p{i} }}"
-        )
+    # One named page per distinct page size (not per page: WeasyPrint matches every page
+    # against every @page rule, so a rule per page made the overlay quadratic in its pages).
+    sizes: dict[tuple[float, float], str] = {}
+    bodies = []
+    for i, page in enumerate(pages, start=1):
+        size = (float(page.mediabox.width), float(page.mediabox.height))
+        name = sizes.setdefault(size, f"s{len(sizes) + 1}")
         bodies.append(
-            f'<section class="p{i}"><div class="stamp">Open-records request {html.escape(request_number)}'
-            f" · page {i} of {total}</div></section>"
+            f'<section class="{name}"><div class="stamp">Open-records request '
+            f"{html.escape(request_number)} · page {i} of {total}</div></section>"
         )
+    rules = [
+        f"@page {name} {{ size: {width}pt {height}pt; margin: 0 }} .{name} {{ page: {name} }}"
+        for (width, height), name in sizes.items()
+    ]
     css = (
         "\n".join(rules)
         + """
@@ -303,7 +310,7 @@ def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
         string=f"<html><head><style>{css}</style></head><body>{''.join(bodies)}</body></html>"
     ).write_pdf()
     stamps = PdfReader(io.BytesIO(overlay)).pages
-    for page, stamp in zip(writer.pages, stamps, strict=True):
+    for page, stamp in zip(pages, stamps, strict=True):
         page.merge_page(stamp)
     out = io.BytesIO()
     writer.write(out)

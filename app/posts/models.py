@@ -35,6 +35,8 @@ class FlaggedPost(Base):
     __table_args__ = (
         UniqueConstraint("platform", "external_id"),
         Index("ix_flagged_posts_due", "next_poll_at"),
+        # The archived primary copy of a secondary copy is found by its address.
+        Index("ix_flagged_posts_url", "url"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from PIL import Image
 from weasyprint.css import ColorProfile
+from weasyprint.text.fonts import FontConfiguration
 
 from app import __version__ as app_version
 from app.platforms.collected import Author, CollectedPost, EmbeddedPost, MediaRef, Reply
@@ -607,13 +608,24 @@ def finisher(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> Callable
 
 
 _stylesheets: list[weasyprint.CSS] = []
+_font_configs: list[FontConfiguration] = []
+
+
+def font_config() -> FontConfiguration:
+    """The font configuration (fontconfig's fonts and Pango's font map), made once per
+    process: WeasyPrint otherwise loads it anew for every document."""
+    if not _font_configs:
+        _font_configs.append(FontConfiguration())
+    return _font_configs[0]
 
 
 def stylesheets() -> list[weasyprint.CSS]:
-    """The snapshot stylesheet, parsed once per process."""
+    """The snapshot stylesheet, parsed once per process (with the process's font config)."""
     if not _stylesheets:
         css = (TEMPLATES_DIR / "snapshot.css").read_text(encoding="utf-8")
-        _stylesheets.append(weasyprint.CSS(string=css, url_fetcher=ArchiveFetcher()))
+        _stylesheets.append(
+            weasyprint.CSS(string=css, url_fetcher=ArchiveFetcher(), font_config=font_config())
+        )
     return _stylesheets
 
 
@@ -669,6 +681,7 @@ def pdf_options(prepared: Prepared, fetcher: ArchiveFetcher) -> dict[str, Any]:
         "pdf_identifier": True,  # derived from the content: same input, same identifier
         "attachments": attachments,
         "stylesheets": stylesheets(),
+        "font_config": font_config(),
         "output_intent": _OUTPUT_INTENT,
         "color_profiles": {_OUTPUT_INTENT: _srgb_profile()},
     }

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
-from app.classification import crosspost, service
+from app.classification import crosspost, reclassify, service
 from app.classification.models import Classification, ContentFingerprint, ContentFingerprintBand
 from app.classification.service import LinkChecker
 from app.db import Database
@@ -115,7 +115,7 @@ def test_override_outranks_rules_and_survives_reclassification(
             )
             assert service.effective_label(session, post_id) == "record"
             assert calls == [post_id, post_id]
-            summary = service.reclassify_all(session, config=config(), actor=ACTOR)
+            summary = reclassify.reclassify_all(session, config=config(), actor=ACTOR)
             assert summary.under_override == 1
             assert service.effective_label(session, post_id) == "record"
             current = session.scalars(
@@ -180,7 +180,7 @@ def test_dead_publication_link_makes_a_record(
         assert "dead" in changed[0].reasons[-1]
         assert service.effective_label(session, live.post_id) == "secondary_copy"
         # Re-running the rules without a checker keeps the finding; with one, it is re-checked.
-        service.reclassify_all(session, config=config(), actor=ACTOR)
+        reclassify.reclassify_all(session, config=config(), actor=ACTOR)
         assert service.effective_label(session, dead.post_id) == "record"
         row = service.classify_version(
             session, version_id=dead.id, config=config(), actor=ACTOR, link_checker=city_site
@@ -226,13 +226,13 @@ def test_reclassify_reports_changes_after_a_configuration_change(
     with db.session() as session:
         v = _post_with(session, owner.id, "Agenda: https://city.example/agenda")
         _post_with(session, owner.id, "My own words about the park.")
-        first = service.reclassify_all(session, config=before, actor=ACTOR)
+        first = reclassify.reclassify_all(session, config=before, actor=ACTOR)
         assert first.versions == 2
         assert first.rewritten == 2
-        again = service.reclassify_all(session, config=before, actor=ACTOR)
+        again = reclassify.reclassify_all(session, config=before, actor=ACTOR)
         assert again.unchanged == 2
         assert again.rewritten == 0
-        changed = service.reclassify_all(session, config=after, actor=ACTOR)
+        changed = reclassify.reclassify_all(session, config=after, actor=ACTOR)
         assert changed.rewritten == 1
         assert changed.label_changes == {"record -> secondary_copy": 1}
         assert changed.rule_changes == {"default_record -> link_only_to_publication": 1}

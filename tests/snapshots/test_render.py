@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import http.server
 import io
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -300,3 +301,17 @@ def test_a_removal_notice_is_shown(view: SnapshotView) -> None:
     text = page_text(render_snapshot(removed))
     assert "This post was removed from Bluesky." in text
     assert "The platform said: deleted." in text
+
+
+def test_each_page_is_laid_out_once(view: SnapshotView, caplog: pytest.LogCaptureFixture) -> None:
+    """No second layout pass: the footer's page count, the running string and the page
+    breaks are all resolved while the pages are first made (WeasyPrint logs each pass)."""
+    with caplog.at_level(logging.INFO, logger="weasyprint.progress"):
+        pdf = render_snapshot(view)
+    passes = [r.getMessage() for r in caplog.records if r.name == "weasyprint.progress"]
+    made = [m for m in passes if m.startswith("Step 5 - Creating layout - Page")]
+    pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert pages >= 2  # the replies run onto a second page, so the count is not trivial
+    assert not [m for m in passes if "Repagination" in m]
+    assert made == [f"Step 5 - Creating layout - Page {n}" for n in range(1, pages + 1)]
+    assert f"page {pages} of {pages}" in " ".join(page_text(pdf).split())
