@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "perf_0001_lookup_indexes"
-down_revision: str | None = "records_0007_attempts"
+down_revision: str | None = "anchor_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
