@@ -254,8 +254,10 @@ def without_stop_words(parsed: ParsedQuery) -> ParsedQuery:
     return ParsedQuery(groups, excluded)
 
 
-def fts5_expression(parsed: ParsedQuery) -> str:
-    """The FTS5 MATCH expression: every term a quoted string, structure added by us."""
+def fts5_expression(parsed: ParsedQuery, *, proximity: bool = True) -> str:
+    """The FTS5 MATCH expression: every term a quoted string, structure added by us.
+    Without `proximity` the expression matches the same rows but does not score closeness
+    (for finding matches without ranking them)."""
     parts = []
     for group in parsed.groups:
         alternatives = [_fts5_string(t) for t in group]
@@ -263,7 +265,7 @@ def fts5_expression(parsed: ParsedQuery) -> str:
             alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
         )
     expression = " AND ".join(parts)
-    if len(parsed.groups) > 1 and all(len(g) == 1 for g in parsed.groups):
+    if proximity and len(parsed.groups) > 1 and all(len(g) == 1 for g in parsed.groups):
         # bm25 knows nothing of proximity: the words as one phrase are added as an
         # alternative that changes no match (the phrase implies every word) but scores, so
         # "pool closure" together ranks above the two words apart.
@@ -573,14 +575,74 @@ def _hit(row: Any, rank: float, snippet: str | None, *, escaped: bool = False) -
     )
 
 
+# At most this many rows passing the B-tree-indexed filters: the FTS5 probe per row wins.
+_PROBE_CANDIDATES = 2_000
+# At most this many matches among them: ranked by a bm25 probe per match, else by one walk.
+_PROBE_RANKED = 40
+
+
+def _indexed_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The filters the index table's (owner|account|platform, created_at) indexes answer."""
+    d = search_index.c
+    conditions: list[ColumnElement[bool]] = []
+    if query.employee_id is not None:
+        conditions.append(d.owner_id == query.employee_id)
+    if query.account_id is not None:
+        conditions.append(d.account_id == query.account_id)
+    if query.platform is not None:
+        conditions.append(d.platform == query.platform)
+    if query.date_from is not None:
+        conditions.append(d.created_at >= _day_start(query.date_from))
+    if query.date_to is not None:
+        conditions.append(d.created_at < _day_start(query.date_to + dt.timedelta(days=1)))
+    return conditions
+
+
+def _few_candidates(session: Session, query: SearchQuery) -> bool:
+    """Whether the indexed filters leave at most _PROBE_CANDIDATES rows (a bounded count
+    over a covering index: it stops reading at the limit)."""
+    indexed = _indexed_filters(query)
+    if not indexed:
+        return False
+    bounded = (
+        select(search_index.c.version_id).where(*indexed).limit(_PROBE_CANDIDATES + 1).subquery()
+    )
+    found = session.execute(select(func.count()).select_from(bounded)).scalar_one()
+    return int(found) <= _PROBE_CANDIDATES
+
+
 def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
-    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(without_stop_words(parsed))))
+    searched = without_stop_words(parsed)
+    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(searched)))
     filters = _filters(query)
     source: FromClause = search_index_fts
-    if filters:
+    conditions: list[ColumnElement[bool]] = [match]
+    matched: list[int] | None = None
+    if filters and _few_candidates(session, query):
+        # A few hundred rows pass the filters (an employee's or account's posts over some
+        # months): probe FTS5 for just those rowids (rowid = ? per candidate, "=M" in the
+        # plan) rather than walk every match of frequent words and look each row up. The
+        # probe asks for no bm25: FTS5 computes bm25's whole-table figures anew for each
+        # probe (a walk of every term's full doclist), so bm25 is asked below only for the
+        # rows that match.
+        candidates = select(search_index.c.version_id).where(*filters)
+        matched = list(
+            session.scalars(
+                select(search_index_fts.c.rowid).where(
+                    _FTS_TABLE.op("MATCH")(fts5_expression(searched, proximity=False)),
+                    search_index_fts.c.rowid.in_(candidates),
+                )
+            )
+        )
+    if matched is not None and len(matched) <= _PROBE_RANKED:
+        if not matched:
+            return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
+        conditions.append(search_index_fts.c.rowid.in_(matched))
+    elif filters:
         source = search_index_fts.join(
             search_index, search_index.c.version_id == search_index_fts.c.rowid
         )
+        conditions.extend(filters)
     # One pass over the matches gives both the ranked page and the total (a window count;
     # bm25 is computed below it, as FTS5 cannot evaluate it inside a window step).
     matches = (
@@ -589,7 +651,7 @@ def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) ->
             func.bm25(_FTS_TABLE, *_BM25_WEIGHTS).label("bm25"),
         )
         .select_from(source)
-        .where(match, *filters)
+        .where(*conditions)
         .subquery("matches")
     )
     page = session.execute(
@@ -603,7 +665,7 @@ def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) ->
     elif query.offset == 0:
         total = 0
     else:  # a page past the end: count alone
-        count = select(func.count()).select_from(source).where(match, *filters)
+        count = select(func.count()).select_from(source).where(*conditions)
         total = session.execute(count).scalar_one()
     if not page:
         return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
@@ -635,21 +697,28 @@ def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) 
     d = search_index.c
     match = d.document.op("@@")(tsquery)
     filters = _filters(query)
-    total = session.execute(
-        select(func.count()).select_from(search_index).where(match, *filters)
-    ).scalar_one()
-    if total == 0 or query.offset >= total:
-        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
-
+    # One pass over the matches gives both the ranked page and the total (a window count),
+    # as on SQLite: the GIN and B-tree bitmaps are built once, not once for a count and
+    # again for the page.
     rank = func.ts_rank_cd(d.document, tsquery, 1)
-    page = (
-        select(d.version_id, rank.label("rank"))
+    page = session.execute(
+        select(d.version_id, rank.label("rank"), func.count().over().label("total"))
         .where(match, *filters)
         .order_by(rank.desc(), d.version_id)
         .limit(query.limit)
         .offset(query.offset)
-        .subquery("page")
-    )
+    ).all()
+    if page:
+        total = int(page[0].total)
+    elif query.offset == 0:
+        total = 0
+    else:  # a page past the end: count alone
+        total = session.execute(
+            select(func.count()).select_from(search_index).where(match, *filters)
+        ).scalar_one()
+    if not page:
+        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
+
     text: ColumnElement[Any] = d.body.op("||")("\n").op("||")(d.author).op("||")("\n")
     text = text.op("||")(d.media).op("||")("\n").op("||")(d.replies)
     # ts_headline drops anything its parser takes for an HTML tag, and archived text must
@@ -663,10 +732,17 @@ def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) 
         f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, "
         f'MaxFragments=2, FragmentDelimiter=" {_ELLIPSIS} "',
     )
-    rows = session.execute(
-        select(*_HIT_COLUMNS, page.c.rank, headline.label("snippet"))
-        .select_from(page.join(search_index, d.version_id == page.c.version_id))
-        .order_by(page.c.rank.desc(), page.c.version_id)
-    ).all()
-    hits = [_hit(row, row.rank, row.snippet, escaped=True) for row in rows]
+    # The headline only for the page's rows.
+    rows = {
+        row.version_id: row
+        for row in session.execute(
+            select(*_HIT_COLUMNS, headline.label("snippet")).where(
+                d.version_id.in_([row.version_id for row in page])
+            )
+        )
+    }
+    hits = [
+        _hit(rows[row.version_id], row.rank, rows[row.version_id].snippet, escaped=True)
+        for row in page
+    ]
     return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
