@@ -149,7 +149,8 @@ def add_redaction(
                 width, height = picture_size(store.get(media_sha256))
             except ImageUnreadable as exc:
                 raise Invalid(f"media {media_sha256[:12]}…: {exc}") from None
-            if box["x"] >= width or box["y"] >= height:
+            left, top = box["x"], box["y"]  # not a platform id: the region's corner
+            if left >= width or top >= height:
                 raise Invalid(
                     f"the box starts outside the picture, which is {width} × {height} pixels"
                 )

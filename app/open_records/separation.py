@@ -176,7 +176,7 @@ def black_out(data: bytes, boxes: Sequence[Mapping[str, int]]) -> bytes:
     draw = ImageDraw.Draw(frame)
     fill = (0, 0, 0, 255) if mode == "RGBA" else (0, 0, 0)
     for box in boxes:
-        left, top = box["x"], box["y"]
+        left, top = box["x"], box["y"]  # not a platform id: the region's corner
         right = min(frame.width, left + box["width"]) - 1
         bottom = min(frame.height, top + box["height"]) - 1
         if right >= left and bottom >= top:

@@ -634,7 +634,8 @@ def read_box(x: str, y: str, width: str, height: str) -> dict[str, int] | None:
         return None
     if not all(v.isdigit() and len(v) <= 6 for v in values):
         raise Invalid("give the region as four whole numbers of pixels: x, y, width and height")
-    box = dict(zip(("x", "y", "width", "height"), map(int, values), strict=True))
+    keys = ("x", "y", "width", "height")  # not a platform id: a picture region's corner
+    box = dict(zip(keys, map(int, values), strict=True))
     if box["width"] < 1 or box["height"] < 1:
         raise Invalid("the region needs a width and a height of at least one pixel")
     return box

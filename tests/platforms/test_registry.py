@@ -153,7 +153,8 @@ def test_every_declared_setting_exists() -> None:
 
 def test_platform_ids_appear_only_inside_their_packages() -> None:
     """Issue 11: `grep -rn '"<id>"' app/` finds a platform's id only in its own package
-    (and migrations), so adding a platform never means editing scattered tables."""
+    (and migrations), so adding a platform never means editing scattered tables. A line that
+    says why its string is not a platform id (`# not a platform id: ...`) is not one."""
     offenders: list[str] = []
     for platform in registry:
         own = APP_DIR / "platforms" / platform.id
@@ -162,6 +163,6 @@ def test_platform_ids_appear_only_inside_their_packages() -> None:
             if own in path.parents or "migrations" in path.parts:
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
-                if quoted.search(line):
+                if quoted.search(line) and "# not a platform id" not in line:
                     offenders.append(f"{path.relative_to(APP_DIR.parent)}:{number}: {line.strip()}")
     assert offenders == []
