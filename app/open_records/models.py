@@ -154,9 +154,8 @@ class Redaction(Base):
     end: Mapped[int | None] = mapped_column(Integer)
     # media: the file withheld whole; region: the image whose pixels in `box` are blacked out.
     media_sha256: Mapped[str | None] = mapped_column(String(64))
-    box: Mapped[dict[str, int] | None] = mapped_column(
-        JSON
-    )  # a region: x, y, width, height (pixels)
+    # region: x, y, width, height in the upright picture's pixels
+    box: Mapped[dict[str, int] | None] = mapped_column(JSON)
     exemption: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
