@@ -41,16 +41,14 @@ from app.platforms.collected import Author, CollectedPost, EmbeddedPost, LinkCar
 from app.posts.models import CapturedVersion, FlaggedPost
 from bench.machine import describe
 
-CONFIG: ClassifierConfig = parse_classifier_config(
-    {
-        "official_accounts": {
-            "bluesky": ["city.bsky.social"],
-            "mastodon": ["city@mastodon.example"],
-        },
-        "publication_domains": ["city.example"],
+CONFIG_SOURCE = {
+    "official_accounts": {
+        "bluesky": ["city.bsky.social"],
+        "mastodon": ["city@mastodon.example"],
     },
-    source="bench",
-)
+    "publication_domains": ["city.example"],
+}
+CONFIG: ClassifierConfig = parse_classifier_config(CONFIG_SOURCE, source="bench")
 WORDS = (
     "road closure main street weekend crews repave detour park library hours council meeting "
     "budget hearing snow emergency parking leaf collection recycling water main break bus route "

@@ -9,11 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditChainHead, AuditEvent
 from app.auth.models import User
+from app.bulk import insert_rows
 from app.db import utcnow
 from app.errors import AuditedRefusal
 
@@ -136,11 +137,7 @@ def record_many(
         }
         row["hash"] = prev_hash = _content_hash(row)
         rows.append(row)
-    ids = list(
-        session.scalars(
-            insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), rows
-        )
-    )
+    ids = insert_rows(session, AuditEvent.__table__, rows, return_ids=True)
     if head is None:
         session.add(
             AuditChainHead(id=1, last_event_id=ids[-1], last_hash=prev_hash, event_count=len(ids))

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from app.bulk import insert_rows
 from app.classification.crosspost_index import Fingerprint, IndexedCapture
 from app.classification.models import (
     ContentFingerprint,
@@ -131,10 +132,9 @@ def store_fingerprints(
     if not prints:
         return
     now = utcnow()
-    ids = session.execute(
-        insert(ContentFingerprint).returning(
-            ContentFingerprint.id, ContentFingerprint.version_id, sort_by_parameter_order=True
-        ),
+    ids = insert_rows(
+        session,
+        ContentFingerprint.__table__,
         [
             {
                 "version_id": version.id,
@@ -150,15 +150,14 @@ def store_fingerprints(
             }
             for version, print_ in prints
         ],
-    ).all()
-    by_version = {version_id: fp_id for fp_id, version_id in ids}
+        return_ids=True,
+    )
     bands = [
-        {"band_key": key, "fingerprint_id": by_version[version.id]}
-        for version, print_ in prints
+        {"band_key": key, "fingerprint_id": fp_id}
+        for (_version, print_), fp_id in zip(prints, ids, strict=True)
         for key in sorted(set(print_.band_keys))
     ]
-    if bands:
-        session.execute(insert(ContentFingerprintBand), bands)
+    insert_rows(session, ContentFingerprintBand.__table__, bands)
 
 
 # A hash or band key shared by more archived captures than this is looked up in the database

@@ -251,36 +251,60 @@ def _store(
 # --- deciding -------------------------------------------------------------------------------
 
 
+class PrimaryLookup:
+    """What `_primary_problem` reads of the archive, one query at a time (re-classification
+    answers the same from what it read for a whole batch: `reclassify.BatchPrimaries`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def version_held(self, version_id: int) -> bool:
+        """Whether the archive still holds that version's content."""
+        primary = self.session.get(CapturedVersion, version_id)
+        return not (
+            primary is None
+            or primary.normalized is None
+            or primary.post.status == PostStatus.disposed
+        )
+
+    def post_at(self, url: str) -> tuple[int, PostStatus] | None:
+        """A flagged post at that address (its id and status), if any."""
+        archived = self.session.scalar(select(FlaggedPost).where(FlaggedPost.url == url).limit(1))
+        return None if archived is None else (archived.id, PostStatus(archived.status))
+
+    def latest_with_content(self, post_id: int) -> int | None:
+        """The id of the post's latest version when that version has content."""
+        latest = _latest_version(self.session, post_id)
+        return latest.id if latest is not None and latest.normalized is not None else None
+
+
 def _primary_problem(
     session: Session,
     decision: Decision,
     *,
     link_checker: LinkChecker | None,
     previous: Classification | None,
+    lookup: PrimaryLookup | None = None,
 ) -> tuple[str | None, int | None]:
     """Why the primary copy of a secondary copy cannot be verified (None when it can), and
     the archived version that holds the primary when PostVault has it."""
+    lookup = lookup or PrimaryLookup(session)
     if decision.primary_version_id is not None:
-        primary = session.get(CapturedVersion, decision.primary_version_id)
-        if (
-            primary is None
-            or primary.normalized is None
-            or primary.post.status == PostStatus.disposed
-        ):
+        if not lookup.version_held(decision.primary_version_id):
             return (
                 f"the primary capture (archived version {decision.primary_version_id}) is no "
                 "longer in the archive",
                 None,
             )
-        return None, primary.id
+        return None, decision.primary_version_id
     url = decision.primary_ref
     if not url:
         return "no primary copy was named", None
-    archived = session.scalar(select(FlaggedPost).where(FlaggedPost.url == url).limit(1))
-    if archived is not None and archived.status != PostStatus.disposed:
-        latest = _latest_version(session, archived.id)
-        if latest is not None and latest.normalized is not None:
-            return None, latest.id
+    archived = lookup.post_at(url)
+    if archived is not None and archived[1] != PostStatus.disposed:
+        latest_id = lookup.latest_with_content(archived[0])
+        if latest_id is not None:
+            return None, latest_id
     if link_checker is not None:
         checked_on = f"{utcnow():%Y-%m-%d}"
         try:
@@ -330,11 +354,12 @@ def _verified(
     *,
     link_checker: LinkChecker | None,
     previous: Classification | None,
+    lookup: PrimaryLookup | None = None,
 ) -> Decision:
     if decision.label is not Label.secondary_copy:
         return decision
     problem, primary_version = _primary_problem(
-        session, decision, link_checker=link_checker, previous=previous
+        session, decision, link_checker=link_checker, previous=previous, lookup=lookup
     )
     if problem is not None:
         return _downgrade(decision, problem)
