@@ -150,11 +150,17 @@ def main() -> None:
             package = package_service.start_package(session, officer=officer, request_id=request.id)
             package_id = package.id
         setup = time.perf_counter() - started
+        baseline = _reset_peak_rss()
         began = time.perf_counter()
         result = package_service.run_package(
-            database, store, package_id=package_id, actor=Actor.system("bench")
+            database,
+            store,
+            package_id=package_id,
+            actor=Actor.system("bench"),
+            render_many=pool.render_many,
         )
         elapsed = time.perf_counter() - began
+        peak = _peak_rss()
         assert result.status == "done", result.error
         size = len(store.get(result.sha256 or ""))
         database.dispose()
@@ -162,6 +168,31 @@ def main() -> None:
     print(f"items: {args.items} ({args.redacted} redacted, rendered during packaging)")
     print(f"setup (posts + snapshots rendered in the pool): {setup:.1f} s")
     print(f"package: {elapsed:.1f} s ({args.items / elapsed:.1f} items/s), ZIP {size / 1e6:.1f} MB")
+    print(
+        f"peak RSS while packaging (this process, not the render workers): {peak / 1e6:.0f} MB "
+        f"(before: {baseline / 1e6:.0f} MB)"
+    )
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak_rss() -> int:
+    """Linux: start the peak (VmHWM) again from the current RSS, so that the peak read after
+    packaging is the packaging's, not the setup's. Returns the RSS it starts from."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_kb("VmRSS")
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.storage.base import ArchiveStore
+from app.storage.base import ArchiveStore, FixityError
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 
@@ -41,5 +42,37 @@ def put_object(
         session.flush()
     elif row.destroyed_at is not None:
         # Destroyed by disposition and captured again later: it is archived anew.
+        row.destroyed_at = None
+    return row
+
+
+def put_object_file(
+    session: Session,
+    store: ArchiveStore,
+    path: Path,
+    *,
+    sha256: str,
+    mime_type: str,
+    kind: str,
+) -> StoredObject:
+    """Store a finished file (its SHA-256 taken by the caller) and record the object. A file
+    made in `LocalStore.temporary_path` is linked into place, never read into memory; other
+    stores are given its bytes. The file is gone afterwards."""
+    size = path.stat().st_size
+    if isinstance(store, LocalStore) and path.parent == store.tmp:
+        store.put_file(path, sha256)
+    else:
+        try:
+            key = store.put(path.read_bytes(), mime_type=mime_type)
+        finally:
+            path.unlink(missing_ok=True)
+        if key != sha256:
+            raise FixityError(sha256, key)
+    row = session.get(StoredObject, sha256)
+    if row is None:
+        row = StoredObject(sha256=sha256, size=size, mime_type=mime_type, kind=kind)
+        session.add(row)
+        session.flush()
+    elif row.destroyed_at is not None:
         row.destroyed_at = None
     return row
