@@ -107,7 +107,7 @@ def _letter(request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
     )
     body = f"""<html><head><style>
       @page {{ size: letter; margin: 2cm; }} body {{ font: 11pt 'DejaVu Sans', sans-serif; }}
-      table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; }}
+      table {{ border-collapse: collapse; width: 100%; font-size: 8.5pt; table-layout: fixed; }}
       td, th {{ border: 0.5pt solid #999; padding: 3pt; text-align: left; vertical-align: top; word-break: break-all; }}
     </style></head><body>
       <p>{utcnow().date().isoformat()}</p>

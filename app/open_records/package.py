@@ -246,7 +246,7 @@ def _render_redacted(
     *,
     item_ids: Sequence[int],
     request_number: str,
-    render_many: ManyRenderer,
+    render_many: ManyRenderer | None,
 ) -> dict[int, bytes | Exception]:
     """The redacted copies still to be made, rendered together in the pool (in parallel); each
     is checked for leaks and stored as its item is released, exactly as one made alone."""
@@ -260,7 +260,11 @@ def _render_redacted(
                     session, store=store, item=item, request_number=request_number
                 )
     if not views:
-        return {}
+        return {}  # no render pool is started for a package without new redactions
+    if render_many is None:
+        from app.snapshots.pool import render_pool
+
+        render_many = render_pool(get_settings().render_workers).render_many
     return dict(zip(views, render_many(list(views.values())), strict=True))
 
 
@@ -305,7 +309,6 @@ def run_package(
     `running` with its lease let go or running out, and the recovery job resumes it: items
     already prepared are read back, not made again.
     """
-    from app.snapshots.pool import render_pool
     from app.storage.service import put_object_file
 
     owner = new_owner()
@@ -354,8 +357,6 @@ def run_package(
                     i.id for i in list_items(session, request_id=request_id, include_removed=False)
                 ]
                 package.total = len(item_ids)
-            if render_many is None:
-                render_many = render_pool(get_settings().render_workers).render_many
             rendered = _render_redacted(
                 database, store, item_ids=item_ids, request_number=number, render_many=render_many
             )
