@@ -169,6 +169,7 @@ def main() -> None:
             package_id=package_id,
             actor=Actor.system("bench"),
             render_many=pool.render_many,
+            render_elsewhere=pool.submit,
         )
         elapsed = time.perf_counter() - began
         peak = _peak_rss()

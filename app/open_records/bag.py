@@ -15,7 +15,10 @@ import hashlib
 import html
 import io
 import json
+import logging
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,6 +44,7 @@ REVIEW_RIGHTS = (
 )
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
 _CHUNK = 1 << 20
+log = logging.getLogger("postvault.open_records")
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,13 @@ def _wacz_path(f: ReleasedFile) -> str:
     return f"data/items/{f.name.removesuffix('.pdf')}.wacz"
 
 
-def _letter(request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
+def render_letter(body: str) -> bytes:
+    """The letter's PDF from its HTML (a module-level function: it runs in a render worker)."""
+    pdf: bytes = weasyprint.HTML(string=body).write_pdf()
+    return pdf
+
+
+def letter_html(request: RecordsRequest, files: list[ReleasedFile]) -> str:
     rows = []
     for f in files:
         reasons = f.reasons
@@ -116,11 +126,10 @@ def _letter(request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
       <p>Received {request.received_on.isoformat()}: “{html.escape(request.description)}”</p>
       <p>{decision}</p>{decision_reasons}{redaction_note}
       <p>{len(files)} record(s) released:</p>
-      <table><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{"".join(rows)}</table>
+      <table><colgroup><col style="width:27%"><col style="width:35%"><col style="width:8%"><col style="width:30%"></colgroup><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{"".join(rows)}</table>
       {rights}
     </body></html>"""
-    pdf: bytes = weasyprint.HTML(string=body).write_pdf()
-    return pdf
+    return body
 
 
 def _audit_log(session: Session, request: RecordsRequest) -> bytes:
@@ -242,23 +251,43 @@ def write_bag(
     request: RecordsRequest,
     files: list[ReleasedFile],
     out: Path,
+    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
 ) -> None:
-    """Write the ZIP of one BagIt bag holding the released files and what describes them."""
+    """Write the ZIP of one BagIt bag holding the released files and what describes them.
+
+    With `render_elsewhere` (a render pool's submit), the letter is laid out in a render
+    worker while this process merges the combined PDF."""
     small: dict[str, bytes] = {}
+    body = letter_html(request, files)
+    letter: Future[bytes] | None = None
+    if render_elsewhere is not None:
+        try:
+            letter = render_elsewhere(render_letter, body)
+        except Exception:  # no worker to give it to: it is laid out here
+            log.warning("the letter could not be given to a render worker", exc_info=True)
     csv_bytes, json_bytes = _manifests(session, request, files)
     small["data/manifest.csv"] = csv_bytes
     small["data/manifest.json"] = json_bytes
     small["data/audit-log.jsonl"] = _audit_log(session, request)
-    small["data/letter.pdf"] = _letter(request, files)
     combined_path = out.with_name(out.name + ".combined.pdf")
     try:
         pages = write_combined(
             (store.get(f.released_sha256) for f in files), request.number, combined_path
         )
+        small["data/letter.pdf"] = _letter_result(letter, body)
         members = _members(files, small, combined_path if pages else None)
         _write_zip(store, request, members, out)
     finally:
         combined_path.unlink(missing_ok=True)
+
+
+def _letter_result(letter: Future[bytes] | None, body: str) -> bytes:
+    if letter is not None:
+        try:
+            return letter.result()
+        except Exception:  # the worker died: the letter is laid out here instead
+            log.warning("the letter's render worker failed; rendering it here", exc_info=True)
+    return render_letter(body)
 
 
 def _bag_info(request: RecordsRequest, octets: int, count: int) -> bytes:

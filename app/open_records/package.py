@@ -10,6 +10,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -277,6 +278,12 @@ def _prerendered(pdf: bytes | Exception) -> Callable[[SnapshotView], bytes]:
     return renderer
 
 
+def _in_render_pool(fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
+    from app.snapshots.pool import render_pool
+
+    return render_pool(get_settings().render_workers).submit(fn, argument)
+
+
 def _bag_path(store: ArchiveStore) -> Path:
     if isinstance(store, LocalStore):
         return store.temporary_path("package.")
@@ -296,6 +303,7 @@ def run_package(
     stop: threading.Event | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
     render_many: ManyRenderer | None = None,
+    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
 ) -> ResponsePackage:
     """Make the package (the background job): progress is saved as items are prepared.
 
@@ -389,7 +397,14 @@ def run_package(
                 with database.session() as session:
                     package = fenced(session)
                     request = get_request(session, request_id)
-                    write_bag(session, store=store, request=request, files=files, out=bag)
+                    write_bag(
+                        session,
+                        store=store,
+                        request=request,
+                        files=files,
+                        out=bag,
+                        render_elsewhere=render_elsewhere or _in_render_pool,
+                    )
                     size, sha256 = bag.stat().st_size, file_sha256(bag)
                     obj = put_object_file(
                         session,
