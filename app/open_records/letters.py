@@ -79,10 +79,19 @@ def _css_string(text: str) -> str:
 
 def render_letter(*, number: str, title: str, body: str) -> bytes:
     """A letter as PDF/A-3b (the snapshots' variant and output intent)."""
-    document = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+    return render_document(letter_document(number=number, title=title, body=body))
+
+
+def letter_document(*, number: str, title: str, body: str) -> str:
+    """A letter's whole HTML document, for `render_document`."""
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
       <title>{html.escape(title)}</title><meta name="author" content="PostVault">
       <style>{_STYLE.replace("__NUMBER__", _css_string(number))}</style></head>
       <body>{body}</body></html>"""
+
+
+def render_document(document: str) -> bytes:
+    """A letter's HTML document as PDF/A-3b (module-level: it can run in a render worker)."""
     pdf: bytes = weasyprint.HTML(string=document).write_pdf(
         pdf_variant=PDF_VARIANT,
         pdf_identifier=True,
@@ -272,7 +281,7 @@ class ReleasedRow:
 
 
 _TABLE_STYLE = """<style>
-  table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
+  table { border-collapse: collapse; width: 100%; font-size: 8.5pt; table-layout: fixed; }
   td, th { border: 0.5pt solid #999; padding: 3pt; text-align: left; vertical-align: top;
            word-break: break-all; }
 </style>"""
@@ -281,6 +290,21 @@ _TABLE_STYLE = """<style>
 def response_letter(
     request: RecordsRequest, files: Sequence[ReleasedRow], scrub: Scrubber
 ) -> bytes:
+    """The package's letter (PDF/A), rendered here; see `response_letter_document`."""
+    return render_document(response_letter_document(request, files, scrub))
+
+
+# Fixed column widths: the automatic table layout measured every cell of every row (53 s for
+# 1,000 rows under load, 10 s with these).
+_COLUMNS = (
+    '<colgroup><col style="width:27%"><col style="width:35%"><col style="width:8%">'
+    '<col style="width:30%"></colgroup>'
+)
+
+
+def response_letter_document(
+    request: RecordsRequest, files: Sequence[ReleasedRow], scrub: Scrubber
+) -> str:
     """The package's letter (PDF/A): the decision, its reasons, the records released with
     their redaction reasons, and the review rights where anything is denied or redacted.
     Redacted text is taken out of it like out of every file of the package."""
@@ -314,8 +338,8 @@ def response_letter(
         “{html.escape(scrub.text(request.description))}”</p>
       <p>{decision}</p>{reasons}{note}
       <p>{len(files)} record(s) released:</p>
-      <table><tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{rows}</table>
+      <table>{_COLUMNS}<tr><th>File</th><th>Post</th><th>Version</th><th>Redaction reasons</th></tr>{rows}</table>
       {rights}"""
-    return render_letter(
+    return letter_document(
         number=request.number, title=f"Open-records request {request.number}", body=body
     )

@@ -5,96 +5,59 @@ log, and a letter to the requester with the reasons and the review rights of 19.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import html
-import io
-import json
 import logging
+import tempfile
 import threading
-import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
 
-import weasyprint
-from pypdf import PdfReader, PdfWriter
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from app import __version__, leases
-from app.audit.models import AuditEvent
+from app import leases
 from app.audit.service import Actor, record
 from app.auth.models import User
-from app.classification.models import Classification
+from app.config import get_settings
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
-from app.open_records.letters import ReleasedRow, response_letter
+from app.open_records.bag import ReleasedFile, file_sha256, write_bag
 from app.open_records.models import (
     PackageStatus,
-    RecordsRequest,
     RequestItem,
     RequestStatus,
     ResponsePackage,
 )
-from app.open_records.package_media import KeptMedia, kept_media
+from app.open_records.package_media import kept_media
 from app.open_records.redaction import (
-    RedactionLeak,
     archived_snapshot_sha256,
     post_of,
+    redacted_copy_view,
     release_copy,
     secrets_of,
     withheld_originals,
 )
-from app.open_records.release_check import payload_leaks
 from app.open_records.requests import get_request, list_items, redactions_of
-from app.open_records.separation import Scrubber
 from app.posts.models import CapturedVersion
-from app.retention.assignment import current_assignment
-from app.retention.models import Hold
+from app.snapshots.render import render_snapshot
+from app.snapshots.schemas import SnapshotView
 from app.snapshots.service import snapshot_version
 from app.storage.base import ArchiveStore
+from app.storage.local import LocalStore
+from app.storage.models import StoredObject
 from app.timestamps.service import token_of
 
-log = logging.getLogger("postvault.open_records")
+# Renders views in parallel (a render pool's render_many): each result is a PDF or an error.
+ManyRenderer = Callable[[Sequence[SnapshotView]], Sequence[bytes | Exception]]
 
+log = logging.getLogger("postvault.open_records")
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class ReleasedFile:
-    """One released item, as plain data (it outlives the transaction that prepared it)."""
-
-    item_id: int
-    version_id: int
-    post_id: int
-    version_number: int
-    platform: str
-    url: str
-    captured_at: dt.datetime
-    source_sha256: str
-    name: str
-    data: bytes
-    archived_sha256: str
-    redacted: bool
-    reasons: tuple[str, ...]
-    # The archived snapshot's RFC 3161 token: "" / None when there is none (yet).
-    timestamp_status: str = ""
-    timestamp_time: str = ""
-    timestamp_token: bytes | None = None
-    # The version's web archive (browser capture or upload), released beside the PDF only
-    # when nothing of the item is redacted: a WACZ cannot be redacted.
-    wacz: bytes | None = None
-    # What the redactions took out: (string, reason) and the originals of withheld or
-    # blacked-out files; no file of the package may hold any of them.
-    secrets: tuple[tuple[str, str], ...] = ()
-    originals: frozenset[str] = frozenset()
-    media: tuple[KeptMedia, ...] = ()  # audio/video the snapshot names by hash (same rule)
-
-
-def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | None:
+def _wacz_of(session: Session, version_id: int) -> tuple[str | None, int]:
     from app.posts.models import VersionMedia
 
     sha = session.scalar(
@@ -102,7 +65,14 @@ def _wacz_of(session: Session, store: ArchiveStore, version_id: int) -> bytes | 
             VersionMedia.version_id == version_id, VersionMedia.role == "wacz"
         )
     )
-    return store.get(sha) if sha else None  # verified against its hash on read
+    return sha, (_size_of(session, sha) if sha else 0)
+
+
+def _size_of(session: Session, sha256: str) -> int:
+    size = session.scalar(select(StoredObject.size).where(StoredObject.sha256 == sha256))
+    if size is None:
+        raise NotFound(f"object {sha256} is not recorded in the store")
+    return int(size)
 
 
 ACTIVE_STATUSES = (PackageStatus.queued, PackageStatus.running)
@@ -226,6 +196,7 @@ def release_item(
     item: RequestItem,
     position: int,
     actor: Actor,
+    renderer: Callable[[SnapshotView], bytes] | None = None,
 ) -> ReleasedFile:
     """The file released for one item: its archived snapshot (made now if missing), or its
     redacted copy (made and checked now if missing)."""
@@ -237,7 +208,12 @@ def release_item(
     redactions = redactions_of(session, item.id)
     if redactions:
         released_sha = item.redacted_sha256 or release_copy(
-            session, store=store, item=item, request_number=request_number, actor=actor
+            session,
+            store=store,
+            item=item,
+            request_number=request_number,
+            actor=actor,
+            renderer=renderer or render_snapshot,
         )
     else:
         released_sha = archived
@@ -247,6 +223,7 @@ def release_item(
     if token is not None and token.token_sha256 is not None and token.gen_time is not None:
         token_bytes = store.get(token.token_sha256)  # verified against its hash on read
         token_time = token.gen_time.isoformat()
+    wacz_sha, wacz_size = (None, 0) if redactions else _wacz_of(session, version.id)
     return ReleasedFile(
         item_id=item.id,
         version_id=version.id,
@@ -257,215 +234,73 @@ def release_item(
         captured_at=version.captured_at,
         source_sha256=version.source_sha256,
         name=f"item-{position:04d}-post-{version.post_id}-v{version.number}{suffix}.pdf",
-        data=store.get(released_sha),  # verified against its hash on read
+        # The bytes stay in the store: they are read (and verified against this hash) when
+        # the bag is written.
+        released_sha256=released_sha,
+        size=_size_of(session, released_sha),
         archived_sha256=archived,
         redacted=bool(redactions),
         reasons=tuple(sorted({r.exemption for r in redactions})),
         timestamp_status=token.status if token is not None else "none",
         timestamp_time=token_time,
         timestamp_token=token_bytes,
-        wacz=None if redactions else _wacz_of(session, store, version.id),
+        wacz_sha256=wacz_sha,
+        wacz_size=wacz_size,
         secrets=tuple(secrets_of(post_of(version), version.text or "", redactions)),
         originals=frozenset(withheld_originals(redactions)),
         media=() if redactions else kept_media(session, store, version.id),
     )
 
 
-def _stamp_pages(pdfs: list[bytes], request_number: str) -> bytes:
-    """One PDF of every released page, each stamped with the request number and its running
-    page number (an overlay drawn with WeasyPrint, page size by page size)."""
-    writer = PdfWriter()
-    for data in pdfs:
-        for page in PdfReader(io.BytesIO(data)).pages:
-            writer.add_page(page)
-    # The page list once: pypdf walks its page tree again for every len() of writer.pages.
-    pages = list(writer.pages)
-    total = len(pages)
-    if total == 0:
-        return b""
-    # One named page per distinct page size (not per page: WeasyPrint matches every page
-    # against every @page rule, so a rule per page made the overlay quadratic in its pages).
-    sizes: dict[tuple[float, float], str] = {}
-    bodies = []
-    for i, page in enumerate(pages, start=1):
-        size = (float(page.mediabox.width), float(page.mediabox.height))
-        name = sizes.setdefault(size, f"s{len(sizes) + 1}")
-        bodies.append(
-            f'<section class="{name}"><div class="stamp">Open-records request '
-            f"{html.escape(request_number)} · page {i} of {total}</div></section>"
-        )
-    rules = [
-        f"@page {name} {{ size: {width}pt {height}pt; margin: 0 }} .{name} {{ page: {name} }}"
-        for (width, height), name in sizes.items()
-    ]
-    css = (
-        "\n".join(rules)
-        + """
-      section { break-after: page; position: relative; height: 100%; }
-      .stamp { position: absolute; bottom: 10pt; right: 14pt; font: 8pt 'DejaVu Sans', sans-serif;
-               color: #7a0000; background: #fff; padding: 1pt 4pt; border: 0.5pt solid #7a0000; }
-    """
-    )
-    overlay = weasyprint.HTML(
-        string=f"<html><head><style>{css}</style></head><body>{''.join(bodies)}</body></html>"
-    ).write_pdf()
-    stamps = PdfReader(io.BytesIO(overlay)).pages
-    for page, stamp in zip(pages, stamps, strict=True):
-        page.merge_page(stamp)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+def _render_redacted(
+    database: Database,
+    store: ArchiveStore,
+    *,
+    item_ids: Sequence[int],
+    request_number: str,
+    render_many: ManyRenderer | None,
+) -> dict[int, bytes | Exception]:
+    """The redacted copies still to be made, rendered together in the pool (in parallel); each
+    is checked for leaks and stored as its item is released, exactly as one made alone."""
+    views: dict[int, SnapshotView] = {}
+    with database.session() as session:
+        for item_id in item_ids:
+            item = session.get(RequestItem, item_id)
+            assert item is not None
+            if item.redacted_sha256 is None and redactions_of(session, item.id):
+                views[item_id] = redacted_copy_view(
+                    session, store=store, item=item, request_number=request_number
+                )
+    if not views:
+        return {}  # no render pool is started for a package without new redactions
+    if render_many is None:
+        from app.snapshots.pool import render_pool
+
+        render_many = render_pool(get_settings().render_workers).render_many
+    return dict(zip(views, render_many(list(views.values())), strict=True))
 
 
-def _letter(request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber) -> bytes:
-    return response_letter(
-        request,
-        [ReleasedRow(f.name, f.url, f.version_number, f.reasons, f.redacted) for f in files],
-        scrub,
-    )
+def _prerendered(pdf: bytes | Exception) -> Callable[[SnapshotView], bytes]:
+    def renderer(_view: SnapshotView) -> bytes:
+        if isinstance(pdf, Exception):
+            raise pdf
+        return pdf
+
+    return renderer
 
 
-def _audit_log(session: Session, request: RecordsRequest, scrub: Scrubber) -> bytes:
-    hold_ids = [
-        str(h) for h in session.scalars(select(Hold.id).where(Hold.request_id == request.id))
-    ]
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            or_(
-                (AuditEvent.object_type == "records_request")
-                & (AuditEvent.object_id == str(request.id)),
-                (AuditEvent.object_type == "hold") & (AuditEvent.object_id.in_(hold_ids)),
-            )
-        )
-        .order_by(AuditEvent.id)
-    )
-    lines = []
-    for e in events:
-        # Redacted text in an event (a note, a search) is taken out here too; such an event is
-        # marked, as its hash no longer recomputes from the copy.
-        details = scrub.tree(e.details)
-        entry = {
-            "id": e.id,
-            "occurred_at": e.occurred_at.isoformat(),
-            "actor": e.actor,
-            "action": e.action,
-            "object_type": e.object_type,
-            "object_id": e.object_id,
-            "details": details,
-            "prev_hash": e.prev_hash,
-            "hash": e.hash,
-        }
-        if details != e.details:
-            entry["redacted"] = True
-        lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+def _in_render_pool(fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
+    from app.snapshots.pool import render_pool
+
+    return render_pool(get_settings().render_workers).submit(fn, argument)
 
 
-def _manifests(
-    session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
-) -> tuple[bytes, bytes]:
-    rows = []
-    for f in files:
-        label = session.scalar(
-            select(Classification.label).where(
-                Classification.version_id == f.version_id, Classification.is_current.is_(True)
-            )
-        )
-        assignment = current_assignment(session, f.post_id)
-        rows.append(
-            {
-                "request": request.number,
-                "file": f"data/items/{f.name}",
-                "post_id": f.post_id,
-                "version": f.version_number,
-                "platform": f.platform,
-                "url": scrub.text(f.url),
-                "captured_at": f.captured_at.isoformat(),
-                "classification": label or "",
-                "series": assignment.series_code if assignment else "",
-                "archived_pdf_sha256": f.archived_sha256,
-                "released_sha256": hashlib.sha256(f.data).hexdigest(),
-                "redacted": f.redacted,
-                "source_sha256": f.source_sha256,
-                "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
-                "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
-                "wacz_file": f"data/items/{f.name.removesuffix('.pdf')}.wacz" if f.wacz else "",
-                "wacz_sha256": hashlib.sha256(f.wacz).hexdigest() if f.wacz else "",
-                "media_files": " ".join(m.path(f.name) for m in f.media),
-            }
-        )
-    text = io.StringIO()
-    writer = csv.DictWriter(
-        text, fieldnames=list(rows[0]) if rows else ["request"], lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode("utf-8"), json.dumps(
-        {"request": request.number, "items": rows}, indent=2, ensure_ascii=False
-    ).encode("utf-8")
-
-
-def _token_path(f: ReleasedFile) -> str:
-    """Where the bag carries the RFC 3161 token of an item's archived snapshot."""
-    return f"data/timestamps/{f.archived_sha256}.pdf.tsr"
-
-
-def build_bag(session: Session, *, request: RecordsRequest, files: list[ReleasedFile]) -> bytes:
-    """The ZIP of one BagIt bag holding the released files and what describes them."""
-    payload: dict[str, bytes] = {f"data/items/{f.name}": f.data for f in files}
-    for f in files:
-        if f.timestamp_token is not None:
-            payload[_token_path(f)] = f.timestamp_token
-        if f.wacz is not None:
-            payload[f"data/items/{f.name.removesuffix('.pdf')}.wacz"] = f.wacz
-        payload.update({m.path(f.name): m.data for m in f.media})
-    combined = _stamp_pages([f.data for f in files], request.number)
-    if combined:
-        payload["data/combined.pdf"] = combined
-    scrub = Scrubber([pair for f in files for pair in f.secrets])
-    csv_bytes, json_bytes = _manifests(session, request, files, scrub)
-    payload["data/manifest.csv"] = csv_bytes
-    payload["data/manifest.json"] = json_bytes
-    payload["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
-    payload["data/letter.pdf"] = _letter(request, files, scrub)
-    originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
-    problems = payload_leaks(payload, scrub.secrets, set(originals))
-    if problems:
-        # Text redacted in one item but left in another (another version of the same post,
-        # another post) would go out with the package: it is refused, naming the files.
-        raise RedactionLeak(
-            "the package was not made: " + "; ".join(problems[:10]) + ". Redact the same text "
-            "in those items too, or take them out of the set"
-        )
-
-    root = f"request-{request.number}"
-    manifest = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {path}\n" for path, data in sorted(payload.items())
-    )
-    octets = sum(len(d) for d in payload.values())
-    tags: dict[str, bytes] = {
-        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-        "bag-info.txt": (
-            f"Source-Organization: PostVault {__version__}\n"
-            f"Bagging-Date: {utcnow().date().isoformat()}\n"
-            f"External-Identifier: open-records request {request.number}\n"
-            f"Payload-Oxum: {octets}.{len(payload)}\n"
-        ).encode(),
-        "manifest-sha256.txt": manifest.encode(),
-    }
-    tagmanifest = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(tags.items())
-    )
-    tags["tagmanifest-sha256.txt"] = tagmanifest.encode()
-    out = io.BytesIO()
-    stamp = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sorted({**tags, **payload}.items()):
-            info = zipfile.ZipInfo(f"{root}/{name}", date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return out.getvalue()
+def _bag_path(store: ArchiveStore) -> Path:
+    if isinstance(store, LocalStore):
+        return store.temporary_path("package.")
+    handle = tempfile.NamedTemporaryFile(prefix="postvault-package.", suffix=".zip", delete=False)
+    handle.close()
+    return Path(handle.name)
 
 
 def run_package(
@@ -478,15 +313,22 @@ def run_package(
     lease_seconds: float = 120,
     stop: threading.Event | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
+    render_many: ManyRenderer | None = None,
+    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
 ) -> ResponsePackage:
     """Make the package (the background job): progress is saved as items are prepared.
+
+    The redacted copies still to be made render together in the render pool (`render_many`,
+    by default the pool sized by the render_workers setting); the archived PDFs are merged
+    as they are, and the ZIP is written to a file in the store's temporary folder and linked
+    into place, not built in memory.
 
     The run holds the package's lease and renews it from a heartbeat; a package another run
     holds is left to it. A run stopped part-way (shutdown, lost lease) leaves the package
     `running` with its lease let go or running out, and the recovery job resumes it: items
     already prepared are read back, not made again.
     """
-    from app.storage.service import put_object
+    from app.storage.service import put_finished_file
 
     owner = new_owner()
     with database.session() as session:
@@ -534,6 +376,9 @@ def run_package(
                     i.id for i in list_items(session, request_id=request_id, include_removed=False)
                 ]
                 package.total = len(item_ids)
+            rendered = _render_redacted(
+                database, store, item_ids=item_ids, request_number=number, render_many=render_many
+            )
             files: list[ReleasedFile] = []
             # One short transaction per item, its progress saved with it: the job never holds
             # the database for the whole package, and a reader sees it advance.
@@ -550,35 +395,57 @@ def run_package(
                             item=item,
                             position=position,
                             actor=actor,
+                            renderer=(
+                                _prerendered(rendered.pop(item_id)) if item_id in rendered else None
+                            ),
                         )
                     )
                     running.progress = position
                 if progress is not None:
                     progress(position, len(item_ids))
-            with database.session() as session:
-                package = fenced(session)
-                request = get_request(session, request_id)
-                data = build_bag(session, request=request, files=files)
-                obj = put_object(session, store, data, mime_type="application/zip", kind="package")
-                package = fenced(session)
-                package.sha256 = obj.sha256
-                package.status = PackageStatus.done
-                package.finished_at = clock()
-                package.lease_owner = None
-                package.lease_expires_at = None
-                record(
-                    session,
-                    actor=actor,
-                    action="request.packaged",
-                    object_type="records_request",
-                    object_id=request.id,
-                    details={
-                        "package_id": package.id,
-                        "sha256": obj.sha256,
-                        "bytes": len(data),
-                        "items": package.total,
-                    },
-                )
+            bag = _bag_path(store)
+            try:
+                with database.session() as session:
+                    package = fenced(session)
+                    request = get_request(session, request_id)
+                    write_bag(
+                        session,
+                        store=store,
+                        request=request,
+                        files=files,
+                        out=bag,
+                        render_elsewhere=render_elsewhere or _in_render_pool,
+                    )
+                    size, sha256 = bag.stat().st_size, file_sha256(bag)
+                    obj = put_finished_file(
+                        session,
+                        store,
+                        bag,
+                        sha256=sha256,
+                        mime_type="application/zip",
+                        kind="package",
+                    )
+                    package = fenced(session)
+                    package.sha256 = obj.sha256
+                    package.status = PackageStatus.done
+                    package.finished_at = clock()
+                    package.lease_owner = None
+                    package.lease_expires_at = None
+                    record(
+                        session,
+                        actor=actor,
+                        action="request.packaged",
+                        object_type="records_request",
+                        object_id=request.id,
+                        details={
+                            "package_id": package.id,
+                            "sha256": obj.sha256,
+                            "bytes": size,
+                            "items": package.total,
+                        },
+                    )
+            finally:
+                bag.unlink(missing_ok=True)
         except _Interrupted as why:
             log.warning("package %s stopped part-way (%s); it will be resumed", package_id, why)
             leases.let_go(database, ResponsePackage, package_id, owner=owner)

@@ -470,6 +470,33 @@ def find_leaks(pdf: bytes, secrets: Sequence[str]) -> list[str]:
     return [secret for secret in secrets if secret in places]
 
 
+def redacted_copy_view(
+    session: Session, *, store: ArchiveStore, item: RequestItem, request_number: str
+) -> SnapshotView:
+    """What the redacted copy of an item renders: its archived version's view with the
+    redactions applied (rendered by `release_copy`, or ahead of it in a render pool)."""
+    return _views(session, store=store, item=item, request_number=request_number)[1]
+
+
+def _views(
+    session: Session, *, store: ArchiveStore, item: RequestItem, request_number: str
+) -> tuple[SnapshotView, SnapshotView]:
+    """The item's archived view as it is, and with its redactions applied."""
+    redactions = redactions_of(session, item.id)
+    if not redactions:
+        raise Invalid(f"item {item.id} has no redactions")
+    version = session.get(CapturedVersion, item.version_id)
+    assert version is not None  # foreign key
+    view = build_view(session, store=store, version_id=version.id)
+    return view, redacted_view(
+        view,
+        version.text or "",
+        redactions,
+        original_sha256=archived_snapshot_sha256(session, version.id),
+        request_number=request_number,
+    )
+
+
 def release_copy(
     session: Session,
     *,
@@ -480,22 +507,12 @@ def release_copy(
     renderer: Renderer = render_snapshot,
 ) -> str:
     """Render, check and store the redacted copy of an item; returns its SHA-256."""
+    view, redacted = _views(session, store=store, item=item, request_number=request_number)
     redactions = redactions_of(session, item.id)
-    if not redactions:
-        raise Invalid(f"item {item.id} has no redactions")
     version = session.get(CapturedVersion, item.version_id)
     assert version is not None  # foreign key
     original = archived_snapshot_sha256(session, version.id)
-    view = build_view(session, store=store, version_id=version.id)
-    pdf = renderer(
-        redacted_view(
-            view,
-            version.text or "",
-            redactions,
-            original_sha256=original,
-            request_number=request_number,
-        )
-    )
+    pdf = renderer(redacted)
     secrets = [secret for secret, _ in secrets_of(view.post, version.text or "", redactions)]
     leaks = find_leaks(pdf, secrets)
     if leaks:

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -91,6 +91,15 @@ class RenderPool:
             except Exception as exc:
                 results.append(RenderError(f"rendering failed: {type(exc).__name__}: {exc}"))
         return results
+
+    def submit(self, fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
+        """Run another render (a module-level function of one string) in a worker."""
+        with self._lock:
+            try:
+                return self._executor.submit(fn, argument)
+            except BrokenProcessPool:
+                self._restart()
+                return self._executor.submit(fn, argument)
 
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -67,20 +67,53 @@ class LocalStore:
             return key  # content-addressed: the same bytes are already there
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp.mkdir(parents=True, exist_ok=True)
-            # Temporary file in the same file system, fsync, link, fsync the folder: a crash
-            # leaves either no object or the whole object, never a partial one under its key.
-            fd, tmp_name = tempfile.mkstemp(prefix=f"{key[:12]}.", dir=self.tmp)
         except OSError as exc:
             raise StoreError(f"cannot write to the archive at {self.root}: {exc}") from exc
+        # Temporary file in the same file system, fsync, link, fsync the folder: a crash
+        # leaves either no object or the whole object, never a partial one under its key.
+        tmp_path = self.temporary_path(f"{key[:12]}.")
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with tmp_path.open("wb") as handle:
                 write(handle)
-                handle.flush()
+        except OSError as exc:
+            tmp_path.unlink(missing_ok=True)
+            raise self._write_error(key, exc) from exc
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        self.link_temporary(tmp_path, key)
+        return key
+
+    def temporary_path(self, prefix: str) -> Path:
+        """A new empty file in the store's own temporary folder (the same file system as its
+        objects), for `link_temporary`."""
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=prefix, dir=self.tmp)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc}") from exc
+        os.close(fd)
+        return Path(name)
+
+    def _write_error(self, key: str, exc: OSError) -> StoreError:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return StoreError(f"the archive at {self.root} is full: {exc}")
+        return StoreError(f"writing object {key} failed: {exc}")
+
+    def link_temporary(self, tmp_path: Path, key: str) -> None:
+        """Store a file written in `temporary_path` whose SHA-256 is `key` (the caller hashed
+        it as it wrote it): fsync, read-only, link under its hash, fsync the folder. The
+        temporary file is gone afterwards."""
+        final = self.path_for(key)
+        try:
+            if final.exists():
+                return  # content-addressed: the same bytes are already there
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with tmp_path.open("rb+") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(tmp_name, _READ_ONLY)
+            os.chmod(tmp_path, _READ_ONLY)
             try:
-                os.link(tmp_name, final)
+                os.link(tmp_path, final)
             except FileExistsError:
                 pass  # a concurrent writer stored the same bytes first
             except OSError as exc:
@@ -88,15 +121,12 @@ class LocalStore:
                     raise
                 # File systems without hard links: an atomic rename (the bytes are the same
                 # if another writer got there first, so replacing its file loses nothing).
-                os.replace(tmp_name, final)
+                os.replace(tmp_path, final)
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-                raise StoreError(f"the archive at {self.root} is full: {exc}") from exc
-            raise StoreError(f"writing object {key} failed: {exc}") from exc
+            raise self._write_error(key, exc) from exc
         finally:
-            Path(tmp_name).unlink(missing_ok=True)
+            tmp_path.unlink(missing_ok=True)
         _fsync_dir(final.parent)
-        return key
 
     def get(self, sha256: str) -> bytes:
         path = self.path_for(sha256)

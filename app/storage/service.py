@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.storage.base import ArchiveStore
+from app.storage.base import ArchiveStore, FixityError
 from app.storage.local import LocalStore
 from app.storage.models import StoredObject
 
@@ -56,3 +56,28 @@ def _record(session: Session, key: str, size: int, *, mime_type: str, kind: str)
         # Destroyed by disposition and captured again later: it is archived anew.
         row.destroyed_at = None
     return row
+
+
+def put_finished_file(
+    session: Session,
+    store: ArchiveStore,
+    path: Path,
+    *,
+    sha256: str,
+    mime_type: str,
+    kind: str,
+) -> StoredObject:
+    """Store a finished file (its SHA-256 taken by the caller) and record the object. A file
+    made in `LocalStore.temporary_path` is linked into place, never read into memory; other
+    stores stream it with `put_file`. The file is gone afterwards."""
+    size = path.stat().st_size
+    if isinstance(store, LocalStore) and path.parent == store.tmp:
+        store.link_temporary(path, sha256)
+    else:
+        try:
+            key = store.put_file(path, mime_type=mime_type)
+        finally:
+            path.unlink(missing_ok=True)
+        if key != sha256:
+            raise FixityError(sha256, key)
+    return _record(session, sha256, size, mime_type=mime_type, kind=kind)

@@ -1,0 +1,351 @@
+"""The response package's BagIt bag (RFC 8493), written as a ZIP to a file.
+
+The ZIP is streamed: each released PDF and web archive is read from the store (verified
+against its hash) when its member is written, and the combined PDF is written to a
+temporary file and copied in, hashed as it is copied. Nothing holds every file at once, so
+memory stays the same whatever the item count. Members keep their sorted order and fixed
+times: the same content gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app import __version__
+from app.audit.models import AuditEvent
+from app.classification.models import Classification
+from app.db import utcnow
+from app.open_records.combined import write_combined
+from app.open_records.letters import ReleasedRow, render_document, response_letter_document
+from app.open_records.models import RecordsRequest
+from app.open_records.package_media import KeptMedia
+from app.open_records.redaction import RedactionLeak
+from app.open_records.release_check import payload_leaks
+from app.open_records.separation import Scrubber
+from app.retention.assignment import current_assignment
+from app.retention.models import Hold
+from app.storage.base import ArchiveStore
+
+ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
+_CHUNK = 1 << 20
+log = logging.getLogger("postvault.open_records")
+
+
+@dataclass(frozen=True)
+class ReleasedFile:
+    """One released item, as plain data (it outlives the transaction that prepared it). The
+    files themselves stay in the store, named by their hashes."""
+
+    item_id: int
+    version_id: int
+    post_id: int
+    version_number: int
+    platform: str
+    url: str
+    captured_at: dt.datetime
+    source_sha256: str
+    name: str
+    released_sha256: str
+    size: int
+    archived_sha256: str
+    redacted: bool
+    reasons: tuple[str, ...]
+    # The archived snapshot's RFC 3161 token: "" / None when there is none (yet).
+    timestamp_status: str = ""
+    timestamp_time: str = ""
+    timestamp_token: bytes | None = None
+    # The version's web archive (browser capture or upload), released beside the PDF only
+    # when nothing of the item is redacted: a WACZ cannot be redacted.
+    wacz_sha256: str | None = None
+    wacz_size: int = 0
+    # What the redactions took out: (string, reason) and the originals of withheld or
+    # blacked-out files; no file of the package may hold any of them.
+    secrets: tuple[tuple[str, str], ...] = ()
+    originals: frozenset[str] = frozenset()
+    media: tuple[KeptMedia, ...] = ()  # audio/video the snapshot names by hash (same rule)
+
+
+def _wacz_path(f: ReleasedFile) -> str:
+    return f"data/items/{f.name.removesuffix('.pdf')}.wacz"
+
+
+def _letter_document(request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber) -> str:
+    return response_letter_document(
+        request,
+        [ReleasedRow(f.name, f.url, f.version_number, f.reasons, f.redacted) for f in files],
+        scrub,
+    )
+
+
+def _audit_log(session: Session, request: RecordsRequest, scrub: Scrubber) -> bytes:
+    hold_ids = [
+        str(h) for h in session.scalars(select(Hold.id).where(Hold.request_id == request.id))
+    ]
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            or_(
+                (AuditEvent.object_type == "records_request")
+                & (AuditEvent.object_id == str(request.id)),
+                (AuditEvent.object_type == "hold") & (AuditEvent.object_id.in_(hold_ids)),
+            )
+        )
+        .order_by(AuditEvent.id)
+    )
+    lines = []
+    for e in events:
+        # Redacted text in an event (a note, a search) is taken out here too; such an event is
+        # marked, as its hash no longer recomputes from the copy.
+        details = scrub.tree(e.details)
+        entry = {
+            "id": e.id,
+            "occurred_at": e.occurred_at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "details": details,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        if details != e.details:
+            entry["redacted"] = True
+        lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _manifests(
+    session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
+) -> tuple[bytes, bytes]:
+    rows = []
+    for f in files:
+        label = session.scalar(
+            select(Classification.label).where(
+                Classification.version_id == f.version_id, Classification.is_current.is_(True)
+            )
+        )
+        assignment = current_assignment(session, f.post_id)
+        rows.append(
+            {
+                "request": request.number,
+                "file": f"data/items/{f.name}",
+                "post_id": f.post_id,
+                "version": f.version_number,
+                "platform": f.platform,
+                "url": scrub.text(f.url),
+                "captured_at": f.captured_at.isoformat(),
+                "classification": label or "",
+                "series": assignment.series_code if assignment else "",
+                "archived_pdf_sha256": f.archived_sha256,
+                "released_sha256": f.released_sha256,
+                "redacted": f.redacted,
+                "source_sha256": f.source_sha256,
+                "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
+                "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
+                "wacz_file": _wacz_path(f) if f.wacz_sha256 else "",
+                "wacz_sha256": f.wacz_sha256 or "",
+                "media_files": " ".join(m.path(f.name) for m in f.media),
+            }
+        )
+    text = io.StringIO()
+    writer = csv.DictWriter(
+        text, fieldnames=list(rows[0]) if rows else ["request"], lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8"), json.dumps(
+        {"request": request.number, "items": rows}, indent=2, ensure_ascii=False
+    ).encode("utf-8")
+
+
+def _token_path(f: ReleasedFile) -> str:
+    """Where the bag carries the RFC 3161 token of an item's archived snapshot."""
+    return f"data/timestamps/{f.archived_sha256}.pdf.tsr"
+
+
+def _members(
+    files: list[ReleasedFile], small: dict[str, bytes], combined: Path | None
+) -> dict[str, tuple[int, str | None, bytes | Path | None]]:
+    """Each payload path: its size, its SHA-256 when known (a store key), and where its bytes
+    come from (bytes in hand, a file, or None: the store object named by the hash)."""
+    members: dict[str, tuple[int, str | None, bytes | Path | None]] = {}
+    for f in files:
+        members[f"data/items/{f.name}"] = (f.size, f.released_sha256, None)
+        if f.timestamp_token is not None:
+            token = f.timestamp_token
+            members[_token_path(f)] = (len(token), hashlib.sha256(token).hexdigest(), token)
+        if f.wacz_sha256 is not None:
+            members[_wacz_path(f)] = (f.wacz_size, f.wacz_sha256, None)
+        for m in f.media:
+            members[m.path(f.name)] = (len(m.data), m.sha256, m.data)
+    if combined is not None:
+        members["data/combined.pdf"] = (combined.stat().st_size, None, combined)
+    for path, data in small.items():
+        members[path] = (len(data), hashlib.sha256(data).hexdigest(), data)
+    return members
+
+
+def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: source.read(_CHUNK), b""):
+        digest.update(chunk)
+        target.write(chunk)
+    return digest.hexdigest()
+
+
+def write_bag(
+    session: Session,
+    *,
+    store: ArchiveStore,
+    request: RecordsRequest,
+    files: list[ReleasedFile],
+    out: Path,
+    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
+) -> None:
+    """Write the ZIP of one BagIt bag holding the released files and what describes them.
+
+    With `render_elsewhere` (a render pool's submit), the letter is laid out in a render
+    worker while this process merges the combined PDF."""
+    small: dict[str, bytes] = {}
+    scrub = Scrubber([pair for f in files for pair in f.secrets])
+    document = _letter_document(request, files, scrub)
+    letter: Future[bytes] | None = None
+    if render_elsewhere is not None:
+        try:
+            letter = render_elsewhere(render_document, document)
+        except Exception:  # no worker to give it to: it is laid out here
+            log.warning("the letter could not be given to a render worker", exc_info=True)
+    csv_bytes, json_bytes = _manifests(session, request, files, scrub)
+    small["data/manifest.csv"] = csv_bytes
+    small["data/manifest.json"] = json_bytes
+    small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
+    combined_path = out.with_name(out.name + ".combined.pdf")
+    try:
+        pages = write_combined(
+            (store.get(f.released_sha256) for f in files), request.number, combined_path
+        )
+        small["data/letter.pdf"] = _letter_result(letter, document)
+        members = _members(files, small, combined_path if pages else None)
+        originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
+        problems = payload_leaks(_Payload(store, members), scrub.secrets, set(originals))
+        if problems:
+            # Text redacted in one item but left in another (another version of the same
+            # post, another post) would go out with the package: it is refused, naming the
+            # files.
+            raise RedactionLeak(
+                "the package was not made: " + "; ".join(problems[:10]) + ". Redact the same "
+                "text in those items too, or take them out of the set"
+            )
+        _write_zip(store, request, members, out)
+    finally:
+        combined_path.unlink(missing_ok=True)
+
+
+Member = tuple[int, str | None, bytes | Path | None]
+
+
+class _Payload(Mapping[str, bytes]):
+    """The payload's files by path, each read (from the store, verified, or from its file)
+    only when it is looked at: the leak check holds one file at a time, not the package."""
+
+    def __init__(self, store: ArchiveStore, members: dict[str, Member]) -> None:
+        self._store = store
+        self._members = members
+
+    def __getitem__(self, path: str) -> bytes:
+        _size, sha, source = self._members[path]
+        if isinstance(source, Path):
+            return source.read_bytes()
+        if source is None:
+            assert sha is not None
+            return self._store.get(sha)
+        return source
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def _letter_result(letter: Future[bytes] | None, document: str) -> bytes:
+    if letter is not None:
+        try:
+            return letter.result()
+        except Exception:  # the worker died: the letter is laid out here instead
+            log.warning("the letter's render worker failed; rendering it here", exc_info=True)
+    return render_document(document)
+
+
+def _bag_info(request: RecordsRequest, octets: int, count: int) -> bytes:
+    return (
+        f"Source-Organization: PostVault {__version__}\n"
+        f"Bagging-Date: {utcnow().date().isoformat()}\n"
+        f"External-Identifier: open-records request {request.number}\n"
+        f"Payload-Oxum: {octets}.{count}\n"
+    ).encode()
+
+
+def _write_zip(
+    store: ArchiveStore,
+    request: RecordsRequest,
+    members: dict[str, tuple[int, str | None, bytes | Path | None]],
+    out: Path,
+) -> None:
+    root = f"request-{request.number}"
+    tags: dict[str, bytes] = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": _bag_info(request, sum(m[0] for m in members.values()), len(members)),
+    }
+    hashes: dict[str, str] = {}
+
+    def info(name: str) -> zipfile.ZipInfo:
+        member = zipfile.ZipInfo(f"{root}/{name}", date_time=ZIP_TIME)
+        member.compress_type = zipfile.ZIP_DEFLATED
+        return member
+
+    with out.open("wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+        # Sorted as before: bag-info.txt, bagit.txt, data/..., then the manifests, which are
+        # made from the hashes taken while the payload was written.
+        for name in sorted(tags):
+            archive.writestr(info(name), tags[name])
+        for path in sorted(members):
+            size, sha, source = members[path]
+            if isinstance(source, Path):
+                with (
+                    source.open("rb") as data,
+                    archive.open(
+                        info(path), "w", force_zip64=size >= zipfile.ZIP64_LIMIT
+                    ) as member,
+                ):
+                    hashes[path] = _copy_hashed(data, member)
+            else:
+                assert sha is not None
+                archive.writestr(info(path), store.get(sha) if source is None else source)
+                hashes[path] = sha
+        manifest = "".join(f"{hashes[path]}  {path}\n" for path in sorted(hashes)).encode()
+        tags["manifest-sha256.txt"] = manifest
+        tagmanifest = "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(tags.items())
+        )
+        archive.writestr(info("manifest-sha256.txt"), manifest)
+        archive.writestr(info("tagmanifest-sha256.txt"), tagmanifest.encode())
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
