@@ -105,8 +105,8 @@ def _refresh_until_ready(olga: Visitor, timeout_s: float = 120) -> None:
 
 @pytest.mark.skip(
     reason="KNOWN DEFECT (issue 17 left open): since the audit-anchor/schedule-sync merge "
-    "(d15654d) the package started from the request page is never made in the live-server "
-    "test (the background job thread sits idle, nothing logged); it passed at 92f5c5f."
+    "(d15654d) the package started from the request page is made (its row is done) but the "
+    "refreshed page still shows it being made, so its link never appears; passed at 92f5c5f."
 )
 def test_officer_walks_a_request_from_search_to_package_download(
     visitor: MakeVisitor,
