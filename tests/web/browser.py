@@ -9,6 +9,7 @@ and use `Visitor.flag`, `Visitor.wait_for_status` and `Visitor.open_snapshot` be
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -195,3 +196,15 @@ class Visitor:
         response = self.page.request.get(self.base_url + href)
         assert response.ok, response.status
         return response
+
+
+def wait_for_package(officer: Visitor, timeout_s: float = 120) -> None:
+    """On a request page: Refresh until the package's download link shows (the page does not
+    update by itself); a failed package fails at once."""
+    download = officer.page.get_by_role("link", name=re.compile("Download the package"))
+    deadline = time.monotonic() + timeout_s
+    while not download.is_visible():
+        expect(officer.page.locator(".status-package-failed")).to_have_count(0)
+        assert time.monotonic() < deadline, "the package was not made in time"
+        time.sleep(0.5)
+        officer.page.get_by_role("button", name="Refresh").click()

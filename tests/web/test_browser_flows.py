@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import time
 import zipfile
 
 import pytest
@@ -26,7 +25,7 @@ from app.open_records.redaction import find_leaks
 from app.pipeline import build_capture_context
 from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance
-from tests.web.browser import Visitor
+from tests.web.browser import wait_for_package
 from tests.web.conftest import MakeVisitor
 from tests.web.support import (
     PASSWORD,
@@ -91,16 +90,6 @@ def test_employee_flags_a_post_sees_it_captured_and_opens_its_pdf(
     card = ann.page.locator(".card", has_text=f"Mastodon post by {masto.username}")
     expect(card).to_contain_text("Edited")
     ann.shoot("posts-captured")
-
-
-def _refresh_until_ready(olga: Visitor, timeout_s: float = 120) -> None:
-    download = olga.page.get_by_role("link", name=re.compile("Download the package"))
-    deadline = time.monotonic() + timeout_s
-    while not download.is_visible():
-        expect(olga.page.locator(".status-package-failed")).to_have_count(0)
-        assert time.monotonic() < deadline, "the package was not made in time"
-        time.sleep(0.5)
-        olga.page.get_by_role("button", name="Refresh").click()
 
 
 @pytest.mark.skip(
@@ -186,7 +175,7 @@ def test_officer_walks_a_request_from_search_to_package_download(
     # The package: made in the background, followed with Refresh, downloaded.
     olga.page.get_by_role("button", name="Make the package").click()
     expect(olga.page.get_by_role("status")).to_contain_text("The package is being made.")
-    _refresh_until_ready(olga)
+    wait_for_package(olga)
     expect(olga.page.locator(".package").first).to_contain_text("Ready")
     olga.shoot("request-package")
     with olga.page.expect_download() as download_info:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
 
 import pytest
@@ -21,7 +20,7 @@ from app.open_records.redaction import find_leaks
 from app.pipeline import build_capture_context
 from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance
-from tests.web.browser import PHONE, Visitor
+from tests.web.browser import PHONE, wait_for_package
 from tests.web.conftest import MakeVisitor
 from tests.web.support import (
     PASSWORD,
@@ -44,16 +43,6 @@ def _no_secret_in(body: bytes, where: str) -> None:
         assert find_leaks(body, [SECRET]) == [], where
     else:
         assert SECRET.encode() not in body, where
-
-
-def _wait_for_package(olga: Visitor, timeout_s: float = 120) -> None:
-    download = olga.page.get_by_role("link", name=re.compile("Download the package"))
-    deadline = time.monotonic() + timeout_s
-    while not download.is_visible():
-        expect(olga.page.locator(".status-package-failed")).to_have_count(0)
-        assert time.monotonic() < deadline, "the package was not made in time"
-        time.sleep(0.5)
-        olga.page.get_by_role("button", name="Refresh").click()
 
 
 @pytest.mark.skip(
@@ -139,7 +128,7 @@ def test_a_person_files_follows_and_reads_a_released_request_at_phone_width(
     olga.page.get_by_label("Next step").select_option("granted")
     olga.page.get_by_role("button", name="Change status").click()
     olga.page.get_by_role("button", name="Make the package").click()
-    _wait_for_package(olga)
+    wait_for_package(olga)
     pat.page.goto(link)
     expect(pat.page.locator("#fee-held")).to_be_visible()
     expect(pat.page.locator("#fees")).to_contain_text("19.35(3)(a)")

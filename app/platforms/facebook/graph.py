@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
@@ -252,7 +253,7 @@ def outcome_for(error: GraphError, url: str, http: FetchSession) -> CollectResul
     return TransientFailure(error=f"the Graph API answered HTTP {error.status}: {error.message}")
 
 
-class GraphCollector(FetchingCollector):
+class GraphCollector(FetchingCollector, ABC):
     """The base of the three Meta collectors: one Graph API base URL and the app secret;
     `connected` refuses a capture before any request when the app or the account's grant
     is missing."""
@@ -276,8 +277,9 @@ class GraphCollector(FetchingCollector):
     def collect(self, target: CaptureTarget, client: httpx.Client) -> CollectResult:
         return self.fetcher.run(client, lambda http: self.collect_with(target, http))
 
+    @abstractmethod
     def collect_with(self, target: CaptureTarget, http: FetchSession) -> CollectResult:
-        raise NotImplementedError  # each Meta platform reads its own objects
+        """The capture itself: each Meta platform reads its own objects."""
 
     def connected(
         self, target: CaptureTarget, http: FetchSession, what: str, *, needs_account_id: bool
