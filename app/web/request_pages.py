@@ -6,6 +6,7 @@ show a domain error as a sentence next to the field it is about."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -251,6 +252,7 @@ def _workspace(
         denials=workspace.DENIALS,
         platforms=registry.ids(),
         panels=panels,
+        shown_at=time.time_ns() // 1_000_000,
     )
 
 

@@ -15,8 +15,10 @@ from app.accounts import service as accounts_service
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.collectors import service as capture_service
 from app.config import Settings
 from app.db import Database, utcnow
+from app.pipeline import build_capture_context
 from app.posts import service as posts_service
 from app.posts.models import CapturedVersion
 from app.snapshots.models import Snapshot
@@ -168,3 +170,16 @@ def employee_with_toot(
         )
         post_id = post.id
     return person, post_id
+
+
+def captured_now(db: Database, settings: Settings, post_id: int) -> None:
+    """Capture the post before a visit. A live server with its scheduler on may capture it
+    first (a due post is taken within a second): either way it has its first version."""
+    context = build_capture_context(db, settings, worker="browser-test")
+    try:
+        outcome = capture_service.capture_now(context, post_id).outcome
+    finally:
+        context.client.close()
+    assert outcome in ("new_version", "unchanged"), outcome
+    with db.session() as session:
+        assert session.query(CapturedVersion).filter_by(post_id=post_id).count() == 1

@@ -18,11 +18,9 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from app.collectors import service as capture_service
 from app.config import Settings
 from app.db import Database
 from app.open_records.redaction import find_leaks
-from app.pipeline import build_capture_context
 from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance
 from tests.web.browser import wait_for_package
@@ -32,6 +30,7 @@ from tests.web.support import (
     SECRET,
     TOOT,
     TOOT_ID,
+    captured_now,
     capturing_settings,
     employee_with_toot,
     give_password,
@@ -92,11 +91,6 @@ def test_employee_flags_a_post_sees_it_captured_and_opens_its_pdf(
     ann.shoot("posts-captured")
 
 
-@pytest.mark.skip(
-    reason="KNOWN DEFECT (issue 17 left open): since the audit-anchor/schedule-sync merge "
-    "(d15654d) the package started from the request page is made (its row is done) but the "
-    "refreshed page still shows it being made, so its link never appears; passed at 92f5c5f."
-)
 def test_officer_walks_a_request_from_search_to_package_download(
     visitor: MakeVisitor,
     db: Database,
@@ -105,11 +99,7 @@ def test_officer_walks_a_request_from_search_to_package_download(
     settings: Settings,
 ) -> None:
     _employee, post_id = employee_with_toot(db, make_person, masto)
-    context = build_capture_context(db, settings, worker="browser-test")
-    try:
-        assert capture_service.capture_now(context, post_id).outcome == "new_version"
-    finally:
-        context.client.close()
+    captured_now(db, settings, post_id)
     officer = make_person("records_officer")
     give_password(db, officer.user)
 

@@ -13,11 +13,9 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from app.collectors import service as capture_service
 from app.config import Settings
 from app.db import Database
 from app.open_records.redaction import find_leaks
-from app.pipeline import build_capture_context
 from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance
 from tests.web.browser import PHONE, wait_for_package
@@ -25,6 +23,7 @@ from tests.web.conftest import MakeVisitor
 from tests.web.support import (
     PASSWORD,
     SECRET,
+    captured_now,
     capturing_settings,
     employee_with_toot,
     give_password,
@@ -45,11 +44,6 @@ def _no_secret_in(body: bytes, where: str) -> None:
         assert SECRET.encode() not in body, where
 
 
-@pytest.mark.skip(
-    reason="KNOWN DEFECT (issue 17 left open): since the audit-anchor/schedule-sync merge "
-    "(d15654d) the package started from the request page is made (its row is done) but the "
-    "refreshed page still shows it being made, so its link never appears; passed at 92f5c5f."
-)
 def test_a_person_files_follows_and_reads_a_released_request_at_phone_width(
     visitor: MakeVisitor,
     db: Database,
@@ -58,11 +52,7 @@ def test_a_person_files_follows_and_reads_a_released_request_at_phone_width(
     settings: Settings,
 ) -> None:
     _employee, post_id = employee_with_toot(db, make_person, masto)
-    context = build_capture_context(db, settings, worker="browser-test")
-    try:
-        assert capture_service.capture_now(context, post_id).outcome == "new_version"
-    finally:
-        context.client.close()
+    captured_now(db, settings, post_id)
     officer = make_person("records_officer")
     give_password(db, officer.user)
     served: list[tuple[str, bytes]] = []
