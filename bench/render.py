@@ -8,7 +8,8 @@ goes through the whole path in one process: read the version and its media back 
 and the store (hash-verified), build the page (sanitise, JPEG rendition), render with
 WeasyPrint, hash, store (fsync) and record (Snapshot row, audit event, commit). The bare rate
 is WeasyPrint's own work on the same final HTML with the same PDF options (attachments, PDF/A
-variant, the finisher that adjusts its objects before writing) and nothing else. Bare and whole-path
+variant, the finisher that adjusts its objects before writing, the snapshot user-agent
+stylesheet) and nothing else. Bare and whole-path
 renders alternate, so a change in machine load hits both alike. Each snapshot is of a
 different post with its own photo: nothing is served from a cache.
 
@@ -39,7 +40,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import weasyprint
 from PIL import Image, ImageDraw
 
 from app.accounts.models import SocialAccount
@@ -54,6 +54,7 @@ from app.snapshots.page_assets import ArchiveFetcher
 from app.snapshots.pool import render_pool
 from app.snapshots.render import (
     TEMPLATES_DIR,
+    SnapshotHTML,
     finisher,
     pdf_options,
     prepare,
@@ -184,7 +185,7 @@ def bare_render(database: Database, store: LocalStore, version_id: int) -> float
         {**prepared.resources, **{a.key: (a.data, a.mime_type) for a in prepared.attachments}}
     )
     started = time.perf_counter()
-    weasyprint.HTML(string=prepared.html, url_fetcher=fetcher).write_pdf(
+    SnapshotHTML(string=prepared.html, url_fetcher=fetcher).write_pdf(
         finisher=finisher(view), **pdf_options(prepared, fetcher)
     )
     return time.perf_counter() - started
@@ -246,7 +247,7 @@ def naive_render(database: Database, store: LocalStore, version_id: int) -> floa
         {**resources, **{a.key: (a.data, a.mime_type) for a in prepared.attachments}}
     )
     started = time.perf_counter()
-    weasyprint.HTML(string=prepared.html, url_fetcher=fetcher).write_pdf(
+    SnapshotHTML(string=prepared.html, url_fetcher=fetcher).write_pdf(
         finisher=finisher(view), **pdf_options(prepared, fetcher)
     )
     return time.perf_counter() - started

@@ -91,11 +91,8 @@ class Coverage:
     def missing(self, text: str) -> list[str]:
         """Distinct characters of `text` that need a glyph and have none, in order of first
         appearance."""
-        out: dict[str, None] = {}
-        for char in text:
-            if char not in out and _needs_glyph(char) and not self.covers(char):
-                out[char] = None
-        return list(out)
+        # Each distinct character once (dict.fromkeys keeps the order of first appearance).
+        return [c for c in dict.fromkeys(text) if _needs_glyph(c) and not self.covers(c)]
 
 
 def parse_charsets(output: str) -> Coverage:

@@ -326,8 +326,24 @@ def _threaded(replies: list[Reply]) -> list[tuple[Reply, int, bool]]:
     return out
 
 
+# Line breaks and indentation between two tags of the template's source: each would be a
+# text node that WeasyPrint builds a box and a style for, then drops. Whitespace within a
+# line, in the text and in what the page is filled with (platform HTML, a <pre>) is kept.
+_BETWEEN_TAGS = re.compile(r">[ \t]*\n\s*(?=<|\{[%#])")
+
+
+class _CompactLoader(FileSystemLoader):
+    """The templates without the layout whitespace between their tags."""
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        return _BETWEEN_TAGS.sub(">", source), filename, uptodate
+
+
 _environment = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
+    loader=_CompactLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -608,6 +624,28 @@ def finisher(view: SnapshotView, missing_glyphs: Sequence[str] = ()) -> Callable
 
 
 _stylesheets: list[weasyprint.CSS] = []
+_ua_stylesheets: list[weasyprint.CSS] = []
+
+
+def ua_stylesheet() -> weasyprint.CSS:
+    """The user-agent stylesheet of snapshot pages (templates/snapshot_ua.css), parsed once."""
+    if not _ua_stylesheets:
+        from weasyprint.html import UA_COUNTER_STYLE
+
+        css = (TEMPLATES_DIR / "snapshot_ua.css").read_text(encoding="utf-8")
+        _ua_stylesheets.append(weasyprint.CSS(string=css, counter_style=UA_COUNTER_STYLE))
+    return _ua_stylesheets[0]
+
+
+class SnapshotHTML(weasyprint.HTML):  # type: ignore[misc]
+    """A snapshot page for WeasyPrint, laid out with the snapshot user-agent stylesheet
+    (WeasyPrint's full one tests every element against rules for forms, frames and notes
+    that a snapshot never holds)."""
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[weasyprint.CSS]:
+        return [ua_stylesheet()]
+
+
 _font_configs: list[FontConfiguration] = []
 
 
@@ -696,7 +734,7 @@ def render_snapshot(view: SnapshotView) -> bytes:
             **{a.key: (a.data, a.mime_type) for a in prepared.attachments},
         }
     )
-    document = weasyprint.HTML(string=prepared.html, url_fetcher=fetcher)
+    document = SnapshotHTML(string=prepared.html, url_fetcher=fetcher)
     pdf: bytes = document.write_pdf(
         finisher=finisher(view, prepared.missing_glyphs), **pdf_options(prepared, fetcher)
     )
