@@ -71,6 +71,19 @@ def estimated_rows(
     return rarest * max(1, highest // SAMPLE_ROWIDS), highest
 
 
+@dataclass(frozen=True)
+class Matches:
+    """The candidates that match; with their bm25 for the expression matched, when a walk
+    found them (its whole-table figures are then computed once, for the matches only)."""
+
+    rows: list[int]
+    bm25: dict[int, float] | None = None
+
+
+def _bm25(weights: Sequence[float]) -> str:
+    return f"bm25(search_index_fts, {', '.join(repr(float(w)) for w in weights)})"
+
+
 def matching(
     session: Session,
     expression: str,
@@ -78,22 +91,34 @@ def matching(
     *,
     groups: Sequence[str],
     terms: int,
-) -> list[int]:
-    """The candidates that match `expression` (an FTS5 MATCH string without proximity
-    scoring; `groups` its AND groups alone, `terms` how many terms it has), by probe or
-    by walk, whichever is estimated cheaper."""
+    weights: Sequence[float],
+) -> Matches:
+    """The candidates that match `expression` (an FTS5 MATCH string; `groups` its AND groups
+    alone, `terms` how many terms it has), by probe or by walk, whichever is estimated
+    cheaper; a walk gives each match's bm25 (column `weights`) too."""
     if not candidates:
-        return []
+        return Matches([])
     walk = False
+    low, high = min(candidates), max(candidates)
     if WALK_ROWS_PER_PROBE > 0:
-        rows, _highest = estimated_rows(session, groups, candidates)
-        walk = rows <= WALK_ROWS_PER_PROBE * len(candidates) * terms
-    rowid = "rowid + 0" if walk else "rowid"
+        rows, highest = estimated_rows(session, groups, candidates)
+        # The walk covers only the candidates' rowid range (FTS5 takes it as a constraint).
+        share = (high - low + 1) / max(1, highest)
+        walk = rows * share <= WALK_ROWS_PER_PROBE * len(candidates) * terms
+    parameters = {"match": expression, "ids": list(candidates), "low": low, "high": high}
+    if not walk:
+        statement = text(
+            "SELECT rowid FROM search_index_fts WHERE search_index_fts MATCH :match "
+            "AND rowid IN :ids"
+        ).bindparams(_ids())
+        return Matches(list(session.scalars(statement, parameters)))
     statement = text(
-        "SELECT rowid FROM search_index_fts WHERE search_index_fts MATCH :match "
-        f"AND {rowid} IN :ids"
+        f"SELECT rowid, {_bm25(weights)} AS bm25 FROM search_index_fts "
+        "WHERE search_index_fts MATCH :match AND rowid >= :low AND rowid <= :high "
+        "AND rowid + 0 IN :ids"
     ).bindparams(_ids())
-    return list(session.scalars(statement, {"match": expression, "ids": list(candidates)}))
+    found = {int(r.rowid): float(r.bm25) for r in session.execute(statement, parameters)}
+    return Matches(list(found), found)
 
 
 def any_match(session: Session, expression: str, rows: Sequence[int]) -> bool:
@@ -117,13 +142,23 @@ def ranked_page(
     """The page of `matched` (rows known to match `expression`) ordered by bm25 (the
     column `weights`), then version id."""
     rowid = "rowid" if len(matched) <= RANK_PROBES else "rowid + 0"
-    arguments = ", ".join(repr(float(w)) for w in weights)
     statement = text(
-        f"SELECT rowid, bm25(search_index_fts, {arguments}) AS bm25 FROM search_index_fts "
-        f"WHERE search_index_fts MATCH :match AND {rowid} IN :ids "
-        "ORDER BY bm25, rowid LIMIT :limit OFFSET :offset"
+        f"SELECT rowid, {_bm25(weights)} AS bm25 FROM search_index_fts "
+        "WHERE search_index_fts MATCH :match AND rowid >= :low AND rowid <= :high "
+        f"AND {rowid} IN :ids ORDER BY bm25, rowid LIMIT :limit OFFSET :offset"
     ).bindparams(_ids())
-    rows = session.execute(
-        statement, {"match": expression, "ids": list(matched), "limit": limit, "offset": offset}
-    )
-    return [RankedRow(int(r.rowid), float(r.bm25)) for r in rows]
+    parameters = {
+        "match": expression,
+        "ids": list(matched),
+        "low": min(matched),
+        "high": max(matched),
+        "limit": limit,
+        "offset": offset,
+    }
+    return [RankedRow(int(r.rowid), float(r.bm25)) for r in session.execute(statement, parameters)]
+
+
+def page_of(bm25: dict[int, float], *, limit: int, offset: int) -> list[RankedRow]:
+    """The page of rows already ranked, in ranked_page's order (bm25, then version id)."""
+    order = sorted(bm25.items(), key=lambda item: (item[1], item[0]))
+    return [RankedRow(v, b) for v, b in order[offset : offset + limit]]

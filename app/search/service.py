@@ -625,31 +625,34 @@ def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) ->
         # A few hundred rows pass the filters (an employee's or account's posts over some
         # months): FTS5 is asked about just those rows, by probe or by walk, and ranks the
         # matches among them (bm25 only for those).
-        matched = fts5_plan.matching(
+        without_proximity = fts5_expression(searched, proximity=False)
+        matches = fts5_plan.matching(
             session,
-            fts5_expression(searched, proximity=False),
+            without_proximity,
             candidates,
             groups=[fts5_expression(ParsedQuery((g,), ())) for g in searched.groups],
             terms=sum(len(g) for g in searched.groups) + len(searched.excluded),
+            weights=_BM25_WEIGHTS,
         )
-        total = len(matched)
+        total = len(matches.rows)
         ranked = []
-        if matched:
+        if matches.rows:
             # Ranked by the expression without the proximity phrase when no match has the
             # words together: the phrase then adds exactly 0 to each bm25, and FTS5 need not
             # count the phrase's rows over the whole table (a third of bm25's cost).
             phrase = proximity_phrase(searched)
-            ranking = expression
-            if phrase is not None and not fts5_plan.any_match(session, phrase, matched):
-                ranking = fts5_expression(searched, proximity=False)
-            page_rows = fts5_plan.ranked_page(
-                session,
-                ranking,
-                matched,
-                _BM25_WEIGHTS,
-                limit=query.limit,
-                offset=query.offset,
-            )
+            together = phrase is not None and fts5_plan.any_match(session, phrase, matches.rows)
+            if matches.bm25 is not None and not together:
+                page_rows = fts5_plan.page_of(matches.bm25, limit=query.limit, offset=query.offset)
+            else:
+                page_rows = fts5_plan.ranked_page(
+                    session,
+                    expression if together else without_proximity,
+                    matches.rows,
+                    _BM25_WEIGHTS,
+                    limit=query.limit,
+                    offset=query.offset,
+                )
             ranked = [(r.version_id, r.bm25) for r in page_rows]
     else:
         ranked, total = _ranked_join(session, query, match, filters)
