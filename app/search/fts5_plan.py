@@ -162,3 +162,47 @@ def page_of(bm25: dict[int, float], *, limit: int, offset: int) -> list[RankedRo
     """The page of rows already ranked, in ranked_page's order (bm25, then version id)."""
     order = sorted(bm25.items(), key=lambda item: (item[1], item[0]))
     return [RankedRow(v, b) for v, b in order[offset : offset + limit]]
+
+
+@dataclass(frozen=True)
+class Expressions:
+    """One query's FTS5 MATCH strings (app/search/service.py fts5_expression)."""
+
+    ranked: str  # with the proximity phrase, if any
+    unranked: str  # without it: the same matches
+    groups: list[str]  # each AND group alone
+    terms: int  # how many terms the query has
+    phrase: str | None  # the proximity phrase alone
+
+
+def search_candidates(
+    session: Session,
+    expressions: Expressions,
+    candidates: Sequence[int],
+    weights: Sequence[float],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[int, float]], int]:
+    """The ranked page (version id, bm25) of the candidates that match, and how many do."""
+    matches = matching(
+        session,
+        expressions.unranked,
+        candidates,
+        groups=expressions.groups,
+        terms=expressions.terms,
+        weights=weights,
+    )
+    if not matches.rows:
+        return [], 0
+    # Ranked by the expression without the proximity phrase when no match has the words
+    # together: the phrase then adds exactly 0 to each bm25, and FTS5 need not count the
+    # phrase's rows over the whole table (a third of bm25's cost).
+    phrase = expressions.phrase
+    together = phrase is not None and any_match(session, phrase, matches.rows)
+    if matches.bm25 is not None and not together:
+        rows = page_of(matches.bm25, limit=limit, offset=offset)
+    else:
+        expression = expressions.ranked if together else expressions.unranked
+        rows = ranked_page(session, expression, matches.rows, weights, limit=limit, offset=offset)
+    return [(r.version_id, r.bm25) for r in rows], len(matches.rows)

@@ -58,7 +58,7 @@ from app.errors import Forbidden, Invalid
 from app.open_records.schemas import SearchHit, SearchPage, SearchQuery
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
 from app.retention.models import HeldPost, Hold
-from app.search import fts5_plan, pg_plan
+from app.search import fts5_plan
 
 # The index tables are not ORM models: their columns differ per backend and the migration
 # owns their DDL. These Core descriptions are only for building queries.
@@ -625,35 +625,20 @@ def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) ->
         # A few hundred rows pass the filters (an employee's or account's posts over some
         # months): FTS5 is asked about just those rows, by probe or by walk, and ranks the
         # matches among them (bm25 only for those).
-        without_proximity = fts5_expression(searched, proximity=False)
-        matches = fts5_plan.matching(
+        ranked, total = fts5_plan.search_candidates(
             session,
-            without_proximity,
+            fts5_plan.Expressions(
+                ranked=expression,
+                unranked=fts5_expression(searched, proximity=False),
+                groups=[fts5_expression(ParsedQuery((g,), ())) for g in searched.groups],
+                terms=sum(len(g) for g in searched.groups) + len(searched.excluded),
+                phrase=proximity_phrase(searched),
+            ),
             candidates,
-            groups=[fts5_expression(ParsedQuery((g,), ())) for g in searched.groups],
-            terms=sum(len(g) for g in searched.groups) + len(searched.excluded),
-            weights=_BM25_WEIGHTS,
+            _BM25_WEIGHTS,
+            limit=query.limit,
+            offset=query.offset,
         )
-        total = len(matches.rows)
-        ranked = []
-        if matches.rows:
-            # Ranked by the expression without the proximity phrase when no match has the
-            # words together: the phrase then adds exactly 0 to each bm25, and FTS5 need not
-            # count the phrase's rows over the whole table (a third of bm25's cost).
-            phrase = proximity_phrase(searched)
-            together = phrase is not None and fts5_plan.any_match(session, phrase, matches.rows)
-            if matches.bm25 is not None and not together:
-                page_rows = fts5_plan.page_of(matches.bm25, limit=query.limit, offset=query.offset)
-            else:
-                page_rows = fts5_plan.ranked_page(
-                    session,
-                    expression if together else without_proximity,
-                    matches.rows,
-                    _BM25_WEIGHTS,
-                    limit=query.limit,
-                    offset=query.offset,
-                )
-            ranked = [(r.version_id, r.bm25) for r in page_rows]
     else:
         ranked, total = _ranked_join(session, query, match, filters)
     if not ranked:
@@ -718,38 +703,25 @@ def _ranked_join(
 
 
 def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
+    # The tsquery is built once from bound parameters and passed back as a constant, so
+    # the planner can weigh the GIN index against the filters' B-tree indexes.
+    text_form, nodes = session.execute(
+        select(cast(_pg_tsquery(parsed), Text), func.numnode(_pg_tsquery(parsed)))
+    ).one()
+    if nodes == 0:  # only stop words ("the", "of"): nothing can match
+        return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
+    tsquery = cast(bindparam("tsquery", text_form, type_=Text), TSQUERY)
     d = search_index.c
+    match = d.document.op("@@")(tsquery)
     filters = _filters(query)
-    indexed = _indexed_filters(query)
-    source: FromClause = search_index
-    tsquery: ColumnElement[Any]
-    if indexed and pg_plan.few_rows(session, select(d.version_id).where(*indexed)):
-        # The text matched in the filters' few rows (app/search/pg_plan.py), fenced from the
-        # GIN index. The tsquery is built in the statement (immutable functions of bound
-        # values, folded to a constant when planned); only stop words match nothing.
-        tsquery = _pg_tsquery(parsed)
-        source = select(search_index).where(*filters).offset(0).subquery("candidates")
-        filters = []
-    else:
-        # The tsquery is built once from bound parameters and passed back as a constant, so
-        # the planner can weigh the GIN index against the filters' B-tree indexes.
-        text_form, nodes = session.execute(
-            select(cast(_pg_tsquery(parsed), Text), func.numnode(_pg_tsquery(parsed)))
-        ).one()
-        if nodes == 0:  # only stop words ("the", "of"): nothing can match
-            return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
-        tsquery = cast(bindparam("tsquery", text_form, type_=Text), TSQUERY)
-    c = source.c
-    match = c.document.op("@@")(tsquery)
     # One pass over the matches gives both the ranked page and the total (a window count),
     # as on SQLite: the GIN and B-tree bitmaps are built once, not once for a count and
     # again for the page.
-    rank = func.ts_rank_cd(c.document, tsquery, 1)
+    rank = func.ts_rank_cd(d.document, tsquery, 1)
     page = session.execute(
-        select(c.version_id, rank.label("rank"), func.count().over().label("total"))
-        .select_from(source)
+        select(d.version_id, rank.label("rank"), func.count().over().label("total"))
         .where(match, *filters)
-        .order_by(rank.desc(), c.version_id)
+        .order_by(rank.desc(), d.version_id)
         .limit(query.limit)
         .offset(query.offset)
     ).all()
@@ -759,7 +731,7 @@ def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) 
         total = 0
     else:  # a page past the end: count alone
         total = session.execute(
-            select(func.count()).select_from(source).where(match, *filters)
+            select(func.count()).select_from(search_index).where(match, *filters)
         ).scalar_one()
     if not page:
         return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])

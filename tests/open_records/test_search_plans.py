@@ -1,8 +1,7 @@
 """The SQLite search picks its plan by how many rows the filters leave (FTS5 asked about
 those rows, by a probe per candidate or one walk of the matches, bm25 per match or in one
 walk; else every match joined to the filters); every plan answers the same page. PostgreSQL
-has two plans (the text matched in the filters' rows, or the GIN and B-tree indexes
-together): the same checks run there for both."""
+has one plan: the same checks run there as a plain answer test."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.search import fts5_plan, pg_plan, service
+from app.search import fts5_plan, service
 from tests.conftest import MakePerson
 from tests.open_records.test_search import JUNE, Archive, collected
 from tests.open_records.test_search import archive as archive  # a fixture
@@ -56,7 +55,6 @@ def test_every_plan_answers_the_same_pages(
     answers = {}
     for plan, (candidates, ranked, walk) in PLANS.items():
         monkeypatch.setattr(service, "_PROBE_CANDIDATES", candidates)
-        monkeypatch.setattr(pg_plan, "CANDIDATES", candidates)
         monkeypatch.setattr(fts5_plan, "RANK_PROBES", ranked)
         monkeypatch.setattr(fts5_plan, "WALK_ROWS_PER_PROBE", walk)
         answers[plan] = [archive.search(q, **filters) for q, filters in queries]
