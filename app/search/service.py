@@ -58,6 +58,7 @@ from app.errors import Forbidden, Invalid
 from app.open_records.schemas import SearchHit, SearchPage, SearchQuery
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
 from app.retention.models import HeldPost, Hold
+from app.search import fts5_plan
 
 # The index tables are not ORM models: their columns differ per backend and the migration
 # owns their DDL. These Core descriptions are only for building queries.
@@ -265,15 +266,23 @@ def fts5_expression(parsed: ParsedQuery, *, proximity: bool = True) -> str:
             alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
         )
     expression = " AND ".join(parts)
-    if proximity and len(parsed.groups) > 1 and all(len(g) == 1 for g in parsed.groups):
+    phrase = proximity_phrase(parsed) if proximity else None
+    if phrase is not None:
         # bm25 knows nothing of proximity: the words as one phrase are added as an
         # alternative that changes no match (the phrase implies every word) but scores, so
         # "pool closure" together ranks above the two words apart.
-        phrase = Term(tuple(w for g in parsed.groups for w in g[0].words))
-        expression = f"({expression}) OR {_fts5_string(phrase)}"
+        expression = f"({expression}) OR {phrase}"
     for term in parsed.excluded:
         expression = f"({expression}) NOT {_fts5_string(term)}"
     return expression
+
+
+def proximity_phrase(parsed: ParsedQuery) -> str | None:
+    """The FTS5 phrase of every word in order, that fts5_expression adds for proximity
+    (when the query is two or more single words or phrases), else None."""
+    if len(parsed.groups) > 1 and all(len(g) == 1 for g in parsed.groups):
+        return _fts5_string(Term(tuple(w for g in parsed.groups for w in g[0].words)))
+    return None
 
 
 def _pg_term(term: Term) -> ColumnElement[Any]:
@@ -478,18 +487,9 @@ def _effective_label() -> ColumnElement[Any]:
 
 
 def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """Every filter: the indexed ones first (_indexed_filters), then live state."""
     d = search_index.c
-    conditions: list[ColumnElement[bool]] = []
-    if query.employee_id is not None:
-        conditions.append(d.owner_id == query.employee_id)
-    if query.account_id is not None:
-        conditions.append(d.account_id == query.account_id)
-    if query.platform is not None:
-        conditions.append(d.platform == query.platform)
-    if query.date_from is not None:
-        conditions.append(d.created_at >= _day_start(query.date_from))
-    if query.date_to is not None:
-        conditions.append(d.created_at < _day_start(query.date_to + dt.timedelta(days=1)))
+    conditions = _indexed_filters(query)
     if query.label is not None:
         conditions.append(_effective_label() == query.label.value)
     if query.edited is not None:
@@ -575,10 +575,9 @@ def _hit(row: Any, rank: float, snippet: str | None, *, escaped: bool = False) -
     )
 
 
-# At most this many rows passing the B-tree-indexed filters: the FTS5 probe per row wins.
+# At most this many rows passing the B-tree-indexed filters: FTS5 is asked about just those
+# rows (app/search/fts5_plan.py), else every match is joined to the filters.
 _PROBE_CANDIDATES = 2_000
-# At most this many matches among them: ranked by a bm25 probe per match, else by one walk.
-_PROBE_RANKED = 40
 
 
 def _indexed_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
@@ -598,47 +597,80 @@ def _indexed_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _few_candidates(session: Session, query: SearchQuery) -> bool:
-    """Whether the indexed filters leave at most _PROBE_CANDIDATES rows (a bounded count
-    over a covering index: it stops reading at the limit)."""
+def _candidates(
+    session: Session, query: SearchQuery, filters: list[ColumnElement[bool]]
+) -> list[int] | None:
+    """The rows passing every filter, when the indexed filters leave at most
+    _PROBE_CANDIDATES (read from a covering index, stopping at the limit); else None."""
     indexed = _indexed_filters(query)
     if not indexed:
-        return False
-    bounded = (
-        select(search_index.c.version_id).where(*indexed).limit(_PROBE_CANDIDATES + 1).subquery()
-    )
-    found = session.execute(select(func.count()).select_from(bounded)).scalar_one()
-    return int(found) <= _PROBE_CANDIDATES
+        return None
+    d = search_index.c
+    ids = list(session.scalars(select(d.version_id).where(*indexed).limit(_PROBE_CANDIDATES + 1)))
+    if len(ids) > _PROBE_CANDIDATES:
+        return None
+    if ids and len(filters) > len(indexed):  # live-state filters, on those rows only
+        ids = list(session.scalars(select(d.version_id).where(d.version_id.in_(ids), *filters)))
+    return ids
 
 
 def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
     searched = without_stop_words(parsed)
-    match = _FTS_TABLE.op("MATCH")(bindparam("match", fts5_expression(searched)))
+    expression = fts5_expression(searched)
+    match = _FTS_TABLE.op("MATCH")(bindparam("match", expression))
     filters = _filters(query)
+    candidates = _candidates(session, query, filters) if filters else None
+    ranked: list[tuple[int, float]]
+    if candidates is not None:
+        # A few hundred rows pass the filters (an employee's or account's posts over some
+        # months): FTS5 is asked about just those rows, by probe or by walk, and ranks the
+        # matches among them (bm25 only for those).
+        ranked, total = fts5_plan.search_candidates(
+            session,
+            fts5_plan.Expressions(
+                ranked=expression,
+                unranked=fts5_expression(searched, proximity=False),
+                groups=[fts5_expression(ParsedQuery((g,), ())) for g in searched.groups],
+                terms=sum(len(g) for g in searched.groups) + len(searched.excluded),
+                phrase=proximity_phrase(searched),
+            ),
+            candidates,
+            _BM25_WEIGHTS,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    else:
+        ranked, total = _ranked_join(session, query, match, filters)
+    if not ranked:
+        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
+
+    ids = [version_id for version_id, _bm25 in ranked]
+    details = {
+        row.version_id: row
+        for row in session.execute(select(*_HIT_COLUMNS).where(search_index.c.version_id.in_(ids)))
+    }
+    # snippet() only for the page, not for every match the ranking looked at.
+    snippet = func.snippet(_FTS_TABLE, -1, _MARK_START, _MARK_END, _ELLIPSIS, _SNIPPET_TOKENS)
+    rows = session.execute(
+        select(search_index_fts.c.rowid, snippet).where(match, search_index_fts.c.rowid.in_(ids))
+    )
+    snippets: dict[int, str] = dict(rows.all())
+    hits = [
+        _hit(details[version_id], -bm25, snippets.get(version_id)) for version_id, bm25 in ranked
+    ]
+    return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
+
+
+def _ranked_join(
+    session: Session,
+    query: SearchQuery,
+    match: ColumnElement[bool],
+    filters: list[ColumnElement[bool]],
+) -> tuple[list[tuple[int, float]], int]:
+    """The ranked page and the total from one walk over every match, joined to the filters."""
     source: FromClause = search_index_fts
     conditions: list[ColumnElement[bool]] = [match]
-    matched: list[int] | None = None
-    if filters and _few_candidates(session, query):
-        # A few hundred rows pass the filters (an employee's or account's posts over some
-        # months): probe FTS5 for just those rowids (rowid = ? per candidate, "=M" in the
-        # plan) rather than walk every match of frequent words and look each row up. The
-        # probe asks for no bm25: FTS5 computes bm25's whole-table figures anew for each
-        # probe (a walk of every term's full doclist), so bm25 is asked below only for the
-        # rows that match.
-        candidates = select(search_index.c.version_id).where(*filters)
-        matched = list(
-            session.scalars(
-                select(search_index_fts.c.rowid).where(
-                    _FTS_TABLE.op("MATCH")(fts5_expression(searched, proximity=False)),
-                    search_index_fts.c.rowid.in_(candidates),
-                )
-            )
-        )
-    if matched is not None and len(matched) <= _PROBE_RANKED:
-        if not matched:
-            return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
-        conditions.append(search_index_fts.c.rowid.in_(matched))
-    elif filters:
+    if filters:
         source = search_index_fts.join(
             search_index, search_index.c.version_id == search_index_fts.c.rowid
         )
@@ -667,22 +699,7 @@ def _search_sqlite(session: Session, query: SearchQuery, parsed: ParsedQuery) ->
     else:  # a page past the end: count alone
         count = select(func.count()).select_from(source).where(*conditions)
         total = session.execute(count).scalar_one()
-    if not page:
-        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
-
-    ids = [row.version_id for row in page]
-    details = {
-        row.version_id: row
-        for row in session.execute(select(*_HIT_COLUMNS).where(search_index.c.version_id.in_(ids)))
-    }
-    # snippet() only for the page, not for every match the ranking looked at.
-    snippet = func.snippet(_FTS_TABLE, -1, _MARK_START, _MARK_END, _ELLIPSIS, _SNIPPET_TOKENS)
-    rows = session.execute(
-        select(search_index_fts.c.rowid, snippet).where(match, search_index_fts.c.rowid.in_(ids))
-    )
-    snippets: dict[int, str] = dict(rows.all())
-    hits = [_hit(details[row.version_id], -row.bm25, snippets.get(row.version_id)) for row in page]
-    return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
+    return [(int(row.version_id), float(row.bm25)) for row in page], total
 
 
 def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:

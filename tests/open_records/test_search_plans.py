@@ -1,6 +1,7 @@
-"""The SQLite search picks its plan by how many rows the filters leave (probe FTS5 per
-candidate, bm25 per match or in one walk); every plan answers the same page. PostgreSQL has
-one plan: the same checks run there as a plain answer test."""
+"""The SQLite search picks its plan by how many rows the filters leave (FTS5 asked about
+those rows, by a probe per candidate or one walk of the matches, bm25 per match or in one
+walk; else every match joined to the filters); every plan answers the same page. PostgreSQL
+has one plan: the same checks run there as a plain answer test."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ from typing import Any
 
 import pytest
 
-from app.search import service
+from app.search import fts5_plan, service
 from tests.conftest import MakePerson
 from tests.open_records.test_search import JUNE, Archive, collected
 from tests.open_records.test_search import archive as archive  # a fixture
 from tests.open_records.test_search import officer as officer  # a fixture
 
+ALWAYS = 10**9
+# (_PROBE_CANDIDATES, RANK_PROBES, WALK_ROWS_PER_PROBE) on SQLite.
 PLANS = {
-    "probe, bm25 per match": (2_000, 40),
-    "probe, bm25 in one walk": (2_000, 0),
-    "join over every match": (0, 0),
+    "probe, bm25 per match": (2_000, ALWAYS, 0),
+    "probe, bm25 in one walk": (2_000, 0, 0),
+    "walk, bm25 per match": (2_000, ALWAYS, ALWAYS),
+    "walk, bm25 in one walk": (2_000, 0, ALWAYS),
+    "estimated (the defaults)": (2_000, fts5_plan.RANK_PROBES, fts5_plan.WALK_ROWS_PER_PROBE),
+    "join over every match": (0, 0, 0),
 }
 
 
@@ -47,9 +53,10 @@ def test_every_plan_answers_the_same_pages(
         ("zebra crossing", {"employee_id": alice.user.id}),
     ]
     answers = {}
-    for plan, (candidates, ranked) in PLANS.items():
+    for plan, (candidates, ranked, walk) in PLANS.items():
         monkeypatch.setattr(service, "_PROBE_CANDIDATES", candidates)
-        monkeypatch.setattr(service, "_PROBE_RANKED", ranked)
+        monkeypatch.setattr(fts5_plan, "RANK_PROBES", ranked)
+        monkeypatch.setattr(fts5_plan, "WALK_ROWS_PER_PROBE", walk)
         answers[plan] = [archive.search(q, **filters) for q, filters in queries]
     first = answers["probe, bm25 per match"]
     assert [page.total for page in first] == [16, 21, 8, 16, 32, 0]
