@@ -8,7 +8,9 @@ The archive is `--n` flagged posts with one version each (bench.classify's synth
 loaded in bulk. Run 1 classifies them unclassified (every decision is written and every post
 gets its first retention assignment); run 2 again with nothing changed; run 3 after a
 configuration change that turns the boosts of the official accounts into records (their
-retention is recomputed).
+retention is recomputed). Each run prints its wall time and the CPU time of this process (the
+database server's is not counted): on a shared, loaded machine the wall time is the CPU time
+stretched by the load printed with the machine line.
 """
 
 from __future__ import annotations
@@ -124,16 +126,17 @@ def counts(db: Database) -> dict[str, int]:
         }
 
 
-def run_command(url: str, schedules: Path) -> tuple[float, int, str]:
+def run_command(url: str, schedules: Path) -> tuple[float, float, int, str]:
+    """(wall seconds, this process's CPU seconds, exit code, output) of the command."""
     from app.cli import main
 
     out = io.StringIO()
     with environment({"POSTVAULT_DATABASE_URL": url, "POSTVAULT_SCHEDULES_DIR": str(schedules)}):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with contextlib.redirect_stdout(out):
             code = main(["classify", "--all", "--quiet"])
-        elapsed = time.perf_counter() - started
-    return elapsed, code, out.getvalue()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return elapsed, cpu, code, out.getvalue()
 
 
 def write_config(folder: Path, source: dict[str, Any]) -> None:
@@ -160,13 +163,14 @@ def bench(url: str, n: int, runs: int, label: str) -> None:
             if run == 2:
                 write_config(schedules, {**CONFIG_SOURCE, "official_accounts": {}})
             before = counts(db)
-            elapsed, code, output = run_command(url, schedules)
+            elapsed, cpu, code, output = run_command(url, schedules)
             after = counts(db)
             written = {k: after[k] - before[k] for k in after}
             first = output.splitlines()[1] if len(output.splitlines()) > 1 else output.strip()
             print(
                 f"{label}: classify --all ({what[run]}): {n:,} versions in {elapsed:.1f} s = "
-                f"{n / elapsed:,.0f} versions/s (exit {code}; written: "
+                f"{n / elapsed:,.0f} versions/s; {cpu:.1f} s CPU in this process = "
+                f"{n / cpu:,.0f} versions per CPU second (exit {code}; written: "
                 + ", ".join(f"{v:,} {k}" for k, v in written.items())
                 + f")\n  {first}"
             )
