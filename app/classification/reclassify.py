@@ -6,6 +6,9 @@ overrides, latest versions and current labels, the stored fingerprints, and the 
 index rows every version of the batch can match (`PrefetchedCrossPostIndex`). New decision
 rows, their audit events and the fingerprints of versions never fingerprinted are written per
 batch too. The decisions are the very ones `classify_version` makes one version at a time.
+The label-changed hooks are called once for all the posts whose label changed when they have a
+batch form (`BatchLabelChangedHook`: the retention hook assigns them in batches), else post
+by post.
 """
 
 from __future__ import annotations
