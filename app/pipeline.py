@@ -5,7 +5,7 @@ only connects them, so a reader sees the whole flow here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import httpx
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from app.db import Database
 from app.platforms.collected import Collector
 from app.platforms.http import make_client, policy_from_settings
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
-from app.retention.assignment import assign_retention
+from app.retention.assignment import assign_retention, assign_retention_many
 from app.retention.schedules import current_schedules, load_schedules
 from app.search.service import index_version
 from app.snapshots.pool import render_pool
@@ -39,22 +39,40 @@ def check_configuration(settings: Settings) -> None:
     load_schedules(settings.schedules_dir)
 
 
-def recompute_retention(settings: Settings) -> classification_service.LabelChangedHook:
-    """Reassign a post's series and due date, by the schedules as the folder holds them now
-    (a changed file is read again; the schedule sync job applies it to every post)."""
-    current_schedules(settings.schedules_dir)  # a bad folder stops start-up
+class _RecomputeRetention:
+    """The retention hook: `assign_retention` for one post, `assign_retention_many` for the
+    posts a re-classification relabelled (the same outcome, read and written in batches)."""
 
-    def hook(session: Session, post_id: int, actor: Actor) -> None:
+    __name__ = "recompute_retention"
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = settings.schedules_dir
+        self.timezone = settings.retention_timezone
+
+    def __call__(self, session: Session, post_id: int, actor: Actor) -> None:
         assign_retention(
             session,
             post_id=post_id,
             actor=actor,
-            schedules=current_schedules(settings.schedules_dir),
-            timezone=settings.retention_timezone,
+            schedules=current_schedules(self.folder),
+            timezone=self.timezone,
         )
 
-    hook.__name__ = "recompute_retention"
-    return hook
+    def many(self, session: Session, post_ids: Sequence[int], actor: Actor) -> None:
+        assign_retention_many(
+            session,
+            post_ids=post_ids,
+            actor=actor,
+            schedules=current_schedules(self.folder),
+            timezone=self.timezone,
+        )
+
+
+def recompute_retention(settings: Settings) -> classification_service.BatchLabelChangedHook:
+    """Reassign a post's series and due date, by the schedules as the folder holds them now
+    (a changed file is read again; the schedule sync job applies it to every post)."""
+    current_schedules(settings.schedules_dir)  # a bad folder stops start-up
+    return _RecomputeRetention(settings)
 
 
 def label_changed_hooks(settings: Settings) -> list[classification_service.LabelChangedHook]:

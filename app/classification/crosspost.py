@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows
+from app.bulk import in_values, insert_rows
 from app.classification.crosspost_index import Fingerprint, IndexedCapture
 from app.classification.models import (
     ContentFingerprint,
@@ -69,7 +69,7 @@ class DbCrossPostIndex:
                 ContentFingerprintBand,
                 ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
             )
-            .where(ContentFingerprintBand.band_key.in_(list(keys)))
+            .where(in_values(self.session, ContentFingerprintBand.band_key, list(keys)))
             .group_by(ContentFingerprint.id)
         )
         if exclude_post_id is not None:
@@ -191,7 +191,7 @@ class PrefetchedCrossPostIndex:
         for chunk in _in_chunks(hashes):
             for row in session.execute(
                 select(ContentFingerprint.exact_hash, *_CAPTURE_COLUMNS).where(
-                    ContentFingerprint.exact_hash.in_(chunk)
+                    in_values(session, ContentFingerprint.exact_hash, chunk)
                 )
             ):
                 self._by_hash.setdefault(str(row[0]), []).append(_capture(row[1:]))
@@ -204,7 +204,7 @@ class PrefetchedCrossPostIndex:
             for key, fingerprint_id in session.execute(
                 select(
                     ContentFingerprintBand.band_key, ContentFingerprintBand.fingerprint_id
-                ).where(ContentFingerprintBand.band_key.in_(chunk))
+                ).where(in_values(session, ContentFingerprintBand.band_key, chunk))
             ):
                 self._by_key.setdefault(key, []).append(fingerprint_id)
         wanted: set[int] = set()
@@ -216,7 +216,7 @@ class PrefetchedCrossPostIndex:
         for chunk in _in_chunks(sorted(wanted)):
             for capture_row in session.execute(
                 select(ContentFingerprint.id, *_CAPTURE_COLUMNS).where(
-                    ContentFingerprint.id.in_(chunk)
+                    in_values(session, ContentFingerprint.id, chunk)
                 )
             ):
                 self._captures[capture_row[0]] = _capture(capture_row[1:])

@@ -6,6 +6,9 @@ overrides, latest versions and current labels, the stored fingerprints, and the 
 index rows every version of the batch can match (`PrefetchedCrossPostIndex`). New decision
 rows, their audit events and the fingerprints of versions never fingerprinted are written per
 batch too. The decisions are the very ones `classify_version` makes one version at a time.
+The label-changed hooks are called once for all the posts whose label changed when they have a
+batch form (`BatchLabelChangedHook`: the retention hook assigns them in batches), else post
+by post.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app.audit.service import Actor, record, record_many
-from app.bulk import insert_rows
+from app.bulk import in_values, insert_rows
 from app.classification.config import ClassifierConfig
 from app.classification.crosspost import (
     PrefetchedCrossPostIndex,
@@ -50,6 +53,7 @@ from app.classification.service import (
     _carried_forward,
     _store,
     _verified,
+    notify_many,
 )
 from app.classification.service import ON_LABEL_CHANGED as ON_LABEL_CHANGED
 from app.db import utcnow
@@ -132,7 +136,10 @@ def effective_labels(session: Session, post_ids: Iterable[int]) -> dict[int, Lab
         rows = session.execute(
             select(CapturedVersion.post_id, Classification.label)
             .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-            .where(CapturedVersion.post_id.in_(chunk), Classification.is_current.is_(True))
+            .where(
+                in_values(session, CapturedVersion.post_id, chunk),
+                Classification.is_current.is_(True),
+            )
         )
         for post_id, value in rows:
             label = Label(value)
@@ -149,7 +156,7 @@ def _active_overrides(session: Session, post_ids: Sequence[int]) -> dict[int, An
     for row in session.scalars(
         select(ClassificationOverride)
         .where(
-            ClassificationOverride.post_id.in_(post_ids),
+            in_values(session, ClassificationOverride.post_id, post_ids),
             ClassificationOverride.revoked_at.is_(None),
         )
         .order_by(ClassificationOverride.id.desc())
@@ -173,7 +180,11 @@ def _read_batch(session: Session, after_id: int, size: int) -> _Batch | None:
             .where(CapturedVersion.id > after_id)
             .order_by(CapturedVersion.id)
             .limit(size)
-            .options(selectinload(CapturedVersion.post).selectinload(FlaggedPost.account))
+            .options(
+                joinedload(CapturedVersion.post, innerjoin=True).joinedload(
+                    FlaggedPost.account, innerjoin=True
+                )
+            )
         )
     )
     if not versions:
@@ -183,14 +194,14 @@ def _read_batch(session: Session, after_id: int, size: int) -> _Batch | None:
     previous: dict[int, Classification] = {}
     for row in session.scalars(
         select(Classification)
-        .where(Classification.version_id.in_(ids), Classification.source == "rules")
+        .where(in_values(session, Classification.version_id, ids), Classification.source == "rules")
         .order_by(Classification.id)
     ):
         previous[row.version_id] = row  # the last one wins: the newest
     latest: dict[int, tuple[int, int]] = {}
     for version_id, post_id, number in session.execute(
         select(CapturedVersion.id, CapturedVersion.post_id, CapturedVersion.number).where(
-            CapturedVersion.post_id.in_(post_ids)
+            in_values(session, CapturedVersion.post_id, post_ids)
         )
     ):
         if post_id not in latest or number > latest[post_id][1]:
@@ -222,7 +233,7 @@ def _fingerprints(
     stored = dict(
         session.execute(
             select(ContentFingerprint.version_id, ContentFingerprint.algorithm).where(
-                ContentFingerprint.version_id.in_(list(out))
+                in_values(session, ContentFingerprint.version_id, list(out))
             )
         ).all()
     )
@@ -286,14 +297,14 @@ class BatchPrimaries(PrimaryLookup):
             for version_id, normalized, status in session.execute(
                 select(CapturedVersion.id, CapturedVersion.normalized, FlaggedPost.status)
                 .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
-                .where(CapturedVersion.id.in_(chunk))
+                .where(in_values(session, CapturedVersion.id, chunk))
             ):
                 self._held[version_id] = normalized is not None and status != PostStatus.disposed
         self._posts: dict[str, tuple[int, PostStatus]] = {}
         for chunk in _chunks(sorted(urls)):
             for post_id, url, status in session.execute(
                 select(FlaggedPost.id, FlaggedPost.url, FlaggedPost.status)
-                .where(FlaggedPost.url.in_(chunk))
+                .where(in_values(session, FlaggedPost.url, chunk))
                 .order_by(FlaggedPost.id)
             ):
                 self._posts.setdefault(url, (post_id, PostStatus(status)))
@@ -305,7 +316,7 @@ class BatchPrimaries(PrimaryLookup):
                     CapturedVersion.number,
                     CapturedVersion.id,
                     CapturedVersion.normalized,
-                ).where(CapturedVersion.post_id.in_(chunk))
+                ).where(in_values(session, CapturedVersion.post_id, chunk))
             ):
                 if post_id not in self._latest or number > self._latest[post_id][0]:
                     self._latest[post_id] = (number, version_id, normalized is not None)
@@ -345,7 +356,10 @@ class _Pending:
         for chunk in _chunks(retire):
             session.execute(
                 update(Classification)
-                .where(Classification.version_id.in_(chunk), Classification.is_current.is_(True))
+                .where(
+                    in_values(session, Classification.version_id, chunk),
+                    Classification.is_current.is_(True),
+                )
                 .values(is_current=False)
             )
         ids = insert_rows(
@@ -487,11 +501,9 @@ def reclassify_all(
         session.flush()
     hooks = ON_LABEL_CHANGED if on_label_changed is None else on_label_changed
     after = effective_labels(session, labels_before)
-    for post_id, before in labels_before.items():
-        if after[post_id] != before:
-            summary.posts_relabelled += 1
-            for hook in hooks:
-                hook(session, post_id, actor)
+    relabelled = [post_id for post_id, before in labels_before.items() if after[post_id] != before]
+    summary.posts_relabelled = len(relabelled)
+    notify_many(session, relabelled, actor, hooks)
     record(
         session,
         actor=actor,

@@ -16,6 +16,7 @@ rules over the whole archive is `app.classification.reclassify`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
@@ -45,6 +46,39 @@ from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
 from app.retention.models import refuse_if_held
 
 LabelChangedHook = Callable[[Session, int, Actor], None]
+
+
+@runtime_checkable
+class BatchLabelChangedHook(Protocol):
+    """A label-changed hook with a batch form: `many` does for a list of posts, in their
+    order, what calling the hook on each of them does (re-classification changes the labels of
+    thousands of posts at once)."""
+
+    def __call__(self, session: Session, post_id: int, actor: Actor) -> None: ...
+
+    def many(self, session: Session, post_ids: Sequence[int], actor: Actor) -> None: ...
+
+
+def notify_many(
+    session: Session,
+    post_ids: Sequence[int],
+    actor: Actor,
+    hooks: Sequence[LabelChangedHook],
+) -> None:
+    """Call the hooks for posts whose effective label changed: each hook's batch form over
+    all of them when every hook has one, else every hook on each post in turn."""
+    if not post_ids:
+        return
+    batched = [hook for hook in hooks if isinstance(hook, BatchLabelChangedHook)]
+    if len(batched) == len(hooks):
+        for hook in batched:
+            hook.many(session, post_ids, actor)
+        return
+    for post_id in post_ids:
+        for each in hooks:
+            each(session, post_id, actor)
+
+
 # Called with (session, post_id, actor) after a post's effective label changed; the lead
 # registers the retention assignment here.
 # Callers pass their hooks (`on_label_changed=`: the capture context's, the app's); this list

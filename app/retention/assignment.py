@@ -6,14 +6,18 @@ Session-first services: they flush, the caller owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.service import Actor, record
+from app.audit.service import Actor, record, record_many
 from app.auth.models import User
-from app.classification.service import active_override, effective_label
+from app.bulk import in_values, insert_rows
+from app.classification.models import Classification, ClassificationOverride, Label
+from app.classification.service import _LABEL_RANK, active_override, effective_label
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -23,6 +27,8 @@ from app.retention.models import RetentionAssignment, refuse_if_held
 from app.retention.schedules import ScheduleSet
 
 DEFAULT_LABEL = "record"  # a post not classified yet is treated as a record: the safe side
+# Posts per chunk of `assign_retention_many`: IN lists well under the parameter limits.
+_CHUNK = 900
 
 
 def current_label(session: Session, post_id: int) -> tuple[str, str]:
@@ -71,30 +77,31 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def assign_retention(
-    session: Session,
+@dataclass(frozen=True)
+class _Planned:
+    """A new current assignment of a post: its row's values and its audit events."""
+
+    row: dict[str, Any]
+    events: list[tuple[str, str, object, dict[str, Any] | None]]
+
+
+def _plan(
     *,
-    post_id: int,
-    actor: Actor,
+    post: FlaggedPost,
+    old: RetentionAssignment | None,
+    label: str,
+    label_source: str,
+    created_at: dt.datetime,
+    created_source: str,
     schedules: ScheduleSet,
-    timezone: str = DEFAULT_TIMEZONE,
-) -> RetentionAssignment:
-    """Give a post its series and due date; call after classification and when removed_at is
-    set. Writes a new current assignment only when something changed (audited)."""
-    post = session.get(FlaggedPost, post_id)
-    if post is None:
-        raise NotFound(f"no post {post_id}")
-    old = current_assignment(session, post_id)
-    if post.status == PostStatus.disposed:
-        if old is None:
-            raise Conflict(f"post {post_id} was disposed; only its stub remains")
-        return old
-    label, label_source = current_label(session, post_id)
+    timezone: str,
+) -> _Planned | None:
+    """What `assign_retention` writes for a post that is not disposed, from what it read:
+    None when nothing changed. One definition for one post and for many."""
     try:
         schedule, series = schedules.series_for_label(label)
     except KeyError as exc:
         raise Invalid(str(exc.args[0])) from None
-    created_at, created_source = created_at_of(session, post)
     created = local_date(as_utc(created_at) or created_at, timezone)
     event: dt.date | None = None
     if series.trigger_event == "post_removed" and post.removed_at is not None:
@@ -130,27 +137,23 @@ def assign_retention(
         and old.due_on == due.due_on
         and old.due_reason == reason
     ):
-        return old
-    if old is not None:
-        old.is_current = False
-    assignment = RetentionAssignment(
-        post_id=post_id,
-        label=label,
-        schedule_id=schedule.id,
-        schedule_version=schedule.version,
-        series_code=series.code,
-        retention=series.retention,
-        due_on=due.due_on,
-        due_reason=reason,
-        whs_notice=series.whs_notice,
-        disposition=series.disposition,
-        released_by_id=released_by_id,
-        released_at=released_at,
-        is_current=True,
-        computed_at=utcnow(),
-    )
-    session.add(assignment)
-    session.flush()
+        return None
+    row: dict[str, Any] = {
+        "post_id": post.id,
+        "label": label,
+        "schedule_id": schedule.id,
+        "schedule_version": schedule.version,
+        "series_code": series.code,
+        "retention": series.retention,
+        "due_on": due.due_on,
+        "due_reason": reason,
+        "whs_notice": series.whs_notice,
+        "disposition": series.disposition,
+        "released_by_id": released_by_id,
+        "released_at": released_at,
+        "is_current": True,
+        "computed_at": utcnow(),
+    }
     details: dict[str, Any] = {
         "label": label,
         "label_source": label_source,
@@ -161,30 +164,230 @@ def assign_retention(
         "due_on": due.due_on,
         "due_reason": reason,
     }
-    record(
-        session,
-        actor=actor,
-        action="retention.assigned",
-        object_type="post",
-        object_id=post_id,
-        details=details,
-    )
+    events: list[tuple[str, str, object, dict[str, Any] | None]] = [
+        ("retention.assigned", "post", post.id, details)
+    ]
     if old is not None and (old.due_on != due.due_on or old.series_code != series.code):
+        events.append(
+            (
+                "retention.recomputed",
+                "post",
+                post.id,
+                {
+                    "old_series_code": old.series_code,
+                    "new_series_code": series.code,
+                    "old_due_on": old.due_on,
+                    "new_due_on": due.due_on,
+                    "reason": reason,
+                },
+            )
+        )
+    return _Planned(row=row, events=events)
+
+
+def assign_retention(
+    session: Session,
+    *,
+    post_id: int,
+    actor: Actor,
+    schedules: ScheduleSet,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> RetentionAssignment:
+    """Give a post its series and due date; call after classification and when removed_at is
+    set. Writes a new current assignment only when something changed (audited)."""
+    post = session.get(FlaggedPost, post_id)
+    if post is None:
+        raise NotFound(f"no post {post_id}")
+    old = current_assignment(session, post_id)
+    if post.status == PostStatus.disposed:
+        if old is None:
+            raise Conflict(f"post {post_id} was disposed; only its stub remains")
+        return old
+    label, label_source = current_label(session, post_id)
+    created_at, created_source = created_at_of(session, post)
+    planned = _plan(
+        post=post,
+        old=old,
+        label=label,
+        label_source=label_source,
+        created_at=created_at,
+        created_source=created_source,
+        schedules=schedules,
+        timezone=timezone,
+    )
+    if planned is None:
+        assert old is not None
+        return old
+    if old is not None:
+        old.is_current = False
+    assignment = RetentionAssignment(**planned.row)
+    session.add(assignment)
+    session.flush()
+    for action, object_type, object_id, details in planned.events:
         record(
             session,
             actor=actor,
-            action="retention.recomputed",
-            object_type="post",
-            object_id=post_id,
-            details={
-                "old_series_code": old.series_code,
-                "new_series_code": series.code,
-                "old_due_on": old.due_on,
-                "new_due_on": due.due_on,
-                "reason": reason,
-            },
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
         )
     return assignment
+
+
+def current_labels(session: Session, post_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """`current_label` of many posts, in two queries (at most _CHUNK posts)."""
+    overrides: dict[int, ClassificationOverride] = {}
+    for override in session.scalars(
+        select(ClassificationOverride)
+        .where(
+            in_values(session, ClassificationOverride.post_id, post_ids),
+            ClassificationOverride.revoked_at.is_(None),
+        )
+        .order_by(ClassificationOverride.id.desc())
+    ):
+        overrides.setdefault(override.post_id, override)
+    labels: dict[int, Label] = {}
+    for post_id, value in session.execute(
+        select(CapturedVersion.post_id, Classification.label)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(
+            in_values(session, CapturedVersion.post_id, post_ids),
+            Classification.is_current.is_(True),
+        )
+    ):
+        found = Label(value)
+        if post_id not in labels or _LABEL_RANK[found] > _LABEL_RANK[labels[post_id]]:
+            labels[post_id] = found
+    out: dict[int, tuple[str, str]] = {}
+    for post_id in post_ids:
+        active = overrides.get(post_id)
+        if active is not None:
+            out[post_id] = (active.label, f"override {active.id}")
+        elif post_id in labels:
+            out[post_id] = (
+                labels[post_id].value,
+                "the most retentive current classification of its versions",
+            )
+        else:
+            out[post_id] = (DEFAULT_LABEL, "not classified yet")
+    return out
+
+
+def assign_retention_many(
+    session: Session,
+    *,
+    post_ids: Iterable[int],
+    actor: Actor,
+    schedules: ScheduleSet,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> int:
+    """`assign_retention` for many posts, in their order, with the same outcome: the same new
+    assignments and the same audit events in the same order, the same errors. Reads and
+    writes a chunk of posts at a time (a few queries, one UPDATE, one INSERT, one append to
+    the audit chain), not one post at a time. Returns how many posts got a new assignment."""
+    ordered = list(dict.fromkeys(post_ids))  # a post twice: the second time changes nothing
+    changed = 0
+    for start in range(0, len(ordered), _CHUNK):
+        changed += _assign_chunk(
+            session,
+            ordered[start : start + _CHUNK],
+            actor=actor,
+            schedules=schedules,
+            timezone=timezone,
+        )
+    return changed
+
+
+def _assign_chunk(
+    session: Session,
+    post_ids: list[int],
+    *,
+    actor: Actor,
+    schedules: ScheduleSet,
+    timezone: str,
+) -> int:
+    posts = {
+        post.id: post
+        for post in session.scalars(
+            select(FlaggedPost).where(in_values(session, FlaggedPost.id, post_ids))
+        )
+    }
+    olds: dict[int, RetentionAssignment] = {}
+    for assignment in session.scalars(
+        select(RetentionAssignment)
+        .where(
+            in_values(session, RetentionAssignment.post_id, post_ids),
+            RetentionAssignment.is_current.is_(True),
+        )
+        .order_by(RetentionAssignment.id.desc())
+    ):
+        olds.setdefault(assignment.post_id, assignment)
+    kept = [
+        post_id
+        for post_id in post_ids
+        if post_id in posts and posts[post_id].status != PostStatus.disposed
+    ]
+    labels = current_labels(session, kept)
+    created: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {
+        post_id: (platform_created, captured)
+        for post_id, platform_created, captured in session.execute(
+            select(
+                CapturedVersion.post_id,
+                func.min(CapturedVersion.platform_created_at),
+                func.min(CapturedVersion.captured_at),
+            )
+            .where(in_values(session, CapturedVersion.post_id, kept))
+            .group_by(CapturedVersion.post_id)
+        )
+    }
+    retire: list[int] = []
+    rows: list[dict[str, Any]] = []
+    events: list[tuple[str, str, object, dict[str, Any] | None]] = []
+    for post_id in post_ids:
+        post = posts.get(post_id)
+        if post is None:
+            raise NotFound(f"no post {post_id}")
+        old = olds.get(post_id)
+        if post.status == PostStatus.disposed:
+            if old is None:
+                raise Conflict(f"post {post_id} was disposed; only its stub remains")
+            continue
+        label, label_source = labels[post_id]
+        platform_created, captured = created.get(post_id, (None, None))
+        if platform_created is not None:
+            created_at, created_source = platform_created, "platform creation date"
+        elif captured is not None:
+            created_at, created_source = captured, "first capture"
+        else:
+            created_at, created_source = post.flagged_at, "flagging (not captured yet)"
+        planned = _plan(
+            post=post,
+            old=old,
+            label=label,
+            label_source=label_source,
+            created_at=created_at,
+            created_source=created_source,
+            schedules=schedules,
+            timezone=timezone,
+        )
+        if planned is None:
+            continue
+        if old is not None:
+            retire.append(old.id)
+        rows.append(planned.row)
+        events += planned.events
+    if not rows:
+        return 0
+    if retire:
+        session.execute(
+            update(RetentionAssignment)
+            .where(in_values(session, RetentionAssignment.id, retire))
+            .values(is_current=False)
+        )
+    insert_rows(session, RetentionAssignment.__table__, rows)
+    record_many(session, actor=actor, events=events)
+    return len(rows)
 
 
 def assign_all(
