@@ -51,15 +51,10 @@ from app.platforms.collected import Author, CollectedPost, MediaRef, Reply
 from app.posts.models import CapturedVersion, FlaggedPost, VersionMedia
 from app.snapshots import service
 from app.snapshots.page_assets import ArchiveFetcher
+from app.snapshots.pdf_objects import finisher
 from app.snapshots.pool import render_pool
-from app.snapshots.render import (
-    TEMPLATES_DIR,
-    SnapshotHTML,
-    finisher,
-    pdf_options,
-    prepare,
-    render_snapshot,
-)
+from app.snapshots.render import SnapshotHTML, pdf_options, prepare, render_snapshot
+from app.snapshots.version import TEMPLATES_DIR
 from app.storage.local import LocalStore
 from app.storage.service import put_object
 from bench.machine import describe

@@ -50,7 +50,8 @@ from app.auth.models import User
 from app.db import Database
 from app.migrate import upgrade_to_head
 from app.open_records.schemas import SearchQuery
-from app.search.service import STOP_WORDS, search
+from app.search.query import STOP_WORDS
+from app.search.service import search
 from bench.machine import describe
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1/postgres"

@@ -35,7 +35,8 @@ from app.open_records.models import (
 # WeasyPrint writes PDF/A with the renderer's fixed sRGB output intent: the same profile bytes
 # as the snapshots, read once per process (the built-in intent leaks a file handle per render).
 from app.open_records.separation import Scrubber
-from app.snapshots.render import _OUTPUT_INTENT, PDF_VARIANT, _srgb_profile
+from app.snapshots.pdf_objects import OUTPUT_INTENT, srgb_profile
+from app.snapshots.render import PDF_VARIANT
 from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject
 from app.storage.service import put_object
@@ -95,8 +96,8 @@ def render_document(document: str) -> bytes:
     pdf: bytes = weasyprint.HTML(string=document).write_pdf(
         pdf_variant=PDF_VARIANT,
         pdf_identifier=True,
-        output_intent=_OUTPUT_INTENT,
-        color_profiles={_OUTPUT_INTENT: _srgb_profile()},
+        output_intent=OUTPUT_INTENT,
+        color_profiles={OUTPUT_INTENT: srgb_profile()},
     )
     return pdf
 

@@ -11,6 +11,7 @@ runs only when no platform recognised a profile URL by its form.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
@@ -133,7 +134,7 @@ def site_of(url: str) -> str:
     return urlsplit(url).netloc.lower().removeprefix("www.")
 
 
-class Platform:
+class Platform(ABC):
     """One platform's descriptor. Subclass it in `app/platforms/<id>/__init__.py`.
 
     Class attributes say what the platform is called and which settings it reads; methods
@@ -226,8 +227,10 @@ class Platform:
 
     # --- capture ----------------------------------------------------------------------------
 
+    @abstractmethod
     def collector(self, settings: Settings, fetcher: Fetcher) -> Collector:
-        raise NotImplementedError(f"{self.id} has no collector")
+        """The collector that captures this platform's posts (every platform has one: a
+        platform PostVault cannot capture is not registered)."""
 
     # --- classification ---------------------------------------------------------------------
 

@@ -166,7 +166,7 @@ def page_of(bm25: dict[int, float], *, limit: int, offset: int) -> list[RankedRo
 
 @dataclass(frozen=True)
 class Expressions:
-    """One query's FTS5 MATCH strings (app/search/service.py fts5_expression)."""
+    """One query's FTS5 MATCH strings (app/search/query.py fts5_expression)."""
 
     ranked: str  # with the proximity phrase, if any
     unranked: str  # without it: the same matches

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.migrate import migrated_database
 from app.snapshots import service
 from app.snapshots.pool import render_pool
-from app.snapshots.render import RENDERER_VERSION
+from app.snapshots.version import RENDERER_VERSION
 from app.storage import fixity
 from app.storage.service import store_from_settings
 from app.timestamps import service as timestamps

@@ -6,7 +6,7 @@ import io
 
 import pikepdf
 
-from app.snapshots.render import XMP_NAMESPACE
+from app.snapshots.pdf_objects import XMP_NAMESPACE
 
 
 def read_missing_glyphs(pdf: bytes) -> list[str] | None:

@@ -33,7 +33,7 @@ from app.retention.models import RetentionAssignment
 from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.models import Snapshot
 from app.snapshots.pool import RenderError, render_pool
-from app.snapshots.render import RENDERER_VERSION, render_snapshot
+from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import (
     ClassificationInfo,
     FileReference,
@@ -41,6 +41,7 @@ from app.snapshots.schemas import (
     RetentionInfo,
     SnapshotView,
 )
+from app.snapshots.version import RENDERER_VERSION
 from app.storage.base import ArchiveStore, FixityError, ObjectMissing, StoreError
 from app.storage.models import StoredObject
 from app.storage.service import put_object

@@ -28,13 +28,8 @@ from app.open_records.schemas import SearchPage, SearchQuery
 from app.platforms.collected import Author, CollectedPost, LinkCard, MediaRef, Reply
 from app.posts.models import CapturedVersion, FlaggedPost, VersionKind, VersionMedia
 from app.retention.models import HeldPost, Hold
-from app.search.service import (
-    fts5_expression,
-    index_version,
-    parse_query,
-    remove_post_from_index,
-    search,
-)
+from app.search.query import fts5_expression, parse_query
+from app.search.service import index_version, remove_post_from_index, search
 from app.storage.models import StoredObject
 from tests.conftest import MakePerson, Person
 

@@ -14,7 +14,8 @@ from app.config import Settings
 from app.db import Database
 from app.snapshots import service
 from app.snapshots.models import Snapshot
-from app.snapshots.render import RENDERER_VERSION, render_snapshot
+from app.snapshots.render import render_snapshot
+from app.snapshots.version import RENDERER_VERSION
 from app.storage.local import LocalStore
 from tests.factories import bluesky_capture
 from tests.snapshots.conftest import ArchivePost

@@ -17,14 +17,11 @@ import pytest
 from PIL import Image
 
 from app.snapshots.page_assets import ArchiveFetcher, jpeg_rendition
+from app.snapshots.pdf_objects import XMP_NAMESPACE
 from app.snapshots.pdfa_check import check_pdfa
-from app.snapshots.render import (
-    RENDERER_VERSION,
-    XMP_NAMESPACE,
-    render_snapshot,
-    sanitize_html,
-)
+from app.snapshots.render import render_snapshot, sanitize_html
 from app.snapshots.schemas import ClassificationInfo, RetentionInfo, SnapshotView
+from app.snapshots.version import RENDERER_VERSION
 from tests.factories import (
     ARABIC,
     CHINESE,

@@ -23,7 +23,8 @@ from app.retention.models import RetentionAssignment
 from app.snapshots import service
 from app.snapshots.models import Snapshot
 from app.snapshots.pdfa_check import check_pdfa
-from app.snapshots.render import RENDERER_VERSION, render_snapshot
+from app.snapshots.render import render_snapshot
+from app.snapshots.version import RENDERER_VERSION
 from app.storage import fixity
 from app.storage.local import LocalStore
 from app.storage.models import FixityCheck, StoredObject
