@@ -22,9 +22,12 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
 
 from app.accounts.models import SocialAccount
 from app.audit.service import Actor
@@ -137,17 +140,10 @@ def _load(db: Database, n: int) -> list[int]:
         user = User(email="bench@city.example", name="Bench", role="employee")
         session.add(user)
         session.flush()
-        accounts: dict[tuple[str, str], int] = {}
+        accounts = bench_accounts(session, user.id, data)
         version_ids = []
         for post, ctx in data:
             key = (ctx.platform, ctx.account_handle)
-            if key not in accounts:
-                account = SocialAccount(
-                    owner_id=user.id, platform=key[0], handle=key[1], profile_url="https://x"
-                )
-                session.add(account)
-                session.flush()
-                accounts[key] = account.id
             flagged = FlaggedPost(
                 account_id=accounts[key],
                 flagged_by_id=user.id,
@@ -157,20 +153,42 @@ def _load(db: Database, n: int) -> list[int]:
             )
             session.add(flagged)
             session.flush()
-            version = CapturedVersion(
-                post_id=flagged.id,
-                number=1,
-                content_hash=hashlib.sha256(post.url.encode()).hexdigest(),
-                source_sha256="0" * 64,
-                normalized=post.model_dump(mode="json"),
-                text=post.text,
-                collector=post.platform,
-                collector_version="bench",
-            )
+            version = CapturedVersion(**version_row(post, flagged.id))
             session.add(version)
             session.flush()
             version_ids.append(version.id)
     return version_ids
+
+
+def bench_accounts(
+    session: Session, owner_id: int, data: Sequence[Any]
+) -> dict[tuple[str, str], int]:
+    """One account per (platform, handle) of the synthetic captures: their ids."""
+    accounts: dict[tuple[str, str], int] = {}
+    for _post, ctx in data:
+        key = (ctx.platform, ctx.account_handle)
+        if key not in accounts:
+            account = SocialAccount(
+                owner_id=owner_id, platform=key[0], handle=key[1], profile_url="https://x"
+            )
+            session.add(account)
+            session.flush()
+            accounts[key] = account.id
+    return accounts
+
+
+def version_row(post: CollectedPost, post_id: int) -> dict[str, Any]:
+    """A first captured version of a synthetic post, as the columns to insert."""
+    return {
+        "post_id": post_id,
+        "number": 1,
+        "content_hash": hashlib.sha256(post.url.encode()).hexdigest(),
+        "source_sha256": "0" * 64,
+        "normalized": post.model_dump(mode="json"),
+        "text": post.text,
+        "collector": post.platform,
+        "collector_version": "bench",
+    }
 
 
 def bench_database(url: str, n: int, one_by_one: int, label: str) -> None:

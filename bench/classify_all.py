@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -30,7 +29,6 @@ from typing import Any
 import yaml
 from sqlalchemy import func, insert, select
 
-from app.accounts.models import SocialAccount
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.classification.models import Classification
@@ -38,7 +36,7 @@ from app.db import Database, utcnow
 from app.migrate import upgrade_to_head
 from app.posts.models import CapturedVersion, FlaggedPost
 from app.retention.models import RetentionAssignment
-from bench.classify import CONFIG_SOURCE, synthetic
+from bench.classify import CONFIG_SOURCE, bench_accounts, synthetic, version_row
 from bench.machine import describe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -52,16 +50,7 @@ def load(db: Database, n: int) -> None:
         user = User(email="bench@city.example", name="Bench", role="employee")
         session.add(user)
         session.flush()
-        accounts: dict[tuple[str, str], int] = {}
-        for _post, ctx in data:
-            key = (ctx.platform, ctx.account_handle)
-            if key not in accounts:
-                account = SocialAccount(
-                    owner_id=user.id, platform=key[0], handle=key[1], profile_url="https://x"
-                )
-                session.add(account)
-                session.flush()
-                accounts[key] = account.id
+        accounts = bench_accounts(session, user.id, data)
         for start in range(0, n, 10_000):
             page = data[start : start + 10_000]
             post_ids = list(
@@ -84,17 +73,7 @@ def load(db: Database, n: int) -> None:
             session.execute(
                 insert(CapturedVersion),
                 [
-                    {
-                        "post_id": post_id,
-                        "number": 1,
-                        "content_hash": hashlib.sha256(post.url.encode()).hexdigest(),
-                        "source_sha256": "0" * 64,
-                        "normalized": post.model_dump(mode="json"),
-                        "text": post.text,
-                        "collector": post.platform,
-                        "collector_version": "bench",
-                        "captured_at": now,
-                    }
+                    {**version_row(post, post_id), "captured_at": now}
                     for post_id, (post, _ctx) in zip(post_ids, page, strict=True)
                 ],
             )

@@ -10,7 +10,6 @@ It also writes the benchmark's classifier configuration to `--schedules-dir` whe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from app.auth.models import User
 from app.db import Database, utcnow
 from app.migrate import upgrade_to_head
 from app.posts.models import CapturedVersion, FlaggedPost
-from bench.classify import CONFIG_SOURCE, synthetic
+from bench.classify import CONFIG_SOURCE, synthetic, version_row
 from bench.machine import describe
 
 _PAGE = 5000
@@ -51,19 +50,7 @@ def load(url: str, n: int) -> None:
                 "flagged_at": now,
             }
         )
-        versions.append(
-            {
-                "id": i,
-                "post_id": i,
-                "number": 1,
-                "content_hash": hashlib.sha256(post.url.encode()).hexdigest(),
-                "source_sha256": "0" * 64,
-                "normalized": post.model_dump(mode="json"),
-                "text": post.text,
-                "collector": post.platform,
-                "collector_version": "bench",
-            }
-        )
+        versions.append({"id": i, **version_row(post, i)})
     with db.session() as session:
         session.execute(
             insert(User),

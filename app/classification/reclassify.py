@@ -131,28 +131,39 @@ def effective_labels(session: Session, post_ids: Iterable[int]) -> dict[int, Lab
     """`effective_label` of many posts, in two queries per chunk of posts."""
     out: dict[int, Label | None] = {}
     for chunk in _chunks(set(post_ids)):
-        overrides = _active_overrides(session, chunk)
-        current: dict[int, Label] = {}
-        rows = session.execute(
-            select(CapturedVersion.post_id, Classification.label)
-            .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-            .where(
-                in_values(session, CapturedVersion.post_id, chunk),
-                Classification.is_current.is_(True),
-            )
-        )
-        for post_id, value in rows:
-            label = Label(value)
-            if post_id not in current or _LABEL_RANK[label] > _LABEL_RANK[current[post_id]]:
-                current[post_id] = label
+        overrides = active_overrides(session, chunk)
+        current = most_retentive_labels(session, chunk)
         for post_id in chunk:
             override_ = overrides.get(post_id)
             out[post_id] = Label(override_.label) if override_ else current.get(post_id)
     return out
 
 
-def _active_overrides(session: Session, post_ids: Sequence[int]) -> dict[int, Any]:
-    found: dict[int, Any] = {}
+def most_retentive_labels(session: Session, post_ids: Sequence[int]) -> dict[int, Label]:
+    """The most retentive current label of each post's versions, for posts that have one
+    (`effective_label` without the override), in one query (at most _CHUNK posts)."""
+    current: dict[int, Label] = {}
+    rows = session.execute(
+        select(CapturedVersion.post_id, Classification.label)
+        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+        .where(
+            in_values(session, CapturedVersion.post_id, post_ids),
+            Classification.is_current.is_(True),
+        )
+    )
+    for post_id, value in rows:
+        label = Label(value)
+        if post_id not in current or _LABEL_RANK[label] > _LABEL_RANK[current[post_id]]:
+            current[post_id] = label
+    return current
+
+
+def active_overrides(
+    session: Session, post_ids: Sequence[int]
+) -> dict[int, ClassificationOverride]:
+    """`active_override` of many posts, for posts that have one, in one query (at most
+    _CHUNK posts)."""
+    found: dict[int, ClassificationOverride] = {}
     for row in session.scalars(
         select(ClassificationOverride)
         .where(
@@ -209,7 +220,7 @@ def _read_batch(session: Session, after_id: int, size: int) -> _Batch | None:
     return _Batch(
         versions=versions,
         previous=previous,
-        overridden=set(_active_overrides(session, post_ids)),
+        overridden=set(active_overrides(session, post_ids)),
         latest={post_id: pair[0] for post_id, pair in latest.items()},
     )
 

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor, record, record_many
 from app.auth.models import User
 from app.bulk import in_values, insert_rows
-from app.classification.models import Classification, ClassificationOverride, Label
-from app.classification.service import _LABEL_RANK, active_override, effective_label
+from app.classification.models import ClassificationOverride, Label
+from app.classification.reclassify import active_overrides, most_retentive_labels
+from app.classification.service import active_override, effective_label
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -36,26 +37,34 @@ def current_label(session: Session, post_id: int) -> tuple[str, str]:
     else the most retentive current label of the post's versions), else `record` until the
     post is classified. One definition, shared with the classifier."""
     override = active_override(session, post_id)
+    return _label_and_source(override, None if override else effective_label(session, post_id))
+
+
+def _label_and_source(
+    override: ClassificationOverride | None, classified: Label | None
+) -> tuple[str, str]:
     if override is not None:
         return override.label, f"override {override.id}"
-    label = effective_label(session, post_id)
-    if label is None:
+    if classified is None:
         return DEFAULT_LABEL, "not classified yet"
-    return label.value, "the most retentive current classification of its versions"
+    return classified.value, "the most retentive current classification of its versions"
 
 
 def created_at_of(session: Session, post: FlaggedPost) -> tuple[dt.datetime, str]:
     """When the post was created: the platform's own date, else its first capture."""
-    platform_created = session.scalar(
-        select(func.min(CapturedVersion.platform_created_at)).where(
-            CapturedVersion.post_id == post.id
-        )
-    )
+    platform_created, captured = session.execute(
+        select(
+            func.min(CapturedVersion.platform_created_at), func.min(CapturedVersion.captured_at)
+        ).where(CapturedVersion.post_id == post.id)
+    ).one()
+    return _created_and_source(post, platform_created, captured)
+
+
+def _created_and_source(
+    post: FlaggedPost, platform_created: dt.datetime | None, captured: dt.datetime | None
+) -> tuple[dt.datetime, str]:
     if platform_created is not None:
         return platform_created, "platform creation date"
-    captured = session.scalar(
-        select(func.min(CapturedVersion.captured_at)).where(CapturedVersion.post_id == post.id)
-    )
     if captured is not None:
         return captured, "first capture"
     return post.flagged_at, "flagging (not captured yet)"
@@ -237,41 +246,12 @@ def assign_retention(
 
 def current_labels(session: Session, post_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """`current_label` of many posts, in two queries (at most _CHUNK posts)."""
-    overrides: dict[int, ClassificationOverride] = {}
-    for override in session.scalars(
-        select(ClassificationOverride)
-        .where(
-            in_values(session, ClassificationOverride.post_id, post_ids),
-            ClassificationOverride.revoked_at.is_(None),
-        )
-        .order_by(ClassificationOverride.id.desc())
-    ):
-        overrides.setdefault(override.post_id, override)
-    labels: dict[int, Label] = {}
-    for post_id, value in session.execute(
-        select(CapturedVersion.post_id, Classification.label)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .where(
-            in_values(session, CapturedVersion.post_id, post_ids),
-            Classification.is_current.is_(True),
-        )
-    ):
-        found = Label(value)
-        if post_id not in labels or _LABEL_RANK[found] > _LABEL_RANK[labels[post_id]]:
-            labels[post_id] = found
-    out: dict[int, tuple[str, str]] = {}
-    for post_id in post_ids:
-        active = overrides.get(post_id)
-        if active is not None:
-            out[post_id] = (active.label, f"override {active.id}")
-        elif post_id in labels:
-            out[post_id] = (
-                labels[post_id].value,
-                "the most retentive current classification of its versions",
-            )
-        else:
-            out[post_id] = (DEFAULT_LABEL, "not classified yet")
-    return out
+    overrides = active_overrides(session, post_ids)
+    classified = most_retentive_labels(session, post_ids)
+    return {
+        post_id: _label_and_source(overrides.get(post_id), classified.get(post_id))
+        for post_id in post_ids
+    }
 
 
 def assign_retention_many(
@@ -355,12 +335,7 @@ def _assign_chunk(
             continue
         label, label_source = labels[post_id]
         platform_created, captured = created.get(post_id, (None, None))
-        if platform_created is not None:
-            created_at, created_source = platform_created, "platform creation date"
-        elif captured is not None:
-            created_at, created_source = captured, "first capture"
-        else:
-            created_at, created_source = post.flagged_at, "flagging (not captured yet)"
+        created_at, created_source = _created_and_source(post, platform_created, captured)
         planned = _plan(
             post=post,
             old=old,
