@@ -2,7 +2,13 @@
 
     python -m bench.search                      # both: a temp SQLite file and a temp PG database
     python -m bench.search --database-url URL   # one empty database (migrated, loaded, kept)
+    python -m bench.search --database-url URL --no-load   # query it again, no reload
     python -m bench.search --posts 100000 --queries 50
+
+URL may be a PostgreSQL database or a SQLite file (sqlite:////path/bench.db): load each
+backend once, then re-query it with --no-load (loading 1,000,000 posts takes minutes).
+Each query line is followed by this process's CPU time per query (on PostgreSQL the
+server's share is not in it) and the load average, as the machine is often shared.
 
 What is loaded: users (employees), social accounts, and per post one FlaggedPost, one
 CapturedVersion (the columns the schema requires, no JSON) and its `search_index` row, bulk
@@ -31,6 +37,7 @@ import array
 import bisect
 import datetime as dt
 import itertools
+import os
 import random
 import sqlite3
 import statistics
@@ -370,10 +377,12 @@ QUERY_KINDS = {
 
 def run_queries(
     database: Database, queries: int, seed: int = 11, *, kind: str = "selective"
-) -> tuple[list[float], int]:
+) -> tuple[list[float], list[float], int]:
+    """(wall seconds per query, this process's CPU seconds per query, total hits)."""
     rng = random.Random(seed)
     vocabulary = Vocabulary.build(random.Random(7))
     timings: list[float] = []
+    cpu: list[float] = []
     hits = 0
     for _ in range(queries):
         if kind == "selective":
@@ -391,11 +400,12 @@ def run_queries(
         with database.session() as session:
             viewer = session.get(User, EMPLOYEES + 1)
             assert viewer is not None
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             page = search(session, query=query, viewer=viewer)
             timings.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
             hits += page.total
-    return timings, hits
+    return timings, cpu, hits
 
 
 def bench(url: str, posts: int, queries: int, *, load: bool = True) -> None:
@@ -430,14 +440,27 @@ def bench(url: str, posts: int, queries: int, *, load: bool = True) -> None:
     finally:
         database.dispose()
     print(f"{backend:10} {server}  posts={posts:,} load={load_seconds:.0f}s")
-    for kind, (timings, hits) in results.items():
+    for kind, (timings, cpu, hits) in results.items():
         ms = sorted(t * 1000 for t in timings)
-        p95 = ms[min(len(ms) - 1, round(0.95 * len(ms)) - 1)]
+        cpu_ms = sorted(t * 1000 for t in cpu)
         print(
             f"{backend:10} {kind:9} {QUERY_KINDS[kind]}: median={statistics.median(ms):.1f} ms  "
-            f"p95={p95:.1f} ms  max={ms[-1]:.1f} ms  "
+            f"p95={_p95(ms):.1f} ms  max={ms[-1]:.1f} ms  "
             f"({queries} queries, {hits / queries:.1f} hits on average)"
         )
+        # The CPU of this process only: on PostgreSQL the server's share is not in it.
+        print(
+            f"{backend:10} {kind:9} client CPU: median={statistics.median(cpu_ms):.1f} ms  "
+            f"p95={_p95(cpu_ms):.1f} ms  (load {_load()})"
+        )
+
+
+def _p95(sorted_values: list[float]) -> float:
+    return sorted_values[min(len(sorted_values) - 1, round(0.95 * len(sorted_values)) - 1)]
+
+
+def _load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def _temp_postgres() -> tuple[str, Any]:

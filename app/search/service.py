@@ -33,7 +33,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    cast,
     delete,
     exists,
     func,
@@ -44,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 
@@ -540,39 +539,25 @@ def _ranked_join(
 
 
 def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
-    # The tsquery is built once from bound parameters and passed back as a constant, so
-    # the planner can weigh the GIN index against the filters' B-tree indexes.
-    text_form, nodes = session.execute(
-        select(cast(_pg_tsquery(parsed), Text), func.numnode(_pg_tsquery(parsed)))
-    ).one()
-    if nodes == 0:  # only stop words ("the", "of"): nothing can match
-        return SearchPage(total=0, limit=query.limit, offset=query.offset, hits=[])
-    tsquery = cast(bindparam("tsquery", text_form, type_=Text), TSQUERY)
+    # One statement, one round trip: the tsquery is built inside it from bound parameters
+    # (phraseto_tsquery and the tsquery operators are immutable, so the planner folds them
+    # to a constant and still weighs the GIN index against the filters' B-tree indexes); a
+    # query of only stop words ("the", "of") folds numnode() > 0 to false and scans nothing.
+    # The window count gives the total in the same pass as the ranked page, and the outer
+    # query adds the hit columns and ts_headline for the page's rows only.
     d = search_index.c
+    tsquery = _pg_tsquery(parsed)
     match = d.document.op("@@")(tsquery)
-    filters = _filters(query)
-    # One pass over the matches gives both the ranked page and the total (a window count),
-    # as on SQLite: the GIN and B-tree bitmaps are built once, not once for a count and
-    # again for the page.
+    conditions = [func.numnode(tsquery) > 0, match, *_filters(query)]
     rank = func.ts_rank_cd(d.document, tsquery, 1)
-    page = session.execute(
+    ranked = (
         select(d.version_id, rank.label("rank"), func.count().over().label("total"))
-        .where(match, *filters)
+        .where(*conditions)
         .order_by(rank.desc(), d.version_id)
         .limit(query.limit)
         .offset(query.offset)
-    ).all()
-    if page:
-        total = int(page[0].total)
-    elif query.offset == 0:
-        total = 0
-    else:  # a page past the end: count alone
-        total = session.execute(
-            select(func.count()).select_from(search_index).where(match, *filters)
-        ).scalar_one()
-    if not page:
-        return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=[])
-
+        .subquery("ranked")
+    )
     text: ColumnElement[Any] = d.body.op("||")("\n").op("||")(d.author).op("||")("\n")
     text = text.op("||")(d.media).op("||")("\n").op("||")(d.replies)
     # ts_headline drops anything its parser takes for an HTML tag, and archived text must
@@ -586,17 +571,18 @@ def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) 
         f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, "
         f'MaxFragments=2, FragmentDelimiter=" {_ELLIPSIS} "',
     )
-    # The headline only for the page's rows.
-    rows = {
-        row.version_id: row
-        for row in session.execute(
-            select(*_HIT_COLUMNS, headline.label("snippet")).where(
-                d.version_id.in_([row.version_id for row in page])
-            )
-        )
-    }
-    hits = [
-        _hit(rows[row.version_id], row.rank, rows[row.version_id].snippet, escaped=True)
-        for row in page
-    ]
+    page = session.execute(
+        select(*_HIT_COLUMNS, ranked.c.rank, ranked.c.total, headline.label("snippet"))
+        .select_from(ranked.join(search_index, d.version_id == ranked.c.version_id))
+        .order_by(ranked.c.rank.desc(), ranked.c.version_id)
+    ).all()
+    if page:
+        total = int(page[0].total)
+    elif query.offset == 0:
+        total = 0
+    else:  # a page past the end: count alone
+        total = session.execute(
+            select(func.count()).select_from(search_index).where(*conditions)
+        ).scalar_one()
+    hits = [_hit(row, row.rank, row.snippet, escaped=True) for row in page]
     return SearchPage(total=total, limit=query.limit, offset=query.offset, hits=hits)
