@@ -660,10 +660,12 @@ def _pg_build(
         # which walks a frequent word's whole posting list (5-10 ms at 1,000,000 posts).
         # Past _PROBE_CANDIDATES rows the GIN plan runs instead, in the same statement
         # (each branch is gated by the count, evaluated once).
+        # (_PROBE_CANDIDATES is bound at execution, not built into the statement.)
+        most = bindparam("most_candidates", type_=Integer)
         candidates = (
             select(d.version_id, d.document)
             .where(*indexed)
-            .limit(_PROBE_CANDIDATES + 1)
+            .limit(bindparam("candidates_read", type_=Integer))
             .cte("candidates")
             .prefix_with("MATERIALIZED")
         )
@@ -671,10 +673,8 @@ def _pg_build(
         on_candidates = select(
             candidates.c.version_id,
             func.ts_rank_cd(candidates.c.document, tsquery, 1).label("rank"),
-        ).where(few <= _PROBE_CANDIDATES, lexemes, candidates.c.document.op("@@")(tsquery))
-        on_index = everywhere.where(
-            few > _PROBE_CANDIDATES, lexemes, d.document.op("@@")(tsquery), *filters
-        )
+        ).where(few <= most, lexemes, candidates.c.document.op("@@")(tsquery))
+        on_index = everywhere.where(few > most, lexemes, d.document.op("@@")(tsquery), *filters)
         matched = union_all(on_candidates, on_index).subquery("matched")
     else:
         matched = everywhere.where(lexemes, d.document.op("@@")(tsquery), *filters).subquery(
@@ -709,7 +709,12 @@ def _pg_build(
 
 
 def _search_postgres(session: Session, query: SearchQuery, parsed: ParsedQuery) -> SearchPage:
-    values: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
+    values: dict[str, Any] = {
+        "limit": query.limit,
+        "offset": query.offset,
+        "most_candidates": _PROBE_CANDIDATES,
+        "candidates_read": _PROBE_CANDIDATES + 1,
+    }
     indexed = _pg_indexed_values(query)
     if not _has_live_filters(query):
         # The usual query (words and indexed filters): a statement built once per shape,
