@@ -16,11 +16,12 @@ import io
 import json
 import logging
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -29,12 +30,20 @@ from app import __version__
 from app.audit.models import AuditEvent
 from app.classification.models import Classification
 from app.db import utcnow
-from app.open_records.combined import write_combined
+from app.open_records.combined import stamp_label, write_combined
 from app.open_records.letters import ReleasedRow, render_document, response_letter_document
 from app.open_records.models import RecordsRequest
 from app.open_records.package_media import KeptMedia
+from app.open_records.pdf_text import normalise
 from app.open_records.redaction import RedactionLeak
-from app.open_records.release_check import payload_leaks
+from app.open_records.release_check import (
+    NOTHING,
+    Findings,
+    check_file,
+    file_findings,
+    needles_of,
+    problems_of,
+)
 from app.open_records.separation import Scrubber
 from app.retention.assignment import current_assignment
 from app.retention.models import Hold
@@ -43,6 +52,16 @@ from app.storage.base import ArchiveStore
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
 _CHUNK = 1 << 20
 log = logging.getLogger("postvault.open_records")
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class Elsewhere(Protocol):
+    """Runs a module-level function of one picklable argument in a render worker (a render
+    pool's submit)."""
+
+    def __call__(self, fn: Callable[[_T], _R], argument: _T, /) -> Future[_R]: ...
 
 
 @dataclass(frozen=True)
@@ -214,12 +233,13 @@ def write_bag(
     request: RecordsRequest,
     files: list[ReleasedFile],
     out: Path,
-    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
+    render_elsewhere: Elsewhere | None = None,
 ) -> None:
     """Write the ZIP of one BagIt bag holding the released files and what describes them.
 
     With `render_elsewhere` (a render pool's submit), the letter is laid out in a render
-    worker while this process merges the combined PDF."""
+    worker while this process merges the combined PDF, and the leak check of the released
+    PDFs runs in the render workers, in parallel, as each PDF is read for the merge."""
     small: dict[str, bytes] = {}
     scrub = Scrubber([pair for f in files for pair in f.secrets])
     document = _letter_document(request, files, scrub)
@@ -234,14 +254,35 @@ def write_bag(
     small["data/manifest.json"] = json_bytes
     small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
     combined_path = out.with_name(out.name + ".combined.pdf")
+    needles = needles_of(scrub.secrets)
+    originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
+    checks = _Checks(render_elsewhere, needles, originals)
+
+    def released() -> Iterator[bytes]:
+        # Each released PDF is read once here (verified against its hash) for both the merge
+        # and its leak check.
+        for f in files:
+            data = store.get(f.released_sha256)
+            checks.add(f"data/items/{f.name}", data)
+            yield data
+
     try:
-        pages = write_combined(
-            (store.get(f.released_sha256) for f in files), request.number, combined_path
-        )
+        pages = write_combined(released(), request.number, combined_path)
         small["data/letter.pdf"] = _letter_result(letter, document)
         members = _members(files, small, combined_path if pages else None)
-        originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
-        problems = payload_leaks(_Payload(store, members), scrub.secrets, set(originals))
+        for path, (_size, sha, source) in members.items():
+            if path in checks.paths or isinstance(source, Path):
+                continue  # the combined PDF: see _combined_findings
+            if source is None:
+                assert sha is not None
+                source = store.get(sha)  # verified against its hash on read
+            checks.add(path, source)
+        found = checks.results()
+        if pages:
+            found["data/combined.pdf"] = _combined_findings(
+                found, files, request.number, pages, needles
+            )
+        problems = [problem for path in sorted(found) for problem in problems_of(path, found[path])]
         if problems:
             # Text redacted in one item but left in another (another version of the same
             # post, another post) would go out with the package: it is refused, naming the
@@ -252,34 +293,87 @@ def write_bag(
             )
         _write_zip(store, request, members, out)
     finally:
+        checks.cancel()
         combined_path.unlink(missing_ok=True)
 
 
 Member = tuple[int, str | None, bytes | Path | None]
 
+# Leak checks given to the render workers and not yet collected: enough to keep every worker
+# busy, few enough that the PDFs waiting for a worker stay a few megabytes.
+_IN_FLIGHT = 16
 
-class _Payload(Mapping[str, bytes]):
-    """The payload's files by path, each read (from the store, verified, or from its file)
-    only when it is looked at: the leak check holds one file at a time, not the package."""
 
-    def __init__(self, store: ArchiveStore, members: dict[str, Member]) -> None:
-        self._store = store
-        self._members = members
+class _Checks:
+    """The leak check of each payload file (release_check.file_findings), as it is read: the
+    PDFs in the render workers when there are any (in parallel, a few at a time), the other
+    files here. A check whose worker fails is made here instead."""
 
-    def __getitem__(self, path: str) -> bytes:
-        _size, sha, source = self._members[path]
-        if isinstance(source, Path):
-            return source.read_bytes()
-        if source is None:
-            assert sha is not None
-            return self._store.get(sha)
-        return source
+    def __init__(
+        self, elsewhere: Elsewhere | None, needles: dict[str, str], originals: frozenset[str]
+    ) -> None:
+        self._needles = needles
+        self._originals = originals
+        self._elsewhere = elsewhere if needles or originals else None
+        self._pending: deque[tuple[str, bytes, Future[Findings]]] = deque()
+        self.found: dict[str, Findings] = {}
+        self.paths: set[str] = set()
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._members)
+    def add(self, path: str, data: bytes) -> None:
+        self.paths.add(path)
+        if not self._needles and not self._originals:
+            return  # nothing was taken out: there is nothing to find
+        if self._elsewhere is not None and data.startswith(b"%PDF"):
+            try:
+                future = self._elsewhere(check_file, (path, data, self._needles, self._originals))
+            except Exception:  # no worker to give it to: the checks are made here
+                log.warning("the leak check could not be given to a render worker", exc_info=True)
+                self._elsewhere = None
+            else:
+                self._pending.append((path, data, future))
+                while len(self._pending) > _IN_FLIGHT:
+                    self._collect()
+                return
+        self.found[path] = file_findings(path, data, self._needles, self._originals)
 
-    def __len__(self) -> int:
-        return len(self._members)
+    def _collect(self) -> None:
+        path, data, future = self._pending.popleft()
+        try:
+            findings = future.result()
+        except Exception:  # the worker died (or the check failed: it fails here again)
+            log.warning("the leak check of %s failed in a render worker", path, exc_info=True)
+            findings = file_findings(path, data, self._needles, self._originals)
+        self.found[path] = findings
+
+    def results(self) -> dict[str, Findings]:
+        while self._pending:
+            self._collect()
+        return self.found
+
+    def cancel(self) -> None:
+        for _path, _data, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+
+
+def _combined_findings(
+    found: Mapping[str, Findings],
+    files: list[ReleasedFile],
+    request_number: str,
+    pages: int,
+    needles: Mapping[str, str],
+) -> Findings:
+    """What the combined PDF holds, from the checks of the PDFs it is made of: it is their
+    pages as they are (their drawn text, annotations and the streams they use), each with its
+    stamp, and none of their document-level parts (metadata, bookmarks, forms). So it holds
+    what their pages hold and what its stamps say; reading its text again would double the
+    leak check's cost, and hold the whole combined PDF in memory, for nothing more."""
+    items = [found.get(f"data/items/{f.name}", NOTHING) for f in files]
+    labels = "\n".join(stamp_label(request_number, n, pages) for n in range(1, pages + 1))
+    haystack = normalise(labels)
+    stamped = {secret for secret, needle in needles.items() if needle in haystack}
+    on_pages = frozenset(stamped).union(*(i.on_pages for i in items))
+    return Findings(carried=any(i.carried for i in items), leaked=on_pages, on_pages=on_pages)
 
 
 def _letter_result(letter: Future[bytes] | None, document: str) -> bytes:

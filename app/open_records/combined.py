@@ -55,6 +55,11 @@ def stamp_operators(text: str, box: tuple[float, float, float, float]) -> bytes:
     )  # fmt: skip
 
 
+def stamp_label(request_number: str, number: int, total: int) -> str:
+    """The label stamped on page `number` of a combined PDF of `total` pages."""
+    return f"Open-records request {request_number} · page {number} of {total}"
+
+
 def _stamp(pdf: pikepdf.Pdf, request_number: str) -> None:
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -70,7 +75,7 @@ def _stamp(pdf: pikepdf.Pdf, request_number: str) -> None:
     opening = pdf.make_stream(b"q\n")
     for number, page in enumerate(pdf.pages, start=1):
         box = tuple(float(v) for v in page.mediabox)
-        text = f"Open-records request {request_number} · page {number} of {total}"
+        text = stamp_label(request_number, number, total)
         page.add_resource(font, pikepdf.Name.Font, _FONT, replace_existing=True)
         page.contents_add(opening, prepend=True)
         page.contents_add(

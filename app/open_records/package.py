@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from app.config import get_settings
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
-from app.open_records.bag import ReleasedFile, file_sha256, write_bag
+from app.open_records.bag import Elsewhere, ReleasedFile, file_sha256, write_bag
 from app.open_records.models import (
     PackageStatus,
     RequestItem,
@@ -55,6 +56,9 @@ ManyRenderer = Callable[[Sequence[SnapshotView]], Sequence[bytes | Exception]]
 log = logging.getLogger("postvault.open_records")
 
 Progress = Callable[[int, int], None]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def _wacz_of(session: Session, version_id: int) -> tuple[str | None, int]:
@@ -289,7 +293,7 @@ def _prerendered(pdf: bytes | Exception) -> Callable[[SnapshotView], bytes]:
     return renderer
 
 
-def _in_render_pool(fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
+def _in_render_pool(fn: Callable[[_T], _R], argument: _T) -> Future[_R]:
     from app.snapshots.pool import render_pool
 
     return render_pool(get_settings().render_workers).submit(fn, argument)
@@ -314,7 +318,7 @@ def run_package(
     stop: threading.Event | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
     render_many: ManyRenderer | None = None,
-    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
+    render_elsewhere: Elsewhere | None = None,
 ) -> ResponsePackage:
     """Make the package (the background job): progress is saved as items are prepared.
 
