@@ -17,7 +17,7 @@ import json
 import logging
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from app import __version__
 from app.audit.models import AuditEvent
 from app.classification.models import Classification
 from app.db import utcnow
-from app.open_records.combined import stamp_label, write_combined
+from app.open_records.combined import CombinedWriter, stamp_label
 from app.open_records.letters import ReleasedRow, render_document, response_letter_document
 from app.open_records.models import RecordsRequest
 from app.open_records.package_media import KeptMedia
@@ -226,6 +226,51 @@ def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+class Releasing:
+    """The released PDFs of a package as its items are released, one at a time: each is read
+    once from the store (verified against its hash), its leak check is given to the render
+    workers (`render_elsewhere`) and its pages are added to the combined PDF, so the checks
+    run in parallel while the next items are prepared. `needles` and `originals` are what the
+    package's leak check looks for (its items' redactions, known before they are released);
+    `write_bag` checks every PDF again should they differ from its own."""
+
+    def __init__(
+        self,
+        store: ArchiveStore,
+        out: Path,
+        *,
+        needles: dict[str, str],
+        originals: frozenset[str],
+        render_elsewhere: Elsewhere | None,
+        letter_document: str | None = None,
+    ) -> None:
+        self.store = store
+        self.needles = needles
+        self.originals = originals
+        # The letter, laid out in a render worker from the start (it lists every item: for a
+        # large package it is a long render), when its document is known in advance.
+        self.letter: tuple[str, Future[bytes]] | None = None
+        if letter_document is not None and render_elsewhere is not None:
+            try:
+                self.letter = (letter_document, render_elsewhere(render_document, letter_document))
+            except Exception:  # no worker to give it to: write_bag lays it out
+                log.warning("the letter could not be given to a render worker", exc_info=True)
+        self.checks = _Checks(render_elsewhere, needles, originals)
+        self.combined = CombinedWriter(out.with_name(out.name + ".combined.pdf"))
+
+    def add(self, f: ReleasedFile) -> None:
+        data = self.store.get(f.released_sha256)
+        self.checks.add(f"data/items/{f.name}", data)
+        self.combined.add(data)
+
+    def close(self) -> None:
+        """Stop the checks still running and remove the combined PDF (the bag holds a copy)."""
+        self.checks.cancel()
+        if self.letter is not None:
+            self.letter[1].cancel()
+        self.combined.discard()
+
+
 def write_bag(
     session: Session,
     *,
@@ -234,40 +279,55 @@ def write_bag(
     files: list[ReleasedFile],
     out: Path,
     render_elsewhere: Elsewhere | None = None,
+    released: Releasing | None = None,
 ) -> None:
     """Write the ZIP of one BagIt bag holding the released files and what describes them.
 
     With `render_elsewhere` (a render pool's submit), the letter is laid out in a render
-    worker while this process merges the combined PDF, and the leak check of the released
-    PDFs runs in the render workers, in parallel, as each PDF is read for the merge."""
+    worker while this process writes the manifests, and the leak check of the released PDFs
+    runs in the render workers, in parallel. `released` holds the released PDFs already
+    checked and merged as their items were released (`Releasing`); without it they are read,
+    checked and merged here."""
     small: dict[str, bytes] = {}
     scrub = Scrubber([pair for f in files for pair in f.secrets])
     document = _letter_document(request, files, scrub)
     letter: Future[bytes] | None = None
-    if render_elsewhere is not None:
+    if released is not None and released.letter is not None and released.letter[0] == document:
+        letter = released.letter[1]  # begun as the items were released
+    elif render_elsewhere is not None:
+        if released is not None and released.letter is not None:
+            log.info("the letter's contents changed while the items were released; laid out again")
+            released.letter[1].cancel()
         try:
             letter = render_elsewhere(render_document, document)
         except Exception:  # no worker to give it to: it is laid out here
             log.warning("the letter could not be given to a render worker", exc_info=True)
-    csv_bytes, json_bytes = _manifests(session, request, files, scrub)
-    small["data/manifest.csv"] = csv_bytes
-    small["data/manifest.json"] = json_bytes
-    small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
-    combined_path = out.with_name(out.name + ".combined.pdf")
     needles = needles_of(scrub.secrets)
     originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
-    checks = _Checks(render_elsewhere, needles, originals)
-
-    def released() -> Iterator[bytes]:
-        # Each released PDF is read once here (verified against its hash) for both the merge
-        # and its leak check.
-        for f in files:
-            data = store.get(f.released_sha256)
-            checks.add(f"data/items/{f.name}", data)
-            yield data
-
+    made_here = released is None
+    if released is None:
+        released = Releasing(
+            store, out, needles=needles, originals=originals, render_elsewhere=render_elsewhere
+        )
     try:
-        pages = write_combined(released(), request.number, combined_path)
+        if made_here:
+            for f in files:
+                released.add(f)
+        csv_bytes, json_bytes = _manifests(session, request, files, scrub)
+        small["data/manifest.csv"] = csv_bytes
+        small["data/manifest.json"] = json_bytes
+        small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
+        checks = released.checks
+        if (released.needles, released.originals) != (needles, originals):
+            # A redaction changed while the items were released: every PDF is checked for
+            # what the package's files now take out.
+            log.warning("the redactions changed during packaging; the PDFs are checked again")
+            checks.cancel()
+            checks = _Checks(render_elsewhere, needles, originals)
+            for f in files:
+                checks.add(f"data/items/{f.name}", store.get(f.released_sha256))
+        combined_path = released.combined.path
+        pages = released.combined.finish(request.number)
         small["data/letter.pdf"] = _letter_result(letter, document)
         members = _members(files, small, combined_path if pages else None)
         for path, (_size, sha, source) in members.items():
@@ -293,8 +353,7 @@ def write_bag(
             )
         _write_zip(store, request, members, out)
     finally:
-        checks.cancel()
-        combined_path.unlink(missing_ok=True)
+        released.close()
 
 
 Member = tuple[int, str | None, bytes | Path | None]

@@ -269,46 +269,76 @@ def _copy_pages(writer: _Writer, source: pikepdf.Pdf, kids: array[int], stamps: 
     copier.drain()
 
 
-def write_combined(pdfs: Iterable[bytes], request_number: str, path: Path) -> int:
-    """Write the combined, stamped PDF of these PDFs to `path`; returns its page count (0: no
-    pages, and nothing is written)."""
-    kids: array[int] = array("q")
-    stamps = _Stamps()
-    with path.open("wb") as handle:
-        writer = _Writer(handle)
-        writer.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+class CombinedWriter:
+    """The combined PDF, written as its sources come (`add` each, in order, then `finish`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[bytes] = path.open("wb")
+        self._writer = _Writer(self._handle)
+        self._kids: array[int] = array("q")
+        self._stamps = _Stamps()
+        self._writer.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
         for _ in (_CATALOG, _PAGES, _STAMP_FONT, _OPENING):
-            writer.reserve()
-        writer.object(
+            self._writer.reserve()
+        self._writer.object(
             _STAMP_FONT,
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         )
-        writer.stream(_OPENING, b"", b"q\n")
-        for data in pdfs:
-            with pikepdf.open(io.BytesIO(data)) as source:
-                writer.version = max(writer.version, str(source.pdf_version), key=_version_key)
-                _copy_pages(writer, source, kids, stamps)
+        self._writer.stream(_OPENING, b"", b"q\n")
+
+    def add(self, data: bytes) -> None:
+        """Copy the pages of one source PDF."""
+        writer = self._writer
+        with pikepdf.open(io.BytesIO(data)) as source:
+            writer.version = max(writer.version, str(source.pdf_version), key=_version_key)
+            _copy_pages(writer, source, self._kids, self._stamps)
+
+    def finish(self, request_number: str) -> int:
+        """Stamp the pages and end the file; returns its page count (0: no pages, and the
+        file is removed)."""
+        writer, kids, stamps = self._writer, self._kids, self._stamps
         total = len(kids)
-        for index in range(total):
-            x0, y0, x1 = stamps.boxes[3 * index : 3 * index + 3]
-            label = stamp_label(request_number, index + 1, total)
-            drawing = b"Q\n" + stamp_operators(label, (x0, y0, x1, 0.0))
-            writer.stream(
-                stamps.numbers[index], b" /Filter /FlateDecode", zlib.compress(drawing, 6)
+        try:
+            for index in range(total):
+                x0, y0, x1 = stamps.boxes[3 * index : 3 * index + 3]
+                label = stamp_label(request_number, index + 1, total)
+                drawing = b"Q\n" + stamp_operators(label, (x0, y0, x1, 0.0))
+                writer.stream(
+                    stamps.numbers[index], b" /Filter /FlateDecode", zlib.compress(drawing, 6)
+                )
+            writer.object(
+                _PAGES,
+                b"<< /Type /Pages /Kids [%s] /Count %d >>"
+                % (b" ".join(b"%d 0 R" % kid for kid in kids), total),
             )
-        writer.object(
-            _PAGES,
-            b"<< /Type /Pages /Kids [%s] /Count %d >>"
-            % (b" ".join(b"%d 0 R" % kid for kid in kids), total),
-        )
-        writer.object(_CATALOG, b"<< /Type /Catalog /Pages %d 0 R >>" % _PAGES)
-        writer.finish()
-        if writer.version != "1.7":
-            handle.seek(len(b"%PDF-"))
-            handle.write(writer.version.encode()[:3])
-    if not total:
-        path.unlink(missing_ok=True)
-    return total
+            writer.object(_CATALOG, b"<< /Type /Catalog /Pages %d 0 R >>" % _PAGES)
+            writer.finish()
+            if writer.version != "1.7":
+                self._handle.seek(len(b"%PDF-"))
+                self._handle.write(writer.version.encode()[:3])
+        finally:
+            self._handle.close()
+        if not total:
+            self.path.unlink(missing_ok=True)
+        return total
+
+    def discard(self) -> None:
+        self._handle.close()
+        self.path.unlink(missing_ok=True)
+
+
+def write_combined(pdfs: Iterable[bytes], request_number: str, path: Path) -> int:
+    """Write the combined, stamped PDF of these PDFs to `path`; returns its page count (0: no
+    pages, and nothing is written)."""
+    combined = CombinedWriter(path)
+    try:
+        for data in pdfs:
+            combined.add(data)
+    except BaseException:
+        combined.discard()
+        raise
+    return combined.finish(request_number)
 
 
 def _version_key(version: str) -> tuple[int, ...]:
