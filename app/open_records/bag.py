@@ -210,7 +210,7 @@ def _members(
         if f.wacz_sha256 is not None:
             members[_wacz_path(f)] = (f.wacz_size, f.wacz_sha256, None)
         for m in f.media:
-            members[m.path(f.name)] = (len(m.data), m.sha256, m.data)
+            members[m.path(f.name)] = (m.size, m.sha256, None)
     if combined is not None:
         members["data/combined.pdf"] = (combined.stat().st_size, None, combined)
     for path, data in small.items():
@@ -331,6 +331,8 @@ def write_bag(
         small["data/letter.pdf"] = _letter_result(letter, document)
         members = _members(files, small, combined_path if pages else None)
         for path, (_size, sha, source) in members.items():
+            if not checks.looking:
+                break  # nothing to look for: each file is read, verified, for the ZIP only
             if path in checks.paths or isinstance(source, Path):
                 continue  # the combined PDF: see _combined_findings
             if source is None:
@@ -378,6 +380,11 @@ class _Checks:
         self.found: dict[str, Findings] = {}
         self.paths: set[str] = set()
 
+    @property
+    def looking(self) -> bool:
+        """Whether anything was taken out, so that there is something to look for."""
+        return bool(self._needles or self._originals)
+
     def add(self, path: str, data: bytes) -> None:
         self.paths.add(path)
         if not self._needles and not self._originals:
@@ -393,7 +400,7 @@ class _Checks:
                 while len(self._pending) > _IN_FLIGHT:
                     self._collect()
                 return
-        self.found[path] = file_findings(path, data, self._needles, self._originals)
+        self._keep(path, file_findings(path, data, self._needles, self._originals))
 
     def _collect(self) -> None:
         path, data, future = self._pending.popleft()
@@ -402,7 +409,11 @@ class _Checks:
         except Exception:  # the worker died (or the check failed: it fails here again)
             log.warning("the leak check of %s failed in a render worker", path, exc_info=True)
             findings = file_findings(path, data, self._needles, self._originals)
-        self.found[path] = findings
+        self._keep(path, findings)
+
+    def _keep(self, path: str, findings: Findings) -> None:
+        if findings != NOTHING:  # only what a file still holds is kept, not a row per file
+            self.found[path] = findings
 
     def results(self) -> dict[str, Findings]:
         while self._pending:

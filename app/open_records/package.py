@@ -256,7 +256,7 @@ def release_item(
         wacz_size=wacz_size,
         secrets=tuple(secrets_of(post_of(version), version.text or "", redactions)),
         originals=frozenset(withheld_originals(redactions)),
-        media=() if redactions else kept_media(session, store, version.id),
+        media=() if redactions else kept_media(session, version.id),
     )
 
 
