@@ -45,8 +45,7 @@ from app.open_records.release_check import (
     problems_of,
 )
 from app.open_records.separation import Scrubber
-from app.retention.assignment import current_assignment
-from app.retention.models import Hold
+from app.retention.models import Hold, RetentionAssignment
 from app.storage.base import ArchiveStore
 
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
@@ -147,17 +146,51 @@ def _audit_log(session: Session, request: RecordsRequest, scrub: Scrubber) -> by
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+# Ids per query when the manifests read their items' labels and series (a bounded IN list).
+_BATCH = 500
+
+
+def _current_labels(session: Session, version_ids: list[int]) -> dict[int, str]:
+    """Each version's current classification label (as one query per version read it)."""
+    labels: dict[int, str] = {}
+    unique = sorted(set(version_ids))
+    for start in range(0, len(unique), _BATCH):
+        for version_id, label in session.execute(
+            select(Classification.version_id, Classification.label)
+            .where(
+                Classification.version_id.in_(unique[start : start + _BATCH]),
+                Classification.is_current.is_(True),
+            )
+            .order_by(Classification.id)
+        ):
+            labels.setdefault(version_id, label)
+    return labels
+
+
+def _current_series(session: Session, post_ids: list[int]) -> dict[int, str]:
+    """Each post's current retention series (retention.assignment.current_assignment's)."""
+    series: dict[int, str] = {}
+    unique = sorted(set(post_ids))
+    for start in range(0, len(unique), _BATCH):
+        for post_id, code in session.execute(
+            select(RetentionAssignment.post_id, RetentionAssignment.series_code)
+            .where(
+                RetentionAssignment.post_id.in_(unique[start : start + _BATCH]),
+                RetentionAssignment.is_current.is_(True),
+            )
+            .order_by(RetentionAssignment.id.desc())
+        ):
+            series.setdefault(post_id, code)
+    return series
+
+
 def _manifests(
     session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
 ) -> tuple[bytes, bytes]:
     rows = []
+    labels = _current_labels(session, [f.version_id for f in files])
+    series = _current_series(session, [f.post_id for f in files])
     for f in files:
-        label = session.scalar(
-            select(Classification.label).where(
-                Classification.version_id == f.version_id, Classification.is_current.is_(True)
-            )
-        )
-        assignment = current_assignment(session, f.post_id)
         rows.append(
             {
                 "request": request.number,
@@ -167,8 +200,8 @@ def _manifests(
                 "platform": f.platform,
                 "url": scrub.text(f.url),
                 "captured_at": f.captured_at.isoformat(),
-                "classification": label or "",
-                "series": assignment.series_code if assignment else "",
+                "classification": labels.get(f.version_id) or "",
+                "series": series.get(f.post_id, ""),
                 "archived_pdf_sha256": f.archived_sha256,
                 "released_sha256": f.released_sha256,
                 "redacted": f.redacted,
