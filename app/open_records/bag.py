@@ -187,41 +187,50 @@ def _current_series(session: Session, post_ids: list[int]) -> dict[int, str]:
 def _manifests(
     session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
 ) -> tuple[bytes, bytes]:
-    rows = []
     labels = _current_labels(session, [f.version_id for f in files])
     series = _current_series(session, [f.post_id for f in files])
+    # Written row by row (no list of every row's dictionary): the bytes are those of one
+    # csv.DictWriter over all rows and of json.dumps(..., indent=2) of the whole document.
+    table = io.StringIO()
+    writer: csv.DictWriter[str] | None = None
+    items: list[bytes] = []
     for f in files:
-        rows.append(
-            {
-                "request": request.number,
-                "file": f"data/items/{f.name}",
-                "post_id": f.post_id,
-                "version": f.version_number,
-                "platform": f.platform,
-                "url": scrub.text(f.url),
-                "captured_at": f.captured_at.isoformat(),
-                "classification": labels.get(f.version_id) or "",
-                "series": series.get(f.post_id, ""),
-                "archived_pdf_sha256": f.archived_sha256,
-                "released_sha256": f.released_sha256,
-                "redacted": f.redacted,
-                "source_sha256": f.source_sha256,
-                "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
-                "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
-                "wacz_file": _wacz_path(f) if f.wacz_sha256 else "",
-                "wacz_sha256": f.wacz_sha256 or "",
-                "media_files": " ".join(m.path(f.name) for m in f.media),
-            }
-        )
-    text = io.StringIO()
-    writer = csv.DictWriter(
-        text, fieldnames=list(rows[0]) if rows else ["request"], lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode("utf-8"), json.dumps(
-        {"request": request.number, "items": rows}, indent=2, ensure_ascii=False
-    ).encode("utf-8")
+        row = {
+            "request": request.number,
+            "file": f"data/items/{f.name}",
+            "post_id": f.post_id,
+            "version": f.version_number,
+            "platform": f.platform,
+            "url": scrub.text(f.url),
+            "captured_at": f.captured_at.isoformat(),
+            "classification": labels.get(f.version_id) or "",
+            "series": series.get(f.post_id, ""),
+            "archived_pdf_sha256": f.archived_sha256,
+            "released_sha256": f.released_sha256,
+            "redacted": f.redacted,
+            "source_sha256": f.source_sha256,
+            "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
+            "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
+            "wacz_file": _wacz_path(f) if f.wacz_sha256 else "",
+            "wacz_sha256": f.wacz_sha256 or "",
+            "media_files": " ".join(m.path(f.name) for m in f.media),
+        }
+        if writer is None:
+            writer = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow(row)
+        # The row as json.dumps lays it out two levels down (its values are all scalars).
+        dumped = json.dumps(row, indent=2, ensure_ascii=False)
+        items.append(("    " + dumped.replace("\n", "\n    ")).encode("utf-8"))
+    if writer is None:
+        csv.DictWriter(table, fieldnames=["request"], lineterminator="\n").writeheader()
+    number = json.dumps(request.number, ensure_ascii=False).encode("utf-8")
+    document = (
+        b'{\n  "request": ' + number + b',\n  "items": '
+        + (b"[\n" + b",\n".join(items) + b"\n  ]" if items else b"[]")
+        + b"\n}"
+    )  # fmt: skip
+    return table.getvalue().encode("utf-8"), document
 
 
 def _token_path(f: ReleasedFile) -> str:
