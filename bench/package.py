@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ from app.open_records import requests as requests_service
 from app.open_records.redaction import add_redaction, archived_snapshot_sha256
 from app.platforms.collected import Author, CollectedPost, Reply
 from app.posts.models import CapturedVersion, FlaggedPost
-from app.snapshots.pool import render_pool
+from app.snapshots.pool import RenderPool, render_pool
 from app.snapshots.service import build_view, record_snapshot, rerender_versions
 from app.storage.local import LocalStore
 from bench.machine import describe
@@ -94,7 +95,7 @@ def main() -> None:
                     post_id=str(i),
                     url=post.url,
                     author=Author(handle="parks@city.example", display_name="City Parks"),
-                    text=f"Post {i}: the pool on Oak St closes in June. Call 555-01{i % 100:02d} with questions.",
+                    text=f"Post {i}: the pool on Oak St closes in June. Call 555-{i:04d} with questions.",
                     created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
                     replies=[
                         Reply(
@@ -130,7 +131,10 @@ def main() -> None:
             )
         assert not report.failed, report.failed
         if len(rendered) < len(ids):
-            _copy_snapshots(database, store, rendered, ids[len(rendered) :])
+            # Copies come from versions left unredacted: a copy of a redacted item's snapshot
+            # would hold its redacted number, and the package would rightly be refused.
+            sources = rendered[args.redacted :] or rendered
+            _copy_snapshots(database, store, sources, ids[len(rendered) :])
         with database.session() as session:
             officer = auth_service.get_user_by_email(session, "o@city.example")
             request = requests_service.create_request(
@@ -163,6 +167,11 @@ def main() -> None:
             package_id = package.id
         setup = time.perf_counter() - started
         baseline = _reset_peak_rss()
+        workers = _worker_pids(pool)
+        for pid in workers:
+            _reset_peak_rss(pid)
+        workers_cpu = sum(_cpu_seconds(pid) for pid in workers)
+        cpu = time.process_time()
         began = time.perf_counter()
         result = package_service.run_package(
             database,
@@ -173,7 +182,13 @@ def main() -> None:
             render_elsewhere=pool.submit,
         )
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu
         peak = _peak_rss()
+        # The render workers render the redacted copies and the letter and run the leak
+        # check: their CPU time and memory are the packaging's too.
+        workers_cpu = sum(_cpu_seconds(pid) for pid in workers) - workers_cpu
+        workers_peak = [_peak_rss(pid) for pid in workers]
+        load = "/".join(f"{v:.1f}" for v in os.getloadavg())
         assert result.status == "done", result.error
         size = len(store.get(result.sha256 or ""))
         database.dispose()
@@ -182,8 +197,14 @@ def main() -> None:
     print(f"setup (posts + snapshots rendered in the pool): {setup:.1f} s")
     print(f"package: {elapsed:.1f} s ({args.items / elapsed:.1f} items/s), ZIP {size / 1e6:.1f} MB")
     print(
-        f"peak RSS while packaging (this process, not the render workers): {peak / 1e6:.0f} MB "
-        f"(before: {baseline / 1e6:.0f} MB)"
+        f"package CPU: {cpu + workers_cpu:.1f} s (this process {cpu:.1f} s, "
+        f"{len(workers)} render workers {workers_cpu:.1f} s); load after: {load}"
+    )
+    print(
+        f"peak RSS while packaging: this process {peak / 1e6:.0f} MB "
+        f"(before: {baseline / 1e6:.0f} MB); render workers "
+        + " + ".join(f"{p / 1e6:.0f}" for p in workers_peak)
+        + " MB"
     )
 
 
@@ -207,25 +228,45 @@ def _copy_snapshots(
             )
 
 
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _status_kb(field: str, pid: int | str = "self") -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # a worker that exited
+        return 0
+    for line in lines:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
 
 
-def _reset_peak_rss() -> int:
+def _reset_peak_rss(pid: int | str = "self") -> int:
     """Linux: start the peak (VmHWM) again from the current RSS, so that the peak read after
     packaging is the packaging's, not the setup's. Returns the RSS it starts from."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
     except OSError:
         pass
-    return _status_kb("VmRSS")
+    return _status_kb("VmRSS", pid)
 
 
-def _peak_rss() -> int:
-    return _status_kb("VmHWM")
+def _peak_rss(pid: int | str = "self") -> int:
+    return _status_kb("VmHWM", pid)
+
+
+def _worker_pids(pool: RenderPool) -> list[int]:
+    """The render pool's worker processes (the executor's own table: private, but the only
+    place that names them)."""
+    processes = getattr(pool._executor, "_processes", None) or {}
+    return sorted(int(pid) for pid in processes)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

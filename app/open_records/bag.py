@@ -16,11 +16,12 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -29,20 +30,37 @@ from app import __version__
 from app.audit.models import AuditEvent
 from app.classification.models import Classification
 from app.db import utcnow
-from app.open_records.combined import write_combined
+from app.open_records.combined import CombinedWriter, stamp_label
 from app.open_records.letters import ReleasedRow, render_document, response_letter_document
 from app.open_records.models import RecordsRequest
 from app.open_records.package_media import KeptMedia
+from app.open_records.pdf_text import normalise
 from app.open_records.redaction import RedactionLeak
-from app.open_records.release_check import payload_leaks
+from app.open_records.release_check import (
+    NOTHING,
+    Findings,
+    check_file,
+    file_findings,
+    needles_of,
+    problems_of,
+)
 from app.open_records.separation import Scrubber
-from app.retention.assignment import current_assignment
-from app.retention.models import Hold
+from app.retention.models import Hold, RetentionAssignment
 from app.storage.base import ArchiveStore
 
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
 _CHUNK = 1 << 20
 log = logging.getLogger("postvault.open_records")
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class Elsewhere(Protocol):
+    """Runs a module-level function of one picklable argument in a render worker (a render
+    pool's submit)."""
+
+    def __call__(self, fn: Callable[[_T], _R], argument: _T, /) -> Future[_R]: ...
 
 
 @dataclass(frozen=True)
@@ -128,48 +146,91 @@ def _audit_log(session: Session, request: RecordsRequest, scrub: Scrubber) -> by
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+# Ids per query when the manifests read their items' labels and series (a bounded IN list).
+_BATCH = 500
+
+
+def _current_labels(session: Session, version_ids: list[int]) -> dict[int, str]:
+    """Each version's current classification label (as one query per version read it)."""
+    labels: dict[int, str] = {}
+    unique = sorted(set(version_ids))
+    for start in range(0, len(unique), _BATCH):
+        for version_id, label in session.execute(
+            select(Classification.version_id, Classification.label)
+            .where(
+                Classification.version_id.in_(unique[start : start + _BATCH]),
+                Classification.is_current.is_(True),
+            )
+            .order_by(Classification.id)
+        ):
+            labels.setdefault(version_id, label)
+    return labels
+
+
+def _current_series(session: Session, post_ids: list[int]) -> dict[int, str]:
+    """Each post's current retention series (retention.assignment.current_assignment's)."""
+    series: dict[int, str] = {}
+    unique = sorted(set(post_ids))
+    for start in range(0, len(unique), _BATCH):
+        for post_id, code in session.execute(
+            select(RetentionAssignment.post_id, RetentionAssignment.series_code)
+            .where(
+                RetentionAssignment.post_id.in_(unique[start : start + _BATCH]),
+                RetentionAssignment.is_current.is_(True),
+            )
+            .order_by(RetentionAssignment.id.desc())
+        ):
+            series.setdefault(post_id, code)
+    return series
+
+
 def _manifests(
     session: Session, request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
 ) -> tuple[bytes, bytes]:
-    rows = []
+    labels = _current_labels(session, [f.version_id for f in files])
+    series = _current_series(session, [f.post_id for f in files])
+    # Written row by row (no list of every row's dictionary): the bytes are those of one
+    # csv.DictWriter over all rows and of json.dumps(..., indent=2) of the whole document.
+    table = io.StringIO()
+    writer: csv.DictWriter[str] | None = None
+    items: list[bytes] = []
     for f in files:
-        label = session.scalar(
-            select(Classification.label).where(
-                Classification.version_id == f.version_id, Classification.is_current.is_(True)
-            )
-        )
-        assignment = current_assignment(session, f.post_id)
-        rows.append(
-            {
-                "request": request.number,
-                "file": f"data/items/{f.name}",
-                "post_id": f.post_id,
-                "version": f.version_number,
-                "platform": f.platform,
-                "url": scrub.text(f.url),
-                "captured_at": f.captured_at.isoformat(),
-                "classification": label or "",
-                "series": assignment.series_code if assignment else "",
-                "archived_pdf_sha256": f.archived_sha256,
-                "released_sha256": f.released_sha256,
-                "redacted": f.redacted,
-                "source_sha256": f.source_sha256,
-                "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
-                "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
-                "wacz_file": _wacz_path(f) if f.wacz_sha256 else "",
-                "wacz_sha256": f.wacz_sha256 or "",
-                "media_files": " ".join(m.path(f.name) for m in f.media),
-            }
-        )
-    text = io.StringIO()
-    writer = csv.DictWriter(
-        text, fieldnames=list(rows[0]) if rows else ["request"], lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode("utf-8"), json.dumps(
-        {"request": request.number, "items": rows}, indent=2, ensure_ascii=False
-    ).encode("utf-8")
+        row = {
+            "request": request.number,
+            "file": f"data/items/{f.name}",
+            "post_id": f.post_id,
+            "version": f.version_number,
+            "platform": f.platform,
+            "url": scrub.text(f.url),
+            "captured_at": f.captured_at.isoformat(),
+            "classification": labels.get(f.version_id) or "",
+            "series": series.get(f.post_id, ""),
+            "archived_pdf_sha256": f.archived_sha256,
+            "released_sha256": f.released_sha256,
+            "redacted": f.redacted,
+            "source_sha256": f.source_sha256,
+            "archived_pdf_timestamp": f.timestamp_time or f.timestamp_status,
+            "archived_pdf_timestamp_token": _token_path(f) if f.timestamp_token else "",
+            "wacz_file": _wacz_path(f) if f.wacz_sha256 else "",
+            "wacz_sha256": f.wacz_sha256 or "",
+            "media_files": " ".join(m.path(f.name) for m in f.media),
+        }
+        if writer is None:
+            writer = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow(row)
+        # The row as json.dumps lays it out two levels down (its values are all scalars).
+        dumped = json.dumps(row, indent=2, ensure_ascii=False)
+        items.append(("    " + dumped.replace("\n", "\n    ")).encode("utf-8"))
+    if writer is None:
+        csv.DictWriter(table, fieldnames=["request"], lineterminator="\n").writeheader()
+    number = json.dumps(request.number, ensure_ascii=False).encode("utf-8")
+    document = (
+        b'{\n  "request": ' + number + b',\n  "items": '
+        + (b"[\n" + b",\n".join(items) + b"\n  ]" if items else b"[]")
+        + b"\n}"
+    )  # fmt: skip
+    return table.getvalue().encode("utf-8"), document
 
 
 def _token_path(f: ReleasedFile) -> str:
@@ -191,7 +252,7 @@ def _members(
         if f.wacz_sha256 is not None:
             members[_wacz_path(f)] = (f.wacz_size, f.wacz_sha256, None)
         for m in f.media:
-            members[m.path(f.name)] = (len(m.data), m.sha256, m.data)
+            members[m.path(f.name)] = (m.size, m.sha256, None)
     if combined is not None:
         members["data/combined.pdf"] = (combined.stat().st_size, None, combined)
     for path, data in small.items():
@@ -207,6 +268,51 @@ def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+class Releasing:
+    """The released PDFs of a package as its items are released, one at a time: each is read
+    once from the store (verified against its hash), its leak check is given to the render
+    workers (`render_elsewhere`) and its pages are added to the combined PDF, so the checks
+    run in parallel while the next items are prepared. `needles` and `originals` are what the
+    package's leak check looks for (its items' redactions, known before they are released);
+    `write_bag` checks every PDF again should they differ from its own."""
+
+    def __init__(
+        self,
+        store: ArchiveStore,
+        out: Path,
+        *,
+        needles: dict[str, str],
+        originals: frozenset[str],
+        render_elsewhere: Elsewhere | None,
+        letter_document: str | None = None,
+    ) -> None:
+        self.store = store
+        self.needles = needles
+        self.originals = originals
+        # The letter, laid out in a render worker from the start (it lists every item: for a
+        # large package it is a long render), when its document is known in advance.
+        self.letter: tuple[str, Future[bytes]] | None = None
+        if letter_document is not None and render_elsewhere is not None:
+            try:
+                self.letter = (letter_document, render_elsewhere(render_document, letter_document))
+            except Exception:  # no worker to give it to: write_bag lays it out
+                log.warning("the letter could not be given to a render worker", exc_info=True)
+        self.checks = _Checks(render_elsewhere, needles, originals)
+        self.combined = CombinedWriter(out.with_name(out.name + ".combined.pdf"))
+
+    def add(self, f: ReleasedFile) -> None:
+        data = self.store.get(f.released_sha256)
+        self.checks.add(f"data/items/{f.name}", data)
+        self.combined.add(data)
+
+    def close(self) -> None:
+        """Stop the checks still running and remove the combined PDF (the bag holds a copy)."""
+        self.checks.cancel()
+        if self.letter is not None:
+            self.letter[1].cancel()
+        self.combined.discard()
+
+
 def write_bag(
     session: Session,
     *,
@@ -214,34 +320,73 @@ def write_bag(
     request: RecordsRequest,
     files: list[ReleasedFile],
     out: Path,
-    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
+    render_elsewhere: Elsewhere | None = None,
+    released: Releasing | None = None,
 ) -> None:
     """Write the ZIP of one BagIt bag holding the released files and what describes them.
 
     With `render_elsewhere` (a render pool's submit), the letter is laid out in a render
-    worker while this process merges the combined PDF."""
+    worker while this process writes the manifests, and the leak check of the released PDFs
+    runs in the render workers, in parallel. `released` holds the released PDFs already
+    checked and merged as their items were released (`Releasing`); without it they are read,
+    checked and merged here."""
     small: dict[str, bytes] = {}
     scrub = Scrubber([pair for f in files for pair in f.secrets])
     document = _letter_document(request, files, scrub)
     letter: Future[bytes] | None = None
-    if render_elsewhere is not None:
+    if released is not None and released.letter is not None and released.letter[0] == document:
+        letter = released.letter[1]  # begun as the items were released
+    elif render_elsewhere is not None:
+        if released is not None and released.letter is not None:
+            log.info("the letter's contents changed while the items were released; laid out again")
+            released.letter[1].cancel()
         try:
             letter = render_elsewhere(render_document, document)
         except Exception:  # no worker to give it to: it is laid out here
             log.warning("the letter could not be given to a render worker", exc_info=True)
-    csv_bytes, json_bytes = _manifests(session, request, files, scrub)
-    small["data/manifest.csv"] = csv_bytes
-    small["data/manifest.json"] = json_bytes
-    small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
-    combined_path = out.with_name(out.name + ".combined.pdf")
-    try:
-        pages = write_combined(
-            (store.get(f.released_sha256) for f in files), request.number, combined_path
+    needles = needles_of(scrub.secrets)
+    originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
+    made_here = released is None
+    if released is None:
+        released = Releasing(
+            store, out, needles=needles, originals=originals, render_elsewhere=render_elsewhere
         )
+    try:
+        if made_here:
+            for f in files:
+                released.add(f)
+        csv_bytes, json_bytes = _manifests(session, request, files, scrub)
+        small["data/manifest.csv"] = csv_bytes
+        small["data/manifest.json"] = json_bytes
+        small["data/audit-log.jsonl"] = _audit_log(session, request, scrub)
+        checks = released.checks
+        if (released.needles, released.originals) != (needles, originals):
+            # A redaction changed while the items were released: every PDF is checked for
+            # what the package's files now take out.
+            log.warning("the redactions changed during packaging; the PDFs are checked again")
+            checks.cancel()
+            checks = _Checks(render_elsewhere, needles, originals)
+            for f in files:
+                checks.add(f"data/items/{f.name}", store.get(f.released_sha256))
+        combined_path = released.combined.path
+        pages = released.combined.finish(request.number)
         small["data/letter.pdf"] = _letter_result(letter, document)
         members = _members(files, small, combined_path if pages else None)
-        originals = frozenset().union(*(f.originals for f in files)) if files else frozenset()
-        problems = payload_leaks(_Payload(store, members), scrub.secrets, set(originals))
+        for path, (_size, sha, source) in members.items():
+            if not checks.looking:
+                break  # nothing to look for: each file is read, verified, for the ZIP only
+            if path in checks.paths or isinstance(source, Path):
+                continue  # the combined PDF: see _combined_findings
+            if source is None:
+                assert sha is not None
+                source = store.get(sha)  # verified against its hash on read
+            checks.add(path, source)
+        found = checks.results()
+        if pages:
+            found["data/combined.pdf"] = _combined_findings(
+                found, files, request.number, pages, needles
+            )
+        problems = [problem for path in sorted(found) for problem in problems_of(path, found[path])]
         if problems:
             # Text redacted in one item but left in another (another version of the same
             # post, another post) would go out with the package: it is refused, naming the
@@ -252,34 +397,95 @@ def write_bag(
             )
         _write_zip(store, request, members, out)
     finally:
-        combined_path.unlink(missing_ok=True)
+        released.close()
 
 
 Member = tuple[int, str | None, bytes | Path | None]
 
+# Leak checks given to the render workers and not yet collected: enough to keep every worker
+# busy, few enough that the PDFs waiting for a worker stay a few megabytes.
+_IN_FLIGHT = 16
 
-class _Payload(Mapping[str, bytes]):
-    """The payload's files by path, each read (from the store, verified, or from its file)
-    only when it is looked at: the leak check holds one file at a time, not the package."""
 
-    def __init__(self, store: ArchiveStore, members: dict[str, Member]) -> None:
-        self._store = store
-        self._members = members
+class _Checks:
+    """The leak check of each payload file (release_check.file_findings), as it is read: the
+    PDFs in the render workers when there are any (in parallel, a few at a time), the other
+    files here. A check whose worker fails is made here instead."""
 
-    def __getitem__(self, path: str) -> bytes:
-        _size, sha, source = self._members[path]
-        if isinstance(source, Path):
-            return source.read_bytes()
-        if source is None:
-            assert sha is not None
-            return self._store.get(sha)
-        return source
+    def __init__(
+        self, elsewhere: Elsewhere | None, needles: dict[str, str], originals: frozenset[str]
+    ) -> None:
+        self._needles = needles
+        self._originals = originals
+        self._elsewhere = elsewhere if needles or originals else None
+        self._pending: deque[tuple[str, bytes, Future[Findings]]] = deque()
+        self.found: dict[str, Findings] = {}
+        self.paths: set[str] = set()
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._members)
+    @property
+    def looking(self) -> bool:
+        """Whether anything was taken out, so that there is something to look for."""
+        return bool(self._needles or self._originals)
 
-    def __len__(self) -> int:
-        return len(self._members)
+    def add(self, path: str, data: bytes) -> None:
+        self.paths.add(path)
+        if not self._needles and not self._originals:
+            return  # nothing was taken out: there is nothing to find
+        if self._elsewhere is not None and data.startswith(b"%PDF"):
+            try:
+                future = self._elsewhere(check_file, (path, data, self._needles, self._originals))
+            except Exception:  # no worker to give it to: the checks are made here
+                log.warning("the leak check could not be given to a render worker", exc_info=True)
+                self._elsewhere = None
+            else:
+                self._pending.append((path, data, future))
+                while len(self._pending) > _IN_FLIGHT:
+                    self._collect()
+                return
+        self._keep(path, file_findings(path, data, self._needles, self._originals))
+
+    def _collect(self) -> None:
+        path, data, future = self._pending.popleft()
+        try:
+            findings = future.result()
+        except Exception:  # the worker died (or the check failed: it fails here again)
+            log.warning("the leak check of %s failed in a render worker", path, exc_info=True)
+            findings = file_findings(path, data, self._needles, self._originals)
+        self._keep(path, findings)
+
+    def _keep(self, path: str, findings: Findings) -> None:
+        if findings != NOTHING:  # only what a file still holds is kept, not a row per file
+            self.found[path] = findings
+
+    def results(self) -> dict[str, Findings]:
+        while self._pending:
+            self._collect()
+        return self.found
+
+    def cancel(self) -> None:
+        for _path, _data, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+
+
+def _combined_findings(
+    found: Mapping[str, Findings],
+    files: list[ReleasedFile],
+    request_number: str,
+    pages: int,
+    needles: Mapping[str, str],
+) -> Findings:
+    """What the combined PDF holds, from the checks of the PDFs it is made of: it is their
+    pages as they are (their drawn text, annotations and the streams they use), each with its
+    stamp, and none of their document-level parts (metadata, bookmarks, forms). So it holds
+    what their pages hold and what its stamps say; reading its text again would double the
+    leak check's cost, and hold the whole combined PDF in memory, for nothing more."""
+    items = [found.get(f"data/items/{f.name}", NOTHING) for f in files]
+    labels = "\n".join(stamp_label(request_number, n, pages) for n in range(1, pages + 1))
+    haystack = normalise(labels)
+    stamped = {secret for secret, needle in needles.items() if needle in haystack}
+    on_pages = frozenset(stamped).union(*(i.on_pages for i in items))
+    return Findings(carried=any(i.carried for i in items), leaked=on_pages, on_pages=on_pages)
 
 
 def _letter_result(letter: Future[bytes] | None, document: str) -> bytes:

@@ -11,7 +11,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -23,9 +25,11 @@ from app.config import get_settings
 from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
-from app.open_records.bag import ReleasedFile, file_sha256, write_bag
+from app.open_records.bag import Elsewhere, ReleasedFile, Releasing, file_sha256, write_bag
+from app.open_records.letters import ReleasedRow, response_letter_document
 from app.open_records.models import (
     PackageStatus,
+    Redaction,
     RequestItem,
     RequestStatus,
     ResponsePackage,
@@ -39,8 +43,10 @@ from app.open_records.redaction import (
     secrets_of,
     withheld_originals,
 )
+from app.open_records.release_check import needles_of
 from app.open_records.requests import get_request, list_items, redactions_of
-from app.posts.models import CapturedVersion
+from app.open_records.separation import Scrubber
+from app.posts.models import CapturedVersion, FlaggedPost
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
 from app.snapshots.service import snapshot_version
@@ -55,6 +61,9 @@ ManyRenderer = Callable[[Sequence[SnapshotView]], Sequence[bytes | Exception]]
 log = logging.getLogger("postvault.open_records")
 
 Progress = Callable[[int, int], None]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def _wacz_of(session: Session, version_id: int) -> tuple[str | None, int]:
@@ -217,7 +226,6 @@ def release_item(
         )
     else:
         released_sha = archived
-    suffix = "-redacted" if redactions else ""
     token = token_of(session, archived)
     token_bytes, token_time = None, ""
     if token is not None and token.token_sha256 is not None and token.gen_time is not None:
@@ -233,14 +241,14 @@ def release_item(
         url=version.post.url,
         captured_at=version.captured_at,
         source_sha256=version.source_sha256,
-        name=f"item-{position:04d}-post-{version.post_id}-v{version.number}{suffix}.pdf",
+        name=file_name(position, version.post_id, version.number, redacted=bool(redactions)),
         # The bytes stay in the store: they are read (and verified against this hash) when
         # the bag is written.
         released_sha256=released_sha,
         size=_size_of(session, released_sha),
         archived_sha256=archived,
         redacted=bool(redactions),
-        reasons=tuple(sorted({r.exemption for r in redactions})),
+        reasons=_reasons(redactions),
         timestamp_status=token.status if token is not None else "none",
         timestamp_time=token_time,
         timestamp_token=token_bytes,
@@ -248,7 +256,7 @@ def release_item(
         wacz_size=wacz_size,
         secrets=tuple(secrets_of(post_of(version), version.text or "", redactions)),
         originals=frozenset(withheld_originals(redactions)),
-        media=() if redactions else kept_media(session, store, version.id),
+        media=() if redactions else kept_media(session, version.id),
     )
 
 
@@ -280,6 +288,77 @@ def _render_redacted(
     return dict(zip(views, render_many(list(views.values())), strict=True))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the package will hold, read before its items are released: what its leak check
+    looks for (the redacted strings, normalised as write_bag's check reads them, and the
+    withheld or blacked-out originals) and its letter's document, so that the checks and the
+    letter can start in the render workers while the items are released. write_bag makes
+    both again from the released files and does not use these if they differ."""
+
+    needles: dict[str, str]
+    originals: frozenset[str]
+    letter_document: str
+
+
+def _plan(session: Session, request_id: int, item_ids: Sequence[int]) -> _Plan:
+    wanted = set(item_ids)
+    by_item: dict[int, list[Redaction]] = {}
+    for redaction in session.scalars(
+        select(Redaction)
+        .join(RequestItem, RequestItem.id == Redaction.item_id)
+        .where(RequestItem.request_id == request_id)
+        .order_by(Redaction.item_id, Redaction.id)
+    ):
+        if redaction.item_id in wanted:
+            by_item.setdefault(redaction.item_id, []).append(redaction)
+    versions = {
+        item_id: (post_id, number, url)
+        for item_id, post_id, number, url in session.execute(
+            select(RequestItem.id, CapturedVersion.post_id, CapturedVersion.number, FlaggedPost.url)
+            .join(CapturedVersion, CapturedVersion.id == RequestItem.version_id)
+            .join(FlaggedPost, FlaggedPost.id == CapturedVersion.post_id)
+            .where(RequestItem.request_id == request_id)
+        )
+        if item_id in wanted
+    }
+    pairs: list[tuple[str, str]] = []
+    originals: set[str] = set()
+    rows: list[ReleasedRow] = []
+    for position, item_id in enumerate(item_ids, start=1):  # the order write_bag reads them
+        redactions = by_item.get(item_id, [])
+        post_id, number, url = versions[item_id]
+        if redactions:
+            item = session.get(RequestItem, item_id)
+            assert item is not None
+            version = session.get(CapturedVersion, item.version_id)
+            assert version is not None  # foreign key
+            pairs.extend(secrets_of(post_of(version), version.text or "", redactions))
+            originals |= withheld_originals(redactions)
+        rows.append(
+            ReleasedRow(
+                file_name(position, post_id, number, redacted=bool(redactions)),
+                url,
+                number,
+                _reasons(redactions),
+                bool(redactions),
+            )
+        )
+    scrub = Scrubber(pairs)
+    document = response_letter_document(get_request(session, request_id), rows, scrub)
+    return _Plan(needles_of(scrub.secrets), frozenset(originals), document)
+
+
+def file_name(position: int, post_id: int, version_number: int, *, redacted: bool) -> str:
+    """The name of an item's released PDF in the bag."""
+    suffix = "-redacted" if redacted else ""
+    return f"item-{position:04d}-post-{post_id}-v{version_number}{suffix}.pdf"
+
+
+def _reasons(redactions: Sequence[Redaction]) -> tuple[str, ...]:
+    return tuple(sorted({r.exemption for r in redactions}))
+
+
 def _prerendered(pdf: bytes | Exception) -> Callable[[SnapshotView], bytes]:
     def renderer(_view: SnapshotView) -> bytes:
         if isinstance(pdf, Exception):
@@ -289,7 +368,7 @@ def _prerendered(pdf: bytes | Exception) -> Callable[[SnapshotView], bytes]:
     return renderer
 
 
-def _in_render_pool(fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
+def _in_render_pool(fn: Callable[[_T], _R], argument: _T) -> Future[_R]:
     from app.snapshots.pool import render_pool
 
     return render_pool(get_settings().render_workers).submit(fn, argument)
@@ -314,7 +393,7 @@ def run_package(
     stop: threading.Event | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
     render_many: ManyRenderer | None = None,
-    render_elsewhere: Callable[[Callable[[str], bytes], str], Future[bytes]] | None = None,
+    render_elsewhere: Elsewhere | None = None,
 ) -> ResponsePackage:
     """Make the package (the background job): progress is saved as items are prepared.
 
@@ -379,32 +458,47 @@ def run_package(
             rendered = _render_redacted(
                 database, store, item_ids=item_ids, request_number=number, render_many=render_many
             )
-            files: list[ReleasedFile] = []
-            # One short transaction per item, its progress saved with it: the job never holds
-            # the database for the whole package, and a reader sees it advance.
-            for position, item_id in enumerate(item_ids, start=1):
-                with database.session() as session:
-                    running = fenced(session)
-                    item = session.get(RequestItem, item_id)
-                    assert item is not None
-                    files.append(
-                        release_item(
-                            session,
-                            store=store,
-                            request_number=number,
-                            item=item,
-                            position=position,
-                            actor=actor,
-                            renderer=(
-                                _prerendered(rendered.pop(item_id)) if item_id in rendered else None
-                            ),
-                        )
-                    )
-                    running.progress = position
-                if progress is not None:
-                    progress(position, len(item_ids))
+            elsewhere = render_elsewhere or _in_render_pool
+            with database.session() as session:
+                plan = _plan(session, request_id, item_ids)
             bag = _bag_path(store)
+            released = Releasing(
+                store,
+                bag,
+                needles=plan.needles,
+                originals=plan.originals,
+                render_elsewhere=elsewhere,
+                letter_document=plan.letter_document,
+            )
             try:
+                files: list[ReleasedFile] = []
+                # One short transaction per item, its progress saved with it: the job never
+                # holds the database for the whole package, and a reader sees it advance.
+                for position, item_id in enumerate(item_ids, start=1):
+                    with database.session() as session:
+                        running = fenced(session)
+                        item = session.get(RequestItem, item_id)
+                        assert item is not None
+                        files.append(
+                            release_item(
+                                session,
+                                store=store,
+                                request_number=number,
+                                item=item,
+                                position=position,
+                                actor=actor,
+                                renderer=(
+                                    _prerendered(rendered.pop(item_id))
+                                    if item_id in rendered
+                                    else None
+                                ),
+                            )
+                        )
+                        running.progress = position
+                    # Checked (in the render workers) and merged while the next is prepared.
+                    released.add(files[-1])
+                    if progress is not None:
+                        progress(position, len(item_ids))
                 with database.session() as session:
                     package = fenced(session)
                     request = get_request(session, request_id)
@@ -414,7 +508,8 @@ def run_package(
                         request=request,
                         files=files,
                         out=bag,
-                        render_elsewhere=render_elsewhere or _in_render_pool,
+                        render_elsewhere=elsewhere,
+                        released=released,
                     )
                     size, sha256 = bag.stat().st_size, file_sha256(bag)
                     obj = put_finished_file(
@@ -445,6 +540,7 @@ def run_package(
                         },
                     )
             finally:
+                released.close()
                 bag.unlink(missing_ok=True)
         except _Interrupted as why:
             log.warning("package %s stopped part-way (%s); it will be resumed", package_id, why)

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.posts.models import VersionMedia
 from app.snapshots.page_assets import file_extension
-from app.storage.base import ArchiveStore
 from app.storage.models import StoredObject
 
 # The roles a snapshot references by hash past POSTVAULT_AUDIO_EMBED_MAX_BYTES.
@@ -23,18 +22,20 @@ class KeptMedia:
     role: str
     sha256: str
     mime_type: str
-    data: bytes
+    # The bytes stay in the store (an episode's audio can be hundreds of megabytes): they are
+    # read, verified, when the package's leak check and its ZIP get to them.
+    size: int
 
     def path(self, item_name: str) -> str:
         stem = item_name.removesuffix(".pdf")
         return f"data/items/{stem}-{self.role}-{self.sha256[:12]}.{file_extension(self.mime_type)}"
 
 
-def kept_media(session: Session, store: ArchiveStore, version_id: int) -> tuple[KeptMedia, ...]:
-    """The version's audio and video too large for its snapshot, read back verified."""
+def kept_media(session: Session, version_id: int) -> tuple[KeptMedia, ...]:
+    """The version's audio and video too large for its snapshot (the store's objects)."""
     limit = get_settings().audio_embed_max_bytes
     rows = session.execute(
-        select(VersionMedia.role, StoredObject.sha256, StoredObject.mime_type)
+        select(VersionMedia.role, StoredObject.sha256, StoredObject.mime_type, StoredObject.size)
         .join(StoredObject, StoredObject.sha256 == VersionMedia.sha256)
         .where(
             VersionMedia.version_id == version_id,
@@ -44,7 +45,7 @@ def kept_media(session: Session, store: ArchiveStore, version_id: int) -> tuple[
         .order_by(VersionMedia.position)
     )
     found: dict[str, KeptMedia] = {}
-    for role, sha, mime in rows:
-        if sha not in found:  # verified against its hash on read
-            found[sha] = KeptMedia(role, sha, mime, store.get(sha))
+    for role, sha, mime, size in rows:
+        if sha not in found:
+            found[sha] = KeptMedia(role, sha, mime, int(size))
     return tuple(found.values())

@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
 
 log = logging.getLogger("postvault.snapshots")
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -92,8 +96,9 @@ class RenderPool:
                 results.append(RenderError(f"rendering failed: {type(exc).__name__}: {exc}"))
         return results
 
-    def submit(self, fn: Callable[[str], bytes], argument: str) -> Future[bytes]:
-        """Run another render (a module-level function of one string) in a worker."""
+    def submit(self, fn: Callable[[_T], _R], argument: _T) -> Future[_R]:
+        """Run another render (a module-level function of one picklable argument) in a
+        worker."""
         with self._lock:
             try:
                 return self._executor.submit(fn, argument)
