@@ -275,14 +275,29 @@ def _rows_per_value(
     values: Sequence[Any],
     columns: Sequence[QueryableAttribute[Any]],
 ) -> Iterable[Sequence[Any]]:
-    """(value, *columns) of the rows whose `column` is one of `values` (distinct). On
-    PostgreSQL at most CROWDED + 1 rows per value: enough to tell a crowded value (looked up
-    per version later) from one whose rows are all read. Without the bound every batch would
-    read every row of the crowded values (a boilerplate text shared by a tenth of the archive),
-    a read that grows with the archive: quadratic over a whole run. Elsewhere (SQLite) all the
-    rows, in one IN query (no LATERAL there)."""
+    """(value, *columns) of the rows whose `column` is one of `values` (distinct), at most
+    CROWDED + 1 rows per value: enough to tell a crowded value (looked up per version later)
+    from one whose rows are all read. Without the bound every batch would read every row of
+    the crowded values (a boilerplate text shared by a tenth of the archive), a read that
+    grows with the archive: quadratic over a whole run."""
     if session.get_bind().dialect.name != "postgresql":
-        return session.execute(select(column, *columns).where(in_values(session, column, values)))
+        # SQLite has no LATERAL: the rows are numbered per value in the database, and only
+        # the first CROWDED + 1 of each come back (the index range is walked in C, not
+        # turned into Python rows).
+        numbered = (
+            select(
+                column.label("value"),
+                *(c.label(f"c{i}") for i, c in enumerate(columns)),
+                func.row_number().over(partition_by=column).label("n"),
+            )
+            .where(in_values(session, column, values))
+            .subquery()
+        )
+        return session.execute(
+            select(numbered.c.value, *(numbered.c[f"c{i}"] for i in range(len(columns)))).where(
+                numbered.c.n <= CROWDED + 1
+            )
+        )
     array_type = postgresql.ARRAY(column.type)
     wanted = (
         func.unnest(cast(bindparam(None, list(values), type_=array_type), array_type))
