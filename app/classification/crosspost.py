@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, cast, delete, func, insert, select, true
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.bulk import in_values, insert_rows
 from app.classification.crosspost_index import Fingerprint, IndexedCapture
@@ -189,10 +190,8 @@ class PrefetchedCrossPostIndex:
         self._captures: dict[int, IndexedCapture] = {}
         hashes = sorted({p.exact_hash for p in prints if p.exact_hash is not None})
         for chunk in _in_chunks(hashes):
-            for row in session.execute(
-                select(ContentFingerprint.exact_hash, *_CAPTURE_COLUMNS).where(
-                    in_values(session, ContentFingerprint.exact_hash, chunk)
-                )
+            for row in _rows_per_value(
+                session, ContentFingerprint.exact_hash, chunk, _CAPTURE_COLUMNS
             ):
                 self._by_hash.setdefault(str(row[0]), []).append(_capture(row[1:]))
         for exact_hash, found in self._by_hash.items():
@@ -201,10 +200,11 @@ class PrefetchedCrossPostIndex:
             found.sort(key=lambda c: c.version_id)
         keys = sorted({k for p in prints for k in p.band_keys})
         for chunk in _in_chunks(keys):
-            for key, fingerprint_id in session.execute(
-                select(
-                    ContentFingerprintBand.band_key, ContentFingerprintBand.fingerprint_id
-                ).where(in_values(session, ContentFingerprintBand.band_key, chunk))
+            for key, fingerprint_id in _rows_per_value(
+                session,
+                ContentFingerprintBand.band_key,
+                chunk,
+                (ContentFingerprintBand.fingerprint_id,),
             ):
                 self._by_key.setdefault(key, []).append(fingerprint_id)
         wanted: set[int] = set()
@@ -267,6 +267,47 @@ class PrefetchedCrossPostIndex:
                     shared[fingerprint_id] = shared.get(fingerprint_id, 0) + 1
         ranked = sorted(shared.items(), key=lambda p: (-p[1], self._captures[p[0]].version_id))
         return [self._captures[fingerprint_id] for fingerprint_id, _ in ranked[:limit]]
+
+
+def _rows_per_value(
+    session: Session,
+    column: QueryableAttribute[Any],
+    values: Sequence[Any],
+    columns: Sequence[QueryableAttribute[Any]],
+) -> Iterable[Sequence[Any]]:
+    """(value, *columns) of the rows whose `column` is one of `values` (distinct), at most
+    CROWDED + 1 rows per value: enough to tell a crowded value (looked up per version later)
+    from one whose rows are all read. Without the bound every batch would read every row of
+    the crowded values (a boilerplate text shared by a tenth of the archive), a read that
+    grows with the archive: quadratic over a whole run."""
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite has no LATERAL: the rows are numbered per value in the database, and only
+        # the first CROWDED + 1 of each come back (the index range is walked in C, not
+        # turned into Python rows).
+        numbered = (
+            select(
+                column.label("value"),
+                *(c.label(f"c{i}") for i, c in enumerate(columns)),
+                func.row_number().over(partition_by=column).label("n"),
+            )
+            .where(in_values(session, column, values))
+            .subquery()
+        )
+        return session.execute(
+            select(numbered.c.value, *(numbered.c[f"c{i}"] for i in range(len(columns)))).where(
+                numbered.c.n <= CROWDED + 1
+            )
+        )
+    array_type = postgresql.ARRAY(column.type)
+    wanted = (
+        func.unnest(cast(bindparam(None, list(values), type_=array_type), array_type))
+        .table_valued("value")
+        .render_derived()
+    )
+    # One index probe per value, stopped after CROWDED + 1 rows (a nested loop over the
+    # values: no read of a crowded value's whole range).
+    found = select(*columns).where(column == wanted.c.value).limit(CROWDED + 1).lateral()
+    return session.execute(select(wanted.c.value, *found.c).select_from(wanted).join(found, true()))
 
 
 def _capture(values: Sequence[Any]) -> IndexedCapture:

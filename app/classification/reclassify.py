@@ -141,20 +141,32 @@ def effective_labels(session: Session, post_ids: Iterable[int]) -> dict[int, Lab
 
 def most_retentive_labels(session: Session, post_ids: Sequence[int]) -> dict[int, Label]:
     """The most retentive current label of each post's versions, for posts that have one
-    (`effective_label` without the override), in one query (at most _CHUNK posts)."""
+    (`effective_label` without the override), in two queries (at most _CHUNK posts; one
+    more per further _CHUNK of their versions)."""
     current: dict[int, Label] = {}
-    rows = session.execute(
-        select(CapturedVersion.post_id, Classification.label)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .where(
-            in_values(session, CapturedVersion.post_id, post_ids),
-            Classification.is_current.is_(True),
-        )
+    # The posts' versions first, then their current rows by version id: two index lookups.
+    # One join of the two tables lets PostgreSQL's planner choose a hash join over a scan
+    # of every classification (the table grows in the run's own transaction, unanalysed),
+    # once per batch: quadratic over a run of the whole archive.
+    post_of = dict(
+        session.execute(
+            select(CapturedVersion.id, CapturedVersion.post_id).where(
+                in_values(session, CapturedVersion.post_id, post_ids)
+            )
+        ).all()
     )
-    for post_id, value in rows:
-        label = Label(value)
-        if post_id not in current or _LABEL_RANK[label] > _LABEL_RANK[current[post_id]]:
-            current[post_id] = label
+    for chunk in _chunks(sorted(post_of)):
+        rows = session.execute(
+            select(Classification.version_id, Classification.label).where(
+                in_values(session, Classification.version_id, chunk),
+                Classification.is_current.is_(True),
+            )
+        )
+        for version_id, value in rows:
+            post_id = post_of[version_id]
+            label = Label(value)
+            if post_id not in current or _LABEL_RANK[label] > _LABEL_RANK[current[post_id]]:
+                current[post_id] = label
     return current
 
 

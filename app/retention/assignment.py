@@ -245,7 +245,7 @@ def assign_retention(
 
 
 def current_labels(session: Session, post_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """`current_label` of many posts, in two queries (at most _CHUNK posts)."""
+    """`current_label` of many posts, in a few queries (at most _CHUNK posts)."""
     overrides = active_overrides(session, post_ids)
     classified = most_retentive_labels(session, post_ids)
     return {
