@@ -24,8 +24,7 @@ from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.retention.assignment import assign_retention, assign_retention_many
 from app.retention.schedules import current_schedules, load_schedules
 from app.search.service import index_version
-from app.snapshots.pool import render_pool
-from app.snapshots.service import rerender_versions
+from app.snapshots.stream import SnapshotStream
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
 
@@ -124,21 +123,10 @@ def build_capture_context(
 
     archive = store or store_from_settings(settings)
 
-    def snapshot_new_versions(version_ids: list[int]) -> None:
-        # After the capture committed: the views are read, rendered in parallel in the
-        # process pool (no transaction is writing meanwhile), then recorded together. A
-        # failure is retried by the snapshot backfill job.
-        with database.session() as session:
-            report = rerender_versions(
-                session,
-                store=archive,
-                version_ids=version_ids,
-                render_many=render_pool(settings.render_workers).render_many,
-                actor=Actor.system("snapshots"),
-                settings=settings,
-            )
-        if report.failed:
-            log.error("snapshots not made (the backfill job retries): %s", report.failed)
+    # After each capture committed, its versions go to the render pool while capture goes on;
+    # each snapshot is recorded in its own transaction as its render completes. A failure is
+    # retried by the snapshot backfill job.
+    snapshots = SnapshotStream(database, settings, archive, actor=Actor.system("snapshots"))
 
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
@@ -152,5 +140,5 @@ def build_capture_context(
         on_new_versions=[classify_index_and_schedule],
         on_removed=[removal_starts_retention_clock],
         on_label_changed=label_hooks,
-        after_commit=[snapshot_new_versions],
+        after_commit=[snapshots],
     )

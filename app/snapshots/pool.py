@@ -41,6 +41,14 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def render_timed(view: SnapshotView) -> tuple[bytes, float]:
+    """In a render worker: the PDF and the seconds its render took there (the figure the
+    render metric reports, without the time the view waited in the queue)."""
+    started = time.perf_counter()
+    pdf = render_snapshot(view)
+    return pdf, time.perf_counter() - started
+
+
 class RenderError(Exception):
     """A render did not produce a PDF (the worker crashed or WeasyPrint failed)."""
 
@@ -100,6 +108,17 @@ class RenderPool:
             except BrokenProcessPool:
                 self._restart()
                 return self._executor.submit(fn, argument)
+
+    def submit_view(self, view: SnapshotView) -> Future[tuple[bytes, float]]:
+        """Start rendering one view in a worker and return at once: the future gives the PDF
+        and the seconds the render took (`render_timed`). A worker that died makes the
+        future fail with BrokenProcessPool; the next submit starts new workers."""
+        with self._lock:
+            try:
+                return self._executor.submit(render_timed, view)
+            except BrokenProcessPool:
+                self._restart()
+                return self._executor.submit(render_timed, view)
 
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
