@@ -106,17 +106,29 @@ def build_capture_context(
     ) -> None:
         # In the capture's transaction. Dead publication links are checked by the
         # verify-primaries job, never while a capture holds the database.
+        scheduled = False  # retention computed since the latest classification
+
+        def relabelled(session: Session, post_id: int, actor: Actor) -> None:
+            nonlocal scheduled
+            retention(session, post_id, actor)
+            scheduled = scheduled or post_id == post.id
+
+        hooks = [relabelled if hook is retention else hook for hook in label_hooks]
         for version in versions:
             if version.kind != VersionKind.removal:
+                scheduled = False
                 classify_version(
                     session,
                     version_id=version.id,
                     config=config,
                     actor=actor,
-                    on_label_changed=label_hooks,
+                    on_label_changed=hooks,
                 )
-                index_version(session, version.id)
-        retention(session, post.id, actor)  # idempotent: writes only when something changed
+                index_version(session, version.id)  # the search index only
+        if not scheduled:
+            # Idempotent: writes only when something changed. Skipped when the label change
+            # of the last classification just computed it (the same answer, read twice).
+            retention(session, post.id, actor)
 
     def removal_starts_retention_clock(session: Session, post: FlaggedPost, actor: Actor) -> None:
         retention(session, post.id, actor)  # the post_removed event

@@ -300,6 +300,19 @@ def main() -> None:
             f"snapshot: {differ}"
         )
         print(f"(c) a/b: {ratio:.0%} ({'meets' if ratio >= 0.9 else 'misses'} the 90% target)")
+        # What the CPU allows, load aside: in (a) every version costs its render plus its
+        # capture and recording, all on the same cores; in (b) only its render.
+        cores = os.cpu_count() or 1
+        per_version_a = (cpu_self + workers_cpu) / max(len(version_ids), 1)
+        per_render_b = direct_workers_cpu / max(rendered, 1)
+        ceiling = cores * per_render_b / (min(args.workers, cores) * per_version_a)
+        print(
+            f"    CPU per version: (a) {per_version_a * 1000:.0f} ms (render, capture and "
+            f"recording), (b) {per_render_b * 1000:.0f} ms (render); with {cores} cores and "
+            f"nothing else running a/b could reach at most {min(ceiling, 1.0):.0%}; render "
+            f"workers busy {workers_cpu / (args.workers * elapsed):.0%} of (a)'s wall time, "
+            f"{direct_workers_cpu / (args.workers * direct_elapsed):.0%} of (b)'s"
+        )
     mine = [p for p in peaks if p.name in ("this process", "render worker")]
     print(
         "(d) peak memory (sum of each process's VmHWM, an upper bound: pages the workers "

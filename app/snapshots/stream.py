@@ -117,7 +117,7 @@ class SnapshotStream:
         self.settings = settings
         self.store = store
         self.actor = actor
-        self._pool = pool  # the process's pool, made on first use
+        self._pool = pool  # None: the process's pool, asked for at each use
         self.backlog = backlog if backlog is not None else settings.snapshot_backlog
         # Versions waiting for a render: those someone waits for (a manual capture, an
         # upload) first, then the backlog in the order captured.
@@ -134,9 +134,8 @@ class SnapshotStream:
 
     @property
     def pool(self) -> RenderPool:
-        if self._pool is None:
-            self._pool = render_pool(self.settings.render_workers)
-        return self._pool
+        # Not kept: after shutdown_pools() (an app stopping) the next use makes a new one.
+        return self._pool or render_pool(self.settings.render_workers)
 
     def submit(self, version_ids: list[int]) -> Pending:
         """Queue these committed versions for their snapshots; returns at once unless
