@@ -41,7 +41,7 @@ from app.migrate import migrated_database
 from app.pipeline import build_capture_context
 from app.platforms.fetcher import Fetcher
 from app.posts import service as posts_service
-from app.snapshots.pool import RenderPool, render_pool, shutdown_pools
+from app.snapshots.pool import Rendered, RenderPool, render_pool, shutdown_pools
 from app.snapshots.service import (
     all_renderable_versions,
     build_view,
@@ -142,13 +142,12 @@ def render_directly(
     while the workers render, as many in flight as the snapshot stream keeps, nothing
     recorded. Returns the SHA-256 of each version's PDF."""
     window = IN_FLIGHT_PER_WORKER * pool.workers
-    in_flight: deque[tuple[int, Future[tuple[bytes, float]]]] = deque()
+    in_flight: deque[tuple[int, Future[Rendered]]] = deque()
     hashes: dict[int, str] = {}
 
     def take() -> None:
         version_id, future = in_flight.popleft()
-        pdf, _seconds = future.result()
-        hashes[version_id] = hashlib.sha256(pdf).hexdigest()
+        hashes[version_id] = hashlib.sha256(future.result().pdf).hexdigest()
 
     for version_id in version_ids:
         with database.session() as session:

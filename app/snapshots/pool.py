@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
@@ -41,12 +42,21 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def render_timed(view: SnapshotView) -> tuple[bytes, float]:
-    """In a render worker: the PDF and the seconds its render took there (the figure the
-    render metric reports, without the time the view waited in the queue)."""
+class Rendered(NamedTuple):
+    pdf: bytes
+    seconds: float  # the render's own time in the worker, not its wait in the queue
+    missing_glyphs: list[str] | None  # read back from the PDF's XMP, as record_snapshot does
+
+
+def render_timed(view: SnapshotView) -> Rendered:
+    """In a render worker: the PDF, the seconds its render took there, and the characters
+    it could not draw (read here, so the process recording it does not parse the PDF)."""
+    from app.snapshots.metadata import read_missing_glyphs
+
     started = time.perf_counter()
     pdf = render_snapshot(view)
-    return pdf, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return Rendered(pdf, seconds, read_missing_glyphs(pdf))
 
 
 class RenderError(Exception):
@@ -109,9 +119,9 @@ class RenderPool:
                 self._restart()
                 return self._executor.submit(fn, argument)
 
-    def submit_view(self, view: SnapshotView) -> Future[tuple[bytes, float]]:
+    def submit_view(self, view: SnapshotView) -> Future[Rendered]:
         """Start rendering one view in a worker and return at once: the future gives the PDF
-        and the seconds the render took (`render_timed`). A worker that died makes the
+        and what the worker read of it (`render_timed`). A worker that died makes the
         future fail with BrokenProcessPool; the next submit starts new workers."""
         with self._lock:
             try:

@@ -34,7 +34,7 @@ from app.config import Settings
 from app.db import Database
 from app.errors import DomainError
 from app.observability.metrics import observe_render
-from app.snapshots.pool import RenderError, RenderPool, render_pool
+from app.snapshots.pool import Rendered, RenderError, RenderPool, render_pool
 from app.snapshots.schemas import SnapshotView
 from app.snapshots.service import SYSTEM, build_view, record_snapshot
 from app.storage.base import ArchiveStore, StoreError
@@ -96,7 +96,7 @@ class Pending:
 class _InFlight:
     version_id: int
     view: SnapshotView
-    future: Future[tuple[bytes, float]]
+    future: Future[Rendered]
     pending: Pending
 
 
@@ -269,23 +269,23 @@ class SnapshotStream:
 
     def _record_batch(self, batch: list[_InFlight]) -> None:
         try:
-            done = [(item, pdf) for item in batch if (pdf := self._result(item)) is not None]
+            done = [(item, out) for item in batch if (out := self._result(item)) is not None]
             try:
                 # One transaction for the batch; no savepoint per snapshot (on SQLite a
                 # savepoint that reads before it writes fails at once when capture commits
                 # meanwhile, instead of waiting its turn).
                 with self.database.session() as session:
-                    for item, pdf in done:
-                        self._record_one(session, item, pdf)
+                    for item, out in done:
+                        self._record_one(session, item, out)
             except Exception:
                 if len(done) <= 1:
                     raise
                 # One snapshot stopped the batch: each in its own transaction, so only the
                 # one that fails is left to the backfill job.
-                for item, pdf in done:
+                for item, out in done:
                     try:
                         with self.database.session() as session:
-                            self._record_one(session, item, pdf)
+                            self._record_one(session, item, out)
                     except Exception as exc:
                         self._not_recorded(item, exc)
         except Exception as exc:
@@ -295,13 +295,14 @@ class SnapshotStream:
             for item in batch:
                 self._settle(item.pending)
 
-    def _record_one(self, session: Session, item: _InFlight, pdf: bytes) -> None:
+    def _record_one(self, session: Session, item: _InFlight, rendered: Rendered) -> None:
         record_snapshot(
             session,
             store=self.store,
             view=item.view,
             version_id=item.version_id,
-            pdf=pdf,
+            pdf=rendered.pdf,
+            missing_glyphs=rendered.missing_glyphs,
             actor=self.actor,
             settings=self.settings,
         )
@@ -314,16 +315,16 @@ class SnapshotStream:
             message,
         )
 
-    def _result(self, item: _InFlight) -> bytes | None:
+    def _result(self, item: _InFlight) -> Rendered | None:
         try:
-            pdf, seconds = item.future.result()
+            rendered = item.future.result()
         except BrokenProcessPool as exc:  # the pool starts new workers at the next submit
             error: Exception = RenderError(f"a render worker died: {exc}")
         except Exception as exc:
             error = RenderError(f"rendering failed: {type(exc).__name__}: {exc}")
         else:
-            observe_render(seconds)
-            return pdf
+            observe_render(rendered.seconds)
+            return rendered
         log.error(
             "snapshot of version %s not rendered (the backfill job retries): %s",
             item.version_id,

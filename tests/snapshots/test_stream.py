@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.snapshots import service
 from app.snapshots.models import Snapshot
-from app.snapshots.pool import RenderPool
+from app.snapshots.pool import Rendered, RenderPool
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
 from app.snapshots.stream import SnapshotStream
@@ -74,11 +74,11 @@ class _HeldPool:
     workers = 1
 
     def __init__(self) -> None:
-        self.futures: list[Future[tuple[bytes, float]]] = []
+        self.futures: list[Future[Rendered]] = []
         self.submitted = threading.Event()
 
-    def submit_view(self, view: SnapshotView) -> Future[tuple[bytes, float]]:
-        future: Future[tuple[bytes, float]] = Future()
+    def submit_view(self, view: SnapshotView) -> Future[Rendered]:
+        future: Future[Rendered] = Future()
         self.futures.append(future)
         self.submitted.set()
         return future
