@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_region: str = "us-east-1"
     render_workers: int = Field(default=0, ge=0, description="0 = one per CPU core.")
+    snapshot_backlog: int = Field(
+        default=500,
+        gt=0,
+        description="Captured versions waiting for their snapshot (ids, not bytes) before "
+        "capture waits for the render pool to catch up.",
+    )
     fixity_interval_days: int = Field(default=7, gt=0)
 
     # Open records

@@ -24,8 +24,7 @@ from app.posts.models import CapturedVersion, FlaggedPost, VersionKind
 from app.retention.assignment import assign_retention, assign_retention_many
 from app.retention.schedules import current_schedules, load_schedules
 from app.search.service import index_version
-from app.snapshots.pool import render_pool
-from app.snapshots.service import rerender_versions
+from app.snapshots.stream import SnapshotStream
 from app.storage.base import ArchiveStore
 from app.storage.service import store_from_settings
 
@@ -107,38 +106,39 @@ def build_capture_context(
     ) -> None:
         # In the capture's transaction. Dead publication links are checked by the
         # verify-primaries job, never while a capture holds the database.
+        scheduled = False  # retention computed since the latest classification
+
+        def relabelled(session: Session, post_id: int, actor: Actor) -> None:
+            nonlocal scheduled
+            retention(session, post_id, actor)
+            scheduled = scheduled or post_id == post.id
+
+        hooks = [relabelled if hook is retention else hook for hook in label_hooks]
         for version in versions:
             if version.kind != VersionKind.removal:
+                scheduled = False
                 classify_version(
                     session,
                     version_id=version.id,
                     config=config,
                     actor=actor,
-                    on_label_changed=label_hooks,
+                    on_label_changed=hooks,
                 )
-                index_version(session, version.id)
-        retention(session, post.id, actor)  # idempotent: writes only when something changed
+                index_version(session, version.id)  # the search index only
+        if not scheduled:
+            # Idempotent: writes only when something changed. Skipped when the label change
+            # of the last classification just computed it (the same answer, read twice).
+            retention(session, post.id, actor)
 
     def removal_starts_retention_clock(session: Session, post: FlaggedPost, actor: Actor) -> None:
         retention(session, post.id, actor)  # the post_removed event
 
     archive = store or store_from_settings(settings)
 
-    def snapshot_new_versions(version_ids: list[int]) -> None:
-        # After the capture committed: the views are read, rendered in parallel in the
-        # process pool (no transaction is writing meanwhile), then recorded together. A
-        # failure is retried by the snapshot backfill job.
-        with database.session() as session:
-            report = rerender_versions(
-                session,
-                store=archive,
-                version_ids=version_ids,
-                render_many=render_pool(settings.render_workers).render_many,
-                actor=Actor.system("snapshots"),
-                settings=settings,
-            )
-        if report.failed:
-            log.error("snapshots not made (the backfill job retries): %s", report.failed)
+    # After each capture committed, its versions go to the render pool while capture goes on;
+    # each snapshot is recorded in its own transaction as its render completes. A failure is
+    # retried by the snapshot backfill job.
+    snapshots = SnapshotStream(database, settings, archive, actor=Actor.system("snapshots"))
 
     if collectors is None:
         collectors = {platform: collector_for(platform, settings) for platform in COLLECTORS}
@@ -152,5 +152,5 @@ def build_capture_context(
         on_new_versions=[classify_index_and_schedule],
         on_removed=[removal_starts_retention_clock],
         on_label_changed=label_hooks,
-        after_commit=[snapshot_new_versions],
+        after_commit=[snapshots],
     )

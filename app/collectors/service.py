@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 from sqlalchemy import func, or_, select, update
@@ -107,7 +108,21 @@ NewVersionsHook = Callable[[Session, FlaggedPost, list[CapturedVersion], Actor],
 # here so that collectors need not import classification.
 LabelChangedHook = Callable[[Session, int, Actor], None]
 RemovedHook = Callable[[Session, FlaggedPost, Actor], None]
-AfterCommitHook = Callable[[list[int]], None]
+
+
+class AfterCommitWork(Protocol):
+    """What an after-commit step started and goes on doing (snapshots rendering in the pool
+    while capture goes on); `wait` returns once it is done, sooner when `stop` is set."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def wait(self, stop: threading.Event | None = None) -> None: ...
+
+
+# Called with the ids of the versions a capture committed; returns None when the step is done,
+# or the work it started in the background.
+AfterCommitHook = Callable[[list[int]], AfterCommitWork | None]
 
 
 @dataclass
@@ -323,15 +338,27 @@ def capture_post(
 
 
 def run_after_commit(ctx: CaptureContext, version_ids: list[int]) -> None:
-    """The steps that follow a committed capture (snapshots); a failure is logged, the
-    versions are safe, and the snapshot backfill job tries again."""
+    """The steps that follow a committed capture (snapshots), done when this returns; a
+    failure is logged, the versions are safe, and the snapshot backfill job tries again."""
+    for work in start_after_commit(ctx, version_ids):
+        work.wait(ctx.stop)
+
+
+def start_after_commit(ctx: CaptureContext, version_ids: list[int]) -> list[AfterCommitWork]:
+    """Start the steps that follow a committed capture; returns the work still going on (a
+    pass waits for it at its end, so capture goes on while the snapshots render)."""
     if not version_ids:
-        return
+        return []
+    started: list[AfterCommitWork] = []
     for after in ctx.after_commit:
         try:
-            after(version_ids)
+            work = after(version_ids)
         except Exception:
             log.exception("after-capture step failed for versions %s", version_ids)
+            continue
+        if work is not None:
+            started.append(work)
+    return started
 
 
 def _advance_schedule(post: FlaggedPost, now: dt.datetime, *, scheduled: bool) -> None:
@@ -648,6 +675,7 @@ def run_due(
 ) -> PassSummary:
     """Claim and capture due posts in batches until none are due (or `max_posts` done)."""
     summary = PassSummary()
+    in_flight: list[AfterCommitWork] = []
     while (max_posts is None or summary.claimed < max_posts) and not ctx.stop.is_set():
         batch = ctx.settings.capture_batch_size
         if max_posts is not None:
@@ -656,19 +684,22 @@ def run_due(
         if not ids:
             break
         summary.claimed += len(ids)
-        new_versions: list[int] = []
         for post_id in ids:
             if ctx.stop.is_set():
                 break  # the posts claimed and not started return to the pool with their lease
             report = capture_post(ctx, post_id, after_commit=False)
-            new_versions += report.version_ids
+            # Each capture's snapshots start as soon as it committed and render in the pool
+            # while the next posts are fetched. When stopping, the snapshot backfill of the
+            # next start makes them instead.
+            if not ctx.stop.is_set():
+                in_flight = [w for w in in_flight if not w.done]
+                in_flight += start_after_commit(ctx, report.version_ids)
             summary.add(report)
             if on_progress is not None:
                 on_progress(report)
-        # Snapshots of the whole batch at once: they render in parallel in the pool. When
-        # stopping, the snapshot backfill of the next start makes them instead.
-        if not ctx.stop.is_set():
-            run_after_commit(ctx, new_versions)
+    # The pass ends when its snapshots are made (or, when stopping, those already rendering).
+    for work in in_flight:
+        work.wait(ctx.stop)
     return summary
 
 

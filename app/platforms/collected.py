@@ -7,10 +7,12 @@ Collectors are pure of the database: they take a `CaptureTarget` (plain data) an
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # render workers unpickle these models; they need no HTTP client library
+    import httpx
 
 
 class CaptureTarget(BaseModel):

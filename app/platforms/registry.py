@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -18,7 +18,6 @@ from app.platforms.base import PLATFORM_ENUM_MARK, AccountRef, Platform, PostRef
 from app.platforms.bluesky import PLATFORM as BLUESKY
 from app.platforms.facebook import PLATFORM as FACEBOOK
 from app.platforms.feed import PLATFORM as FEED
-from app.platforms.fetcher import PLAIN_HTTP_SETTING, Fetcher
 from app.platforms.instagram import PLATFORM as INSTAGRAM
 from app.platforms.mastodon import PLATFORM as MASTODON
 from app.platforms.mediawiki import PLATFORM as MEDIAWIKI
@@ -28,6 +27,9 @@ from app.platforms.tumblr import PLATFORM as TUMBLR
 from app.platforms.web import PLATFORM as WEB
 from app.platforms.x import PLATFORM as X
 from app.platforms.youtube import PLATFORM as YOUTUBE
+
+if TYPE_CHECKING:  # the render workers read platform names here; they fetch nothing
+    from app.platforms.fetcher import Fetcher
 
 # Listing order: how platforms are listed in messages, menus and the API enum.
 PLATFORMS: tuple[Platform, ...] = (
@@ -213,6 +215,8 @@ class Registry:
 
 def check_plain_http(parts: UrlParts, fetcher: Fetcher) -> None:
     """Refuse an http:// account URL unless its host is named for plain HTTP."""
+    from app.platforms.fetcher import PLAIN_HTTP_SETTING
+
     if parts.scheme == "http" and not fetcher.allows_plain_http(parts.netloc):
         raise Invalid(
             f"{parts.raw} is plain HTTP: use https://, or name {parts.netloc} in "

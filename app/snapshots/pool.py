@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from app.snapshots.render import render_snapshot
 from app.snapshots.schemas import SnapshotView
@@ -43,6 +43,23 @@ def _exit_with_parent(parent_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class Rendered(NamedTuple):
+    pdf: bytes
+    seconds: float  # the render's own time in the worker, not its wait in the queue
+    missing_glyphs: list[str] | None  # read back from the PDF's XMP, as record_snapshot does
+
+
+def render_timed(view: SnapshotView) -> Rendered:
+    """In a render worker: the PDF, the seconds its render took there, and the characters
+    it could not draw (read here, so the process recording it does not parse the PDF)."""
+    from app.snapshots.metadata import read_missing_glyphs
+
+    started = time.perf_counter()
+    pdf = render_snapshot(view)
+    seconds = time.perf_counter() - started
+    return Rendered(pdf, seconds, read_missing_glyphs(pdf))
 
 
 class RenderError(Exception):
@@ -105,6 +122,17 @@ class RenderPool:
             except BrokenProcessPool:
                 self._restart()
                 return self._executor.submit(fn, argument)
+
+    def submit_view(self, view: SnapshotView) -> Future[Rendered]:
+        """Start rendering one view in a worker and return at once: the future gives the PDF
+        and what the worker read of it (`render_timed`). A worker that died makes the
+        future fail with BrokenProcessPool; the next submit starts new workers."""
+        with self._lock:
+            try:
+                return self._executor.submit(render_timed, view)
+            except BrokenProcessPool:
+                self._restart()
+                return self._executor.submit(render_timed, view)
 
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

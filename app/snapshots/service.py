@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select, update
@@ -295,9 +295,11 @@ def record_snapshot(
     pdf: bytes,
     actor: Actor = SYSTEM,
     settings: Settings | None = None,
+    missing_glyphs: list[str] | None | Literal["read"] = "read",
 ) -> Snapshot:
     """Store a rendered PDF and make it the version's current snapshot (audited), and ask
-    the TSA for its trusted timestamp when one is configured (pending if it cannot answer)."""
+    the TSA for its trusted timestamp when one is configured (pending if it cannot answer).
+    `missing_glyphs` is read from the PDF unless the render worker read it already."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     current = current_snapshot(session, version_id=version_id)
     if current is not None and current.sha256 == sha256:
@@ -315,7 +317,8 @@ def record_snapshot(
         .where(Snapshot.version_id == version_id, Snapshot.is_current.is_(True))
         .values(is_current=False)
     )
-    missing_glyphs = read_missing_glyphs(pdf)
+    if missing_glyphs == "read":
+        missing_glyphs = read_missing_glyphs(pdf)
     snapshot = Snapshot(
         version_id=version_id,
         sha256=stored.sha256,
