@@ -32,7 +32,9 @@ from tests.conftest import MakePerson
 from tests.platforms.mastodon_like import MastodonInstance, mastodon_instance
 from tests.test_serve import free_port
 
-POSTS = 4
+# Enough posts, each answer slowed (below), that capture is still going when the first snapshot
+# is recorded: snapshots render beside capture, so capture no longer waits for them.
+POSTS = 20
 
 
 @pytest.fixture
@@ -102,6 +104,7 @@ def test_sigterm_during_a_capture_pass_stops_everything_within_the_grace(
             masto.add(status_id, f"<p>Pool notice {n}</p>")
             flag_post(session, user=user, url=masto.post_url(status_id), note=None)
 
+    masto.latency = 1.0  # a post takes a few seconds to capture: see POSTS
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
