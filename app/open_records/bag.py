@@ -45,7 +45,8 @@ from app.open_records.release_check import (
     problems_of,
 )
 from app.open_records.separation import Scrubber
-from app.retention.models import Hold, RetentionAssignment
+from app.retention.assignment import current_assignments
+from app.retention.models import Hold
 from app.storage.base import ArchiveStore
 
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same package bytes for the same content
@@ -172,15 +173,8 @@ def _current_series(session: Session, post_ids: list[int]) -> dict[int, str]:
     series: dict[int, str] = {}
     unique = sorted(set(post_ids))
     for start in range(0, len(unique), _BATCH):
-        for post_id, code in session.execute(
-            select(RetentionAssignment.post_id, RetentionAssignment.series_code)
-            .where(
-                RetentionAssignment.post_id.in_(unique[start : start + _BATCH]),
-                RetentionAssignment.is_current.is_(True),
-            )
-            .order_by(RetentionAssignment.id.desc())
-        ):
-            series.setdefault(post_id, code)
+        current = current_assignments(session, unique[start : start + _BATCH])
+        series.update((post_id, row.series_code) for post_id, row in current.items())
     return series
 
 

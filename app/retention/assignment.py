@@ -79,6 +79,23 @@ def current_assignment(session: Session, post_id: int) -> RetentionAssignment | 
     )
 
 
+def current_assignments(
+    session: Session, post_ids: Sequence[int]
+) -> dict[int, RetentionAssignment]:
+    """`current_assignment` of many posts, in one query (posts without one are left out)."""
+    current: dict[int, RetentionAssignment] = {}
+    for assignment in session.scalars(
+        select(RetentionAssignment)
+        .where(
+            in_values(session, RetentionAssignment.post_id, post_ids),
+            RetentionAssignment.is_current.is_(True),
+        )
+        .order_by(RetentionAssignment.id.desc())
+    ):
+        current.setdefault(assignment.post_id, assignment)
+    return current
+
+
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     # Rows read back from SQLite through a Core query are naive UTC.
     if value is not None and value.tzinfo is None:
@@ -293,16 +310,7 @@ def _assign_chunk(
             select(FlaggedPost).where(in_values(session, FlaggedPost.id, post_ids))
         )
     }
-    olds: dict[int, RetentionAssignment] = {}
-    for assignment in session.scalars(
-        select(RetentionAssignment)
-        .where(
-            in_values(session, RetentionAssignment.post_id, post_ids),
-            RetentionAssignment.is_current.is_(True),
-        )
-        .order_by(RetentionAssignment.id.desc())
-    ):
-        olds.setdefault(assignment.post_id, assignment)
+    olds = current_assignments(session, post_ids)
     kept = [
         post_id
         for post_id in post_ids
