@@ -1,7 +1,7 @@
 """CPU seconds and peak memory of a package's letter to the requester alone, laid out as a
 render worker lays it out (`render_document`), for a letter listing `--rows` released files.
 
-    python -m bench.letter [--rows 1000] [--repeat 1]
+    python -m bench.letter [--rows 1000] [--repeat 1] [--rows-per-piece N]
 
 One letter size per process: the peak RSS read at the end is this letter's (the process does
 nothing else), so run it once per size to compare sizes.
@@ -15,6 +15,7 @@ import os
 import resource
 import time
 
+from app.open_records import letters
 from app.open_records.letters import ReleasedRow, render_document, response_letter_document
 from app.open_records.models import RecordsRequest
 from app.open_records.separation import Scrubber
@@ -39,7 +40,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--rows-per-piece",
+        type=int,
+        default=0,
+        help="lay a long letter out in pieces of this many rows (0: LETTER_ROWS_PER_PIECE)",
+    )
     args = parser.parse_args()
+    if args.rows_per_piece:
+        letters.LETTER_ROWS_PER_PIECE = args.rows_per_piece
     print(describe())
     request = RecordsRequest(
         number="2026-0001",
@@ -60,7 +69,7 @@ def main() -> None:
         elapsed = time.perf_counter() - began
         load = "/".join(f"{v:.1f}" for v in os.getloadavg())
         print(
-            f"letter of {args.rows} rows: CPU {cpu:.1f} s, wall {elapsed:.1f} s, "
+            f"letter of {args.rows} rows ({letters.LETTER_ROWS_PER_PIECE} a piece): CPU {cpu:.1f} s, wall {elapsed:.1f} s, "
             f"PDF {len(pdf) / 1e3:.0f} kB; load after: {load}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
