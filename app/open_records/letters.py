@@ -516,7 +516,10 @@ def response_letter_document(
 
 # Rows per piece of a long package letter. WeasyPrint holds a document's whole layout until
 # its PDF is written, so a letter in one piece takes memory in proportion to its rows; in
-# pieces it takes a piece's worth. Measured (bench.letter): see the commit that set it.
+# pieces it takes a piece's worth. Measured (bench.letter, 5,000 rows, 2 shared cores): one
+# pass peaks at 565 MB; pieces of 200/300/400/500 rows at 168/173/171/180 MB, for 40/44/38/41 s
+# CPU against 37 s in one pass (the spread is the machine's load). Larger pieces embed fewer
+# copies of the fonts (939 kB against 1,046 kB at 200); 400 is about flat in both.
 LETTER_ROWS_PER_PIECE = 400
 
 
