@@ -31,7 +31,12 @@ from app.audit.models import AuditEvent
 from app.classification.models import Classification
 from app.db import utcnow
 from app.open_records.combined import CombinedWriter, stamp_label
-from app.open_records.letters import ReleasedRow, render_document, response_letter_document
+from app.open_records.letters import (
+    LetterDocument,
+    ReleasedRow,
+    render_document,
+    response_letter_document,
+)
 from app.open_records.models import RecordsRequest
 from app.open_records.package_media import KeptMedia
 from app.open_records.pdf_text import normalise
@@ -102,7 +107,9 @@ def _wacz_path(f: ReleasedFile) -> str:
     return f"data/items/{f.name.removesuffix('.pdf')}.wacz"
 
 
-def _letter_document(request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber) -> str:
+def _letter_document(
+    request: RecordsRequest, files: list[ReleasedFile], scrub: Scrubber
+) -> LetterDocument:
     return response_letter_document(
         request,
         [ReleasedRow(f.name, f.url, f.version_number, f.reasons, f.redacted) for f in files],
@@ -278,14 +285,14 @@ class Releasing:
         needles: dict[str, str],
         originals: frozenset[str],
         render_elsewhere: Elsewhere | None,
-        letter_document: str | None = None,
+        letter_document: LetterDocument | None = None,
     ) -> None:
         self.store = store
         self.needles = needles
         self.originals = originals
         # The letter, laid out in a render worker from the start (it lists every item: for a
         # large package it is a long render), when its document is known in advance.
-        self.letter: tuple[str, Future[bytes]] | None = None
+        self.letter: tuple[LetterDocument, Future[bytes]] | None = None
         if letter_document is not None and render_elsewhere is not None:
             try:
                 self.letter = (letter_document, render_elsewhere(render_document, letter_document))
@@ -482,7 +489,7 @@ def _combined_findings(
     return Findings(carried=any(i.carried for i in items), leaked=on_pages, on_pages=on_pages)
 
 
-def _letter_result(letter: Future[bytes] | None, document: str) -> bytes:
+def _letter_result(letter: Future[bytes] | None, document: LetterDocument) -> bytes:
     if letter is not None:
         try:
             return letter.result()

@@ -26,7 +26,7 @@ from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.leases import new_owner
 from app.open_records.bag import Elsewhere, ReleasedFile, Releasing, file_sha256, write_bag
-from app.open_records.letters import ReleasedRow, response_letter_document
+from app.open_records.letters import LetterDocument, ReleasedRow, response_letter_document
 from app.open_records.models import (
     PackageStatus,
     Redaction,
@@ -298,7 +298,7 @@ class _Plan:
 
     needles: dict[str, str]
     originals: frozenset[str]
-    letter_document: str
+    letter_document: LetterDocument
 
 
 def _plan(session: Session, request_id: int, item_ids: Sequence[int]) -> _Plan:
