@@ -31,7 +31,6 @@ from app.collectors.media import known_media as _known_media
 from app.collectors.models import CaptureAttempt
 from app.collectors.ownership import author_mismatch
 from app.collectors.versions_store import (
-    _attempt_id,
     _learn_account_id,
     _store_removal,
     _store_versions,
@@ -383,6 +382,15 @@ def _finish_failure(
     )
 
 
+def _attempt(session: Session, post_id: int, slot: str) -> CaptureAttempt | None:
+    """The run (capture attempt) of this poll."""
+    return session.scalars(
+        select(CaptureAttempt).where(
+            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
+        )
+    ).first()
+
+
 def _close_attempt(
     session: Session,
     ctx: CaptureContext,
@@ -394,12 +402,11 @@ def _close_attempt(
     error: str | None = None,
     version_id: int | None = None,
     requests: int = 0,
+    attempt: CaptureAttempt | None = None,
 ) -> None:
-    attempt = session.scalars(
-        select(CaptureAttempt).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    ).first()
+    """Record the poll's outcome on its attempt (`attempt` when the caller read it already in
+    this transaction)."""
+    attempt = attempt or _attempt(session, post_id, slot)
     if attempt is None:
         return
     attempt.finished_at = ctx.clock()
@@ -429,7 +436,7 @@ def _finish(
 ) -> CaptureReport:
     now = ctx.clock()
     requests = result.http_requests + media.requests
-    new_version_ids: list[int] = []
+    new_versions: list[CapturedVersion] = []
     with ctx.database.session() as session:
         post = _fenced_post(session, ctx, post_id)
         if post is None:
@@ -497,7 +504,8 @@ def _finish(
         outcome = "unchanged"
         detail: str | None = None
         version_id: int | None = None
-        run_id = _attempt_id(session, post_id, slot)  # provenance of every version it makes
+        attempt = _attempt(session, post_id, slot)
+        run_id = attempt.id if attempt else None  # provenance of every version it makes
 
         mismatch = (
             author_mismatch(post.account, result) if isinstance(result, CollectedPost) else None
@@ -535,7 +543,7 @@ def _finish(
                 _nothing_archived(session, ctx, post, now, "capture.nothing_archived", detail)
             if added:
                 outcome = "new_version"
-                new_version_ids = [v.id for v in added]
+                new_versions = added
                 version_id = added[-1].id
                 for hook in ctx.on_new_versions:
                     hook(session, post, added, ctx.actor)
@@ -558,7 +566,7 @@ def _finish(
             detail = result.reason
             if post.removed_at is None:
                 removal = _store_removal(session, ctx, post, result, collector, run_id=run_id)
-                new_version_ids = [removal.id] if removal else []
+                new_versions = [removal] if removal else []
                 version_id = removal.id if removal else None
                 post.removed_at = now
                 post.status = PostStatus.removed
@@ -605,16 +613,13 @@ def _finish(
             error=detail,
             version_id=version_id,
             requests=requests,
+            attempt=attempt,
         )
         _advance_schedule(post, now, scheduled=scheduled)
         _release(post)
-        numbers = [
-            v.number
-            for v in session.scalars(
-                select(CapturedVersion).where(CapturedVersion.id.in_(new_version_ids))
-            )
-        ]
-    return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
+        numbers = sorted(v.number for v in new_versions)
+        new_version_ids = [v.id for v in new_versions]
+    return CaptureReport(post_id, outcome, numbers, detail, requests, new_version_ids)
 
 
 def _has_versions(session: Session, post_id: int) -> bool:

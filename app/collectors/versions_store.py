@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.audit.service import record
 from app.collectors.media import Downloaded as _Downloaded
 from app.collectors.media import walk_media as _walk_media
-from app.collectors.models import CaptureAttempt
 from app.collectors.versioning import content_hash, describe_change, source_bytes
 from app.platforms.collected import (
     AccountGone,
@@ -44,15 +43,6 @@ def _learn_account_id(
             object_id=account.id,
             details={"platform_account_id": found},
         )
-
-
-def _attempt_id(session: Session, post_id: int, slot: str) -> int | None:
-    """The run (capture attempt) of this poll: recorded on every version it makes."""
-    return session.scalar(
-        select(CaptureAttempt.id).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    )
 
 
 def _history_key(capture: CollectedPost) -> dt.datetime | None:

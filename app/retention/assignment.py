@@ -18,7 +18,7 @@ from app.auth.models import User
 from app.bulk import in_values, insert_rows
 from app.classification.models import ClassificationOverride, Label
 from app.classification.reclassify import active_overrides, most_retentive_labels
-from app.classification.service import active_override, effective_label
+from app.classification.service import active_override, classified_label
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -37,7 +37,7 @@ def current_label(session: Session, post_id: int) -> tuple[str, str]:
     else the most retentive current label of the post's versions), else `record` until the
     post is classified. One definition, shared with the classifier."""
     override = active_override(session, post_id)
-    return _label_and_source(override, None if override else effective_label(session, post_id))
+    return _label_and_source(override, None if override else classified_label(session, post_id))
 
 
 def _label_and_source(
@@ -218,9 +218,12 @@ def assign_retention(
     actor: Actor,
     schedules: ScheduleSet,
     timezone: str = DEFAULT_TIMEZONE,
+    known_label: tuple[ClassificationOverride | None, Label | None] | None = None,
 ) -> RetentionAssignment:
     """Give a post its series and due date; call after classification and when removed_at is
-    set. Writes a new current assignment only when something changed (audited)."""
+    set. Writes a new current assignment only when something changed (audited).
+    `known_label` is (active override, most retentive current label of its versions) when the
+    caller has just read them in this transaction (the classifier), else they are read."""
     post = session.get(FlaggedPost, post_id)
     if post is None:
         raise NotFound(f"no post {post_id}")
@@ -229,7 +232,11 @@ def assign_retention(
         if old is None:
             raise Conflict(f"post {post_id} was disposed; only its stub remains")
         return old
-    label, label_source = current_label(session, post_id)
+    label, label_source = (
+        current_label(session, post_id)
+        if known_label is None
+        else _label_and_source(known_label[0], None if known_label[0] else known_label[1])
+    )
     created_at, created_source = created_at_of(session, post)
     planned = _plan(
         post=post,
