@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -114,26 +114,44 @@ _LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
 # --- labels ---------------------------------------------------------------------------------
 
 
-def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
-    return session.scalar(
-        select(ClassificationOverride)
-        .where(
-            ClassificationOverride.post_id == post_id, ClassificationOverride.revoked_at.is_(None)
-        )
-        .order_by(ClassificationOverride.id.desc())
-        .limit(1)
+# The lookups every classification makes, built once (their compiled form is cached).
+_ACTIVE_OVERRIDE = (
+    select(ClassificationOverride)
+    .where(
+        ClassificationOverride.post_id == bindparam("post_id"),
+        ClassificationOverride.revoked_at.is_(None),
     )
+    .order_by(ClassificationOverride.id.desc())
+    .limit(1)
+)
+_CURRENT_LABELS = (
+    select(Classification.version_id, Classification.label)
+    .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+    .where(CapturedVersion.post_id == bindparam("post_id"), Classification.is_current.is_(True))
+)
+_LATEST_VERSION = (
+    select(CapturedVersion)
+    .where(CapturedVersion.post_id == bindparam("post_id"))
+    .order_by(CapturedVersion.number.desc())
+    .limit(1)
+)
+_LATEST_RULES_ROW = (
+    select(Classification)
+    .where(Classification.version_id == bindparam("version_id"), Classification.source == "rules")
+    .order_by(Classification.id.desc())
+    .limit(1)
+)
+
+
+def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
+    return session.scalar(_ACTIVE_OVERRIDE, {"post_id": post_id})
 
 
 def _current_labels_by_version(session: Session, post_id: int) -> list[tuple[int, Label]]:
     """(version id, label) of every current classification of the post's versions."""
     return [
         (version_id, Label(value))
-        for version_id, value in session.execute(
-            select(Classification.version_id, Classification.label)
-            .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-            .where(CapturedVersion.post_id == post_id, Classification.is_current.is_(True))
-        )
+        for version_id, value in session.execute(_CURRENT_LABELS, {"post_id": post_id})
     ]
 
 
@@ -196,21 +214,11 @@ def _notify_change(
 
 
 def _latest_version(session: Session, post_id: int) -> CapturedVersion | None:
-    return session.scalar(
-        select(CapturedVersion)
-        .where(CapturedVersion.post_id == post_id)
-        .order_by(CapturedVersion.number.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_VERSION, {"post_id": post_id})
 
 
 def _latest_rules_row(session: Session, version_id: int) -> Classification | None:
-    return session.scalar(
-        select(Classification)
-        .where(Classification.version_id == version_id, Classification.source == "rules")
-        .order_by(Classification.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_RULES_ROW, {"version_id": version_id})
 
 
 def _retire_current(session: Session, version_id: int) -> None:

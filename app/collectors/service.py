@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -221,11 +221,23 @@ def claim_one(ctx: CaptureContext, post_id: int) -> bool:
         return bool(getattr(result, "rowcount", 0))
 
 
+# Built once (their compiled form is cached): every capture makes these lookups.
+_POST_FOR_UPDATE = (
+    select(FlaggedPost).where(FlaggedPost.id == bindparam("post_id")).with_for_update()
+)
+_ATTEMPT = select(CaptureAttempt).where(
+    CaptureAttempt.post_id == bindparam("post_id"), CaptureAttempt.poll_slot == bindparam("slot")
+)
+_VERSION_COUNT = (
+    select(func.count())
+    .select_from(CapturedVersion)
+    .where(CapturedVersion.post_id == bindparam("post_id"))
+)
+
+
 def _fenced_post(session: Session, ctx: CaptureContext, post_id: int) -> FlaggedPost | None:
     """The post, locked, if this worker still holds its lease; None if the lease was lost."""
-    post = session.scalars(
-        select(FlaggedPost).where(FlaggedPost.id == post_id).with_for_update()
-    ).first()
+    post = session.scalars(_POST_FOR_UPDATE, {"post_id": post_id}).first()
     if post is None or post.lease_owner != ctx.worker:
         return None
     return post
@@ -267,11 +279,7 @@ def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
 
 def _start_attempt(session: Session, ctx: CaptureContext, post_id: int, slot: str) -> bool:
     """Record the start of this poll; False when the poll was already completed."""
-    existing = session.scalars(
-        select(CaptureAttempt).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    ).first()
+    existing = _attempt(session, post_id, slot)
     if existing is not None:
         if existing.finished_at is not None:
             return False
@@ -384,11 +392,7 @@ def _finish_failure(
 
 def _attempt(session: Session, post_id: int, slot: str) -> CaptureAttempt | None:
     """The run (capture attempt) of this poll."""
-    return session.scalars(
-        select(CaptureAttempt).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    ).first()
+    return session.scalars(_ATTEMPT, {"post_id": post_id, "slot": slot}).first()
 
 
 def _close_attempt(
@@ -513,6 +517,9 @@ def _finish(
         if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
             added = _store_versions(session, ctx, post, result, collector, media, run_id=run_id)
+            # Counted before the post's own columns change below (the count does not depend
+            # on them): those changes then go in one flush with the status.
+            count = session.scalar(_VERSION_COUNT, {"post_id": post.id}) or 0
             _learn_account_id(session, ctx, post, result)
             if result.validators:
                 post.fetch_state = dict(result.validators)
@@ -528,14 +535,6 @@ def _finish(
                     details={"removed_at": post.removed_at},
                 )
                 post.removed_at = None
-            count = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(CapturedVersion)
-                    .where(CapturedVersion.post_id == post.id)
-                )
-                or 0
-            )
             if count:
                 post.status = PostStatus.edited if count > 1 else PostStatus.captured
             else:  # never `captured` with nothing archived

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record, record_many
@@ -50,13 +50,24 @@ def _label_and_source(
     return classified.value, "the most retentive current classification of its versions"
 
 
+# Built once (their compiled form is cached): every assignment reads these.
+_CREATED_AT = select(
+    func.min(CapturedVersion.platform_created_at), func.min(CapturedVersion.captured_at)
+).where(CapturedVersion.post_id == bindparam("post_id"))
+_CURRENT_ASSIGNMENT = (
+    select(RetentionAssignment)
+    .where(
+        RetentionAssignment.post_id == bindparam("post_id"),
+        RetentionAssignment.is_current.is_(True),
+    )
+    .order_by(RetentionAssignment.id.desc())
+    .limit(1)
+)
+
+
 def created_at_of(session: Session, post: FlaggedPost) -> tuple[dt.datetime, str]:
     """When the post was created: the platform's own date, else its first capture."""
-    platform_created, captured = session.execute(
-        select(
-            func.min(CapturedVersion.platform_created_at), func.min(CapturedVersion.captured_at)
-        ).where(CapturedVersion.post_id == post.id)
-    ).one()
+    platform_created, captured = session.execute(_CREATED_AT, {"post_id": post.id}).one()
     return _created_and_source(post, platform_created, captured)
 
 
@@ -71,12 +82,7 @@ def _created_and_source(
 
 
 def current_assignment(session: Session, post_id: int) -> RetentionAssignment | None:
-    return session.scalar(
-        select(RetentionAssignment)
-        .where(RetentionAssignment.post_id == post_id, RetentionAssignment.is_current.is_(True))
-        .order_by(RetentionAssignment.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_CURRENT_ASSIGNMENT, {"post_id": post_id})
 
 
 def current_assignments(
