@@ -200,7 +200,7 @@ def _notify_change(
     if after == before:
         return False
     for hook in ON_LABEL_CHANGED if hooks is None else hooks:
-        if override != "unknown" and isinstance(hook, KnownLabelHook):
+        if not isinstance(override, str) and isinstance(hook, KnownLabelHook):
             hook.with_label(
                 session,
                 post_id,
@@ -289,7 +289,7 @@ def _store(
     """Write a rules decision for a version; under an active override the override row stays
     (or becomes) the current one of the post's latest version. `override_` is the post's
     active override when the caller read it already in this transaction."""
-    if override_ == "look up":
+    if isinstance(override_, str):  # "look up"
         override_ = active_override(session, version.post_id)
     # Which version is the latest matters only under an override.
     latest = _latest_version(session, version.post_id) if override_ is not None else None
