@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor
 from app.classification import service as classification_service
 from app.classification.config import CONFIG_FILE_NAME, load_classifier_config
+from app.classification.models import ClassificationOverride, Label
 from app.classification.service import classify_version
 from app.collectors.registry import COLLECTORS, collector_for
 from app.collectors.service import CaptureContext, default_worker_id
@@ -57,6 +58,24 @@ class _RecomputeRetention:
             timezone=self.timezone,
         )
 
+    def with_label(
+        self,
+        session: Session,
+        post_id: int,
+        actor: Actor,
+        *,
+        override: ClassificationOverride | None,
+        classified: Label | None,
+    ) -> None:
+        assign_retention(
+            session,
+            post_id=post_id,
+            actor=actor,
+            schedules=current_schedules(self.folder),
+            timezone=self.timezone,
+            known_label=(override, classified),
+        )
+
     def many(self, session: Session, post_ids: Sequence[int], actor: Actor) -> None:
         assign_retention_many(
             session,
@@ -67,7 +86,33 @@ class _RecomputeRetention:
         )
 
 
-def recompute_retention(settings: Settings) -> classification_service.BatchLabelChangedHook:
+class _NotingRetention:
+    """The retention hook as a capture passes it to the classifier: it notes whether it ran
+    for the captured post, so that the pipeline does not compute the same assignment again."""
+
+    def __init__(self, retention: _RecomputeRetention, post_id: int) -> None:
+        self.retention = retention
+        self.post_id = post_id
+        self.scheduled = False  # retention computed since the latest classification
+
+    def __call__(self, session: Session, post_id: int, actor: Actor) -> None:
+        self.retention(session, post_id, actor)
+        self.scheduled = self.scheduled or post_id == self.post_id
+
+    def with_label(
+        self,
+        session: Session,
+        post_id: int,
+        actor: Actor,
+        *,
+        override: ClassificationOverride | None,
+        classified: Label | None,
+    ) -> None:
+        self.retention.with_label(session, post_id, actor, override=override, classified=classified)
+        self.scheduled = self.scheduled or post_id == self.post_id
+
+
+def recompute_retention(settings: Settings) -> _RecomputeRetention:
     """Reassign a post's series and due date, by the schedules as the folder holds them now
     (a changed file is read again; the schedule sync job applies it to every post)."""
     current_schedules(settings.schedules_dir)  # a bad folder stops start-up
@@ -106,17 +151,11 @@ def build_capture_context(
     ) -> None:
         # In the capture's transaction. Dead publication links are checked by the
         # verify-primaries job, never while a capture holds the database.
-        scheduled = False  # retention computed since the latest classification
-
-        def relabelled(session: Session, post_id: int, actor: Actor) -> None:
-            nonlocal scheduled
-            retention(session, post_id, actor)
-            scheduled = scheduled or post_id == post.id
-
-        hooks = [relabelled if hook is retention else hook for hook in label_hooks]
+        noting = _NotingRetention(retention, post.id)
+        hooks = [noting if hook is retention else hook for hook in label_hooks]
         for version in versions:
             if version.kind != VersionKind.removal:
-                scheduled = False
+                noting.scheduled = False
                 classify_version(
                     session,
                     version_id=version.id,
@@ -125,7 +164,7 @@ def build_capture_context(
                     on_label_changed=hooks,
                 )
                 index_version(session, version.id)  # the search index only
-        if not scheduled:
+        if not noting.scheduled:
             # Idempotent: writes only when something changed. Skipped when the label change
             # of the last classification just computed it (the same answer, read twice).
             retention(session, post.id, actor)

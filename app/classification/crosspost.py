@@ -20,17 +20,6 @@ from app.db import utcnow
 from app.posts.models import CapturedVersion, FlaggedPost
 
 
-def _indexed(fp: ContentFingerprint) -> IndexedCapture:
-    return IndexedCapture(
-        version_id=fp.version_id,
-        post_id=fp.post_id,
-        platform=fp.platform,
-        account_handle=fp.account_handle,
-        url=fp.url,
-        normalized_text=fp.normalized_text,
-    )
-
-
 class DbCrossPostIndex:
     """`CrossPostIndex` over content_fingerprints: indexed lookups, never a scan."""
 
@@ -45,13 +34,14 @@ class DbCrossPostIndex:
         before_version_id: int | None,
         limit: int,
     ) -> Sequence[IndexedCapture]:
-        query = select(ContentFingerprint).where(ContentFingerprint.exact_hash == exact_hash)
+        # Plain columns, no ORM objects: a lookup loads nothing into the session.
+        query = select(*_CAPTURE_COLUMNS).where(ContentFingerprint.exact_hash == exact_hash)
         if exclude_post_id is not None:
             query = query.where(ContentFingerprint.post_id != exclude_post_id)
         if before_version_id is not None:
             query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.scalars(query.order_by(ContentFingerprint.version_id).limit(limit))
-        return [_indexed(fp) for fp in rows]
+        rows = self.session.execute(query.order_by(ContentFingerprint.version_id).limit(limit))
+        return [_capture(row) for row in rows]
 
     def near_candidates(
         self,
@@ -65,7 +55,7 @@ class DbCrossPostIndex:
             return []
         shared = func.count().label("shared")
         query = (
-            select(ContentFingerprint, shared)
+            select(*_CAPTURE_COLUMNS, shared)
             .join(
                 ContentFingerprintBand,
                 ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
@@ -80,7 +70,7 @@ class DbCrossPostIndex:
         rows = self.session.execute(
             query.order_by(shared.desc(), ContentFingerprint.version_id).limit(limit)
         )
-        return [_indexed(fp) for fp, _n in rows]
+        return [_capture(row[:-1]) for row in rows]
 
 
 def store_fingerprint(

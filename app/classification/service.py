@@ -15,11 +15,11 @@ rules over the whole archive is `app.classification.reclassify`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -59,6 +59,26 @@ class BatchLabelChangedHook(Protocol):
     def many(self, session: Session, post_ids: Sequence[int], actor: Actor) -> None: ...
 
 
+@runtime_checkable
+class KnownLabelHook(Protocol):
+    """A label-changed hook with a form that takes the post's new label as the caller has just
+    read it in this transaction: `with_label` does what calling the hook does, with
+    (`override`, `classified`) in place of what `current_label` would read again (the post's
+    active override, else the most retentive current label of its versions)."""
+
+    def __call__(self, session: Session, post_id: int, actor: Actor) -> None: ...
+
+    def with_label(
+        self,
+        session: Session,
+        post_id: int,
+        actor: Actor,
+        *,
+        override: ClassificationOverride | None,
+        classified: Label | None,
+    ) -> None: ...
+
+
 def notify_many(
     session: Session,
     post_ids: Sequence[int],
@@ -94,15 +114,55 @@ _LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
 # --- labels ---------------------------------------------------------------------------------
 
 
-def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
-    return session.scalar(
-        select(ClassificationOverride)
-        .where(
-            ClassificationOverride.post_id == post_id, ClassificationOverride.revoked_at.is_(None)
-        )
-        .order_by(ClassificationOverride.id.desc())
-        .limit(1)
+# The lookups every classification makes, built once (their compiled form is cached).
+_ACTIVE_OVERRIDE = (
+    select(ClassificationOverride)
+    .where(
+        ClassificationOverride.post_id == bindparam("post_id"),
+        ClassificationOverride.revoked_at.is_(None),
     )
+    .order_by(ClassificationOverride.id.desc())
+    .limit(1)
+)
+_CURRENT_LABELS = (
+    select(Classification.version_id, Classification.label)
+    .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
+    .where(CapturedVersion.post_id == bindparam("post_id"), Classification.is_current.is_(True))
+)
+_LATEST_VERSION = (
+    select(CapturedVersion)
+    .where(CapturedVersion.post_id == bindparam("post_id"))
+    .order_by(CapturedVersion.number.desc())
+    .limit(1)
+)
+_LATEST_RULES_ROW = (
+    select(Classification)
+    .where(Classification.version_id == bindparam("version_id"), Classification.source == "rules")
+    .order_by(Classification.id.desc())
+    .limit(1)
+)
+
+
+def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
+    return session.scalar(_ACTIVE_OVERRIDE, {"post_id": post_id})
+
+
+def _current_labels_by_version(session: Session, post_id: int) -> list[tuple[int, Label]]:
+    """(version id, label) of every current classification of the post's versions."""
+    return [
+        (version_id, Label(value))
+        for version_id, value in session.execute(_CURRENT_LABELS, {"post_id": post_id})
+    ]
+
+
+def _most_retentive(labels: Iterable[Label]) -> Label | None:
+    return max(labels, key=lambda label: _LABEL_RANK[label], default=None)
+
+
+def classified_label(session: Session, post_id: int) -> Label | None:
+    """The most retentive current label of the post's versions (`effective_label` without
+    the override); None before its first classification."""
+    return _most_retentive(label for _, label in _current_labels_by_version(session, post_id))
 
 
 def effective_label(session: Session, post_id: int) -> Label | None:
@@ -111,14 +171,7 @@ def effective_label(session: Session, post_id: int) -> Label | None:
     override_ = active_override(session, post_id)
     if override_ is not None:
         return Label(override_.label)
-    labels = session.scalars(
-        select(Classification.label)
-        .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-        .where(CapturedVersion.post_id == post_id, Classification.is_current.is_(True))
-    ).all()
-    if not labels:
-        return None
-    return max((Label(v) for v in labels), key=lambda label: _LABEL_RANK[label])
+    return classified_label(session, post_id)
 
 
 def _notify(
@@ -128,30 +181,44 @@ def _notify(
     before: Label | None,
     hooks: Sequence[LabelChangedHook] | None,
 ) -> bool:
-    after = effective_label(session, post_id)
+    return _notify_change(session, post_id, actor, before, effective_label(session, post_id), hooks)
+
+
+def _notify_change(
+    session: Session,
+    post_id: int,
+    actor: Actor,
+    before: Label | None,
+    after: Label | None,
+    hooks: Sequence[LabelChangedHook] | None,
+    *,
+    override: ClassificationOverride | None | Literal["unknown"] = "unknown",
+) -> bool:
+    """Call the hooks when the label changed; with `override` (the post's active override,
+    read in this transaction, and `after` then its label) a KnownLabelHook is told the label
+    instead of reading it again."""
     if after == before:
         return False
     for hook in ON_LABEL_CHANGED if hooks is None else hooks:
-        hook(session, post_id, actor)
+        if not isinstance(override, str) and isinstance(hook, KnownLabelHook):
+            hook.with_label(
+                session,
+                post_id,
+                actor,
+                override=override,
+                classified=None if override is not None else after,
+            )
+        else:
+            hook(session, post_id, actor)
     return True
 
 
 def _latest_version(session: Session, post_id: int) -> CapturedVersion | None:
-    return session.scalar(
-        select(CapturedVersion)
-        .where(CapturedVersion.post_id == post_id)
-        .order_by(CapturedVersion.number.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_VERSION, {"post_id": post_id})
 
 
 def _latest_rules_row(session: Session, version_id: int) -> Classification | None:
-    return session.scalar(
-        select(Classification)
-        .where(Classification.version_id == version_id, Classification.source == "rules")
-        .order_by(Classification.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_RULES_ROW, {"version_id": version_id})
 
 
 def _retire_current(session: Session, version_id: int) -> None:
@@ -217,11 +284,15 @@ def _store(
     config_hash: str,
     actor: Actor,
     previous: Classification | None,
+    override_: ClassificationOverride | None | Literal["look up"] = "look up",
 ) -> Classification:
     """Write a rules decision for a version; under an active override the override row stays
-    (or becomes) the current one of the post's latest version."""
-    override_ = active_override(session, version.post_id)
-    latest = _latest_version(session, version.post_id)
+    (or becomes) the current one of the post's latest version. `override_` is the post's
+    active override when the caller read it already in this transaction."""
+    if isinstance(override_, str):  # "look up"
+        override_ = active_override(session, version.post_id)
+    # Which version is the latest matters only under an override.
+    latest = _latest_version(session, version.post_id) if override_ is not None else None
     override_governs = override_ is not None and latest is not None and latest.id == version.id
     if not override_governs:
         _retire_current(session, version.id)
@@ -495,7 +566,15 @@ def classify_version(
     version = session.get(CapturedVersion, version_id)
     if version is None:
         raise NotFound(f"no captured version {version_id}")
-    before = effective_label(session, version.post_id)
+    # The override and the current labels are read once: nothing below but `_store` writes
+    # classifications, and nothing here writes overrides.
+    override_ = active_override(session, version.post_id)
+    current = [] if override_ is not None else _current_labels_by_version(session, version.post_id)
+    before = (
+        Label(override_.label)
+        if override_ is not None
+        else _most_retentive(label for _, label in current)
+    )
     previous = _latest_rules_row(session, version.id)
     decision = _decide(session, version, config, link_checker=link_checker, previous=previous)
     row = _store(
@@ -505,8 +584,19 @@ def classify_version(
         config_hash=config.config_hash,
         actor=actor,
         previous=previous,
+        override_=override_,
     )
-    _notify(session, version.post_id, actor, before, on_label_changed)
+    if override_ is not None:
+        after = before  # the override is still in force: it stays the post's label
+    else:
+        # Without an override `_store` retired every current row of this version and made
+        # its new row the current one; the other versions' current rows are as read.
+        after = _most_retentive(
+            [*(label for vid, label in current if vid != version.id), Label(row.label)]
+        )
+    _notify_change(
+        session, version.post_id, actor, before, after, on_label_changed, override=override_
+    )
     return row
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,6 @@ from app.collectors.media import known_media as _known_media
 from app.collectors.models import CaptureAttempt
 from app.collectors.ownership import author_mismatch
 from app.collectors.versions_store import (
-    _attempt_id,
     _learn_account_id,
     _store_removal,
     _store_versions,
@@ -222,11 +221,23 @@ def claim_one(ctx: CaptureContext, post_id: int) -> bool:
         return bool(getattr(result, "rowcount", 0))
 
 
+# Built once (their compiled form is cached): every capture makes these lookups.
+_POST_FOR_UPDATE = (
+    select(FlaggedPost).where(FlaggedPost.id == bindparam("post_id")).with_for_update()
+)
+_ATTEMPT = select(CaptureAttempt).where(
+    CaptureAttempt.post_id == bindparam("post_id"), CaptureAttempt.poll_slot == bindparam("slot")
+)
+_VERSION_COUNT = (
+    select(func.count())
+    .select_from(CapturedVersion)
+    .where(CapturedVersion.post_id == bindparam("post_id"))
+)
+
+
 def _fenced_post(session: Session, ctx: CaptureContext, post_id: int) -> FlaggedPost | None:
     """The post, locked, if this worker still holds its lease; None if the lease was lost."""
-    post = session.scalars(
-        select(FlaggedPost).where(FlaggedPost.id == post_id).with_for_update()
-    ).first()
+    post = session.scalars(_POST_FOR_UPDATE, {"post_id": post_id}).first()
     if post is None or post.lease_owner != ctx.worker:
         return None
     return post
@@ -268,11 +279,7 @@ def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
 
 def _start_attempt(session: Session, ctx: CaptureContext, post_id: int, slot: str) -> bool:
     """Record the start of this poll; False when the poll was already completed."""
-    existing = session.scalars(
-        select(CaptureAttempt).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    ).first()
+    existing = _attempt(session, post_id, slot)
     if existing is not None:
         if existing.finished_at is not None:
             return False
@@ -383,6 +390,11 @@ def _finish_failure(
     )
 
 
+def _attempt(session: Session, post_id: int, slot: str) -> CaptureAttempt | None:
+    """The run (capture attempt) of this poll."""
+    return session.scalars(_ATTEMPT, {"post_id": post_id, "slot": slot}).first()
+
+
 def _close_attempt(
     session: Session,
     ctx: CaptureContext,
@@ -394,12 +406,11 @@ def _close_attempt(
     error: str | None = None,
     version_id: int | None = None,
     requests: int = 0,
+    attempt: CaptureAttempt | None = None,
 ) -> None:
-    attempt = session.scalars(
-        select(CaptureAttempt).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    ).first()
+    """Record the poll's outcome on its attempt (`attempt` when the caller read it already in
+    this transaction)."""
+    attempt = attempt or _attempt(session, post_id, slot)
     if attempt is None:
         return
     attempt.finished_at = ctx.clock()
@@ -429,7 +440,7 @@ def _finish(
 ) -> CaptureReport:
     now = ctx.clock()
     requests = result.http_requests + media.requests
-    new_version_ids: list[int] = []
+    new_versions: list[CapturedVersion] = []
     with ctx.database.session() as session:
         post = _fenced_post(session, ctx, post_id)
         if post is None:
@@ -497,7 +508,8 @@ def _finish(
         outcome = "unchanged"
         detail: str | None = None
         version_id: int | None = None
-        run_id = _attempt_id(session, post_id, slot)  # provenance of every version it makes
+        attempt = _attempt(session, post_id, slot)
+        run_id = attempt.id if attempt else None  # provenance of every version it makes
 
         mismatch = (
             author_mismatch(post.account, result) if isinstance(result, CollectedPost) else None
@@ -505,6 +517,9 @@ def _finish(
         if isinstance(result, CollectedPost) and mismatch is None:
             assert collector is not None
             added = _store_versions(session, ctx, post, result, collector, media, run_id=run_id)
+            # Counted before the post's own columns change below (the count does not depend
+            # on them): those changes then go in one flush with the status.
+            count = session.scalar(_VERSION_COUNT, {"post_id": post.id}) or 0
             _learn_account_id(session, ctx, post, result)
             if result.validators:
                 post.fetch_state = dict(result.validators)
@@ -520,14 +535,6 @@ def _finish(
                     details={"removed_at": post.removed_at},
                 )
                 post.removed_at = None
-            count = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(CapturedVersion)
-                    .where(CapturedVersion.post_id == post.id)
-                )
-                or 0
-            )
             if count:
                 post.status = PostStatus.edited if count > 1 else PostStatus.captured
             else:  # never `captured` with nothing archived
@@ -535,7 +542,7 @@ def _finish(
                 _nothing_archived(session, ctx, post, now, "capture.nothing_archived", detail)
             if added:
                 outcome = "new_version"
-                new_version_ids = [v.id for v in added]
+                new_versions = added
                 version_id = added[-1].id
                 for hook in ctx.on_new_versions:
                     hook(session, post, added, ctx.actor)
@@ -558,7 +565,7 @@ def _finish(
             detail = result.reason
             if post.removed_at is None:
                 removal = _store_removal(session, ctx, post, result, collector, run_id=run_id)
-                new_version_ids = [removal.id] if removal else []
+                new_versions = [removal] if removal else []
                 version_id = removal.id if removal else None
                 post.removed_at = now
                 post.status = PostStatus.removed
@@ -605,16 +612,13 @@ def _finish(
             error=detail,
             version_id=version_id,
             requests=requests,
+            attempt=attempt,
         )
         _advance_schedule(post, now, scheduled=scheduled)
         _release(post)
-        numbers = [
-            v.number
-            for v in session.scalars(
-                select(CapturedVersion).where(CapturedVersion.id.in_(new_version_ids))
-            )
-        ]
-    return CaptureReport(post_id, outcome, sorted(numbers), detail, requests, new_version_ids)
+        numbers = sorted(v.number for v in new_versions)
+        new_version_ids = [v.id for v in new_versions]
+    return CaptureReport(post_id, outcome, numbers, detail, requests, new_version_ids)
 
 
 def _has_versions(session: Session, post_id: int) -> bool:

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.audit.service import record
 from app.collectors.media import Downloaded as _Downloaded
 from app.collectors.media import walk_media as _walk_media
-from app.collectors.models import CaptureAttempt
 from app.collectors.versioning import content_hash, describe_change, source_bytes
 from app.platforms.collected import (
     AccountGone,
@@ -44,15 +43,6 @@ def _learn_account_id(
             object_id=account.id,
             details={"platform_account_id": found},
         )
-
-
-def _attempt_id(session: Session, post_id: int, slot: str) -> int | None:
-    """The run (capture attempt) of this poll: recorded on every version it makes."""
-    return session.scalar(
-        select(CaptureAttempt.id).where(
-            CaptureAttempt.post_id == post_id, CaptureAttempt.poll_slot == slot
-        )
-    )
 
 
 def _history_key(capture: CollectedPost) -> dt.datetime | None:
@@ -174,6 +164,9 @@ def _add_version(
     session.flush()
     position = 0
     seen: set[tuple[str, str]] = set()
+    # The rows are added once every file is recorded: one flush for all of them, not one per
+    # file (recording a file reads the database, which would flush the rows added so far).
+    links: list[VersionMedia] = []
     for ref in _walk_media(capture):
         sha = ref.sha256 or media.by_url.get(ref.url)
         if not sha or (sha, ref.role) in seen:
@@ -188,7 +181,7 @@ def _add_version(
             )
         elif not ctx.store.exists(sha):
             continue  # known from an earlier version but no longer stored: do not link a ghost
-        session.add(
+        links.append(
             VersionMedia(
                 version_id=version.id,
                 position=position,
@@ -205,13 +198,14 @@ def _add_version(
             continue
         seen.add((held.sha256, held.role))
         put_object(session, ctx.store, held.data, mime_type=held.mime_type, kind=held.role)
-        session.add(
+        links.append(
             VersionMedia(
                 version_id=version.id, position=position, sha256=held.sha256, role=held.role
             )
         )
         archived[held.role] = held.sha256
         position += 1
+    session.add_all(links)
     _audit_version(
         session,
         ctx,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record, record_many
@@ -18,7 +18,7 @@ from app.auth.models import User
 from app.bulk import in_values, insert_rows
 from app.classification.models import ClassificationOverride, Label
 from app.classification.reclassify import active_overrides, most_retentive_labels
-from app.classification.service import active_override, effective_label
+from app.classification.service import active_override, classified_label
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -37,7 +37,7 @@ def current_label(session: Session, post_id: int) -> tuple[str, str]:
     else the most retentive current label of the post's versions), else `record` until the
     post is classified. One definition, shared with the classifier."""
     override = active_override(session, post_id)
-    return _label_and_source(override, None if override else effective_label(session, post_id))
+    return _label_and_source(override, None if override else classified_label(session, post_id))
 
 
 def _label_and_source(
@@ -50,13 +50,24 @@ def _label_and_source(
     return classified.value, "the most retentive current classification of its versions"
 
 
+# Built once (their compiled form is cached): every assignment reads these.
+_CREATED_AT = select(
+    func.min(CapturedVersion.platform_created_at), func.min(CapturedVersion.captured_at)
+).where(CapturedVersion.post_id == bindparam("post_id"))
+_CURRENT_ASSIGNMENT = (
+    select(RetentionAssignment)
+    .where(
+        RetentionAssignment.post_id == bindparam("post_id"),
+        RetentionAssignment.is_current.is_(True),
+    )
+    .order_by(RetentionAssignment.id.desc())
+    .limit(1)
+)
+
+
 def created_at_of(session: Session, post: FlaggedPost) -> tuple[dt.datetime, str]:
     """When the post was created: the platform's own date, else its first capture."""
-    platform_created, captured = session.execute(
-        select(
-            func.min(CapturedVersion.platform_created_at), func.min(CapturedVersion.captured_at)
-        ).where(CapturedVersion.post_id == post.id)
-    ).one()
+    platform_created, captured = session.execute(_CREATED_AT, {"post_id": post.id}).one()
     return _created_and_source(post, platform_created, captured)
 
 
@@ -71,12 +82,7 @@ def _created_and_source(
 
 
 def current_assignment(session: Session, post_id: int) -> RetentionAssignment | None:
-    return session.scalar(
-        select(RetentionAssignment)
-        .where(RetentionAssignment.post_id == post_id, RetentionAssignment.is_current.is_(True))
-        .order_by(RetentionAssignment.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_CURRENT_ASSIGNMENT, {"post_id": post_id})
 
 
 def current_assignments(
@@ -218,9 +224,12 @@ def assign_retention(
     actor: Actor,
     schedules: ScheduleSet,
     timezone: str = DEFAULT_TIMEZONE,
+    known_label: tuple[ClassificationOverride | None, Label | None] | None = None,
 ) -> RetentionAssignment:
     """Give a post its series and due date; call after classification and when removed_at is
-    set. Writes a new current assignment only when something changed (audited)."""
+    set. Writes a new current assignment only when something changed (audited).
+    `known_label` is (active override, most retentive current label of its versions) when the
+    caller has just read them in this transaction (the classifier), else they are read."""
     post = session.get(FlaggedPost, post_id)
     if post is None:
         raise NotFound(f"no post {post_id}")
@@ -229,7 +238,11 @@ def assign_retention(
         if old is None:
             raise Conflict(f"post {post_id} was disposed; only its stub remains")
         return old
-    label, label_source = current_label(session, post_id)
+    label, label_source = (
+        current_label(session, post_id)
+        if known_label is None
+        else _label_and_source(known_label[0], None if known_label[0] else known_label[1])
+    )
     created_at, created_source = created_at_of(session, post)
     planned = _plan(
         post=post,

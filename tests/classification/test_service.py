@@ -10,11 +10,18 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.classification import crosspost, reclassify, service
-from app.classification.models import Classification, ContentFingerprint, ContentFingerprintBand
+from app.classification.models import (
+    Classification,
+    ClassificationOverride,
+    ContentFingerprint,
+    ContentFingerprintBand,
+    Label,
+)
 from app.classification.service import LinkChecker
 from app.db import Database
 from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
+from app.retention.assignment import _label_and_source, current_label
 from tests.classification.labelled import archive, cases, config
 from tests.conftest import MakePerson
 from tests.factories import add_capture
@@ -239,3 +246,83 @@ def test_reclassify_reports_changes_after_a_configuration_change(
         assert changed.posts_relabelled == 1
         assert service.effective_label(session, v.post_id) == "secondary_copy"
         assert any("1 changed" in line for line in changed.lines())
+
+
+class _LabelTold:
+    """A KnownLabelHook that checks the label it is told against what the retention
+    assignment would read at that moment."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[int, tuple[str, str]]] = []
+
+    def __call__(self, session: Session, post_id: int, actor: Actor) -> None:
+        raise AssertionError("classify_version tells a KnownLabelHook the label")
+
+    def with_label(
+        self,
+        session: Session,
+        post_id: int,
+        actor: Actor,
+        *,
+        override: ClassificationOverride | None,
+        classified: Label | None,
+    ) -> None:
+        told = _label_and_source(override, classified)
+        assert told == current_label(session, post_id)
+        self.told.append((post_id, told))
+
+
+def test_classify_version_tells_the_label_the_database_holds(
+    db: Database, make_person: MakePerson
+) -> None:
+    """The label classify_version derives from what it read (the other versions' current rows
+    plus its own new one) is the label read back after it wrote: for a new post, for later
+    versions that raise or keep the label, and for a version classified again."""
+    owner = make_person().user
+    hook = _LabelTold()
+    assert isinstance(hook, service.KnownLabelHook)
+    with db.session() as session:
+        first = _post_with(session, owner.id, "Agenda: https://city.example/agenda")
+        post = first.post
+        texts = [
+            "Road closed today.",
+            "Agenda: https://city.example/agenda",
+            "Road closure on Main St this weekend, crews start at 6am.",
+        ]
+        versions = [first] + [
+            add_capture(
+                session,
+                owner=owner,
+                post=_content(first).model_copy(
+                    update={"text": t, "links": [w for w in t.split() if w.startswith("http")]}
+                ),
+                flagged=post,
+            )
+            for t in texts
+        ]
+        for version in [*versions, versions[0], versions[1]]:
+            before = service.effective_label(session, post.id)
+            row = service.classify_version(
+                session,
+                version_id=version.id,
+                config=config(),
+                actor=ACTOR,
+                on_label_changed=[hook],
+            )
+            assert row.is_current
+            after = service.effective_label(session, post.id)
+            if after != before:
+                assert hook.told[-1] == (post.id, current_label(session, post.id))
+        # Versions 2 and 4 (the records) now say what version 1 says: classified again, the
+        # post is a record until the last of them is a secondary copy too.
+        for version in (versions[1], versions[3]):
+            version.normalized = first.normalized
+            session.flush()
+            service.classify_version(
+                session,
+                version_id=version.id,
+                config=config(),
+                actor=ACTOR,
+                on_label_changed=[hook],
+            )
+        assert [told[0] for _, told in hook.told] == ["secondary_copy", "record", "secondary_copy"]
