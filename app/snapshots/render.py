@@ -505,6 +505,20 @@ def pdf_options(prepared: Prepared, fetcher: ArchiveFetcher) -> dict[str, Any]:
     }
 
 
+class SnapshotPDF(bytes):
+    """A snapshot's PDF bytes, carrying the characters its page could not draw (what its XMP
+    lists), so the process that records it need not parse the PDF again to read them. It
+    pickles with them, from a render worker too."""
+
+    missing_glyphs: list[str]
+
+    @classmethod
+    def of(cls, pdf: bytes, missing_glyphs: list[str]) -> SnapshotPDF:
+        made = cls(pdf)
+        made.missing_glyphs = list(missing_glyphs)
+        return made
+
+
 _collector_lock = threading.Lock()
 # Renders running now in this process, and whether the cycle collector was on before the
 # first of them paused it.
@@ -535,7 +549,7 @@ def _cycle_collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def render_snapshot(view: SnapshotView) -> bytes:
+def render_snapshot(view: SnapshotView) -> SnapshotPDF:
     """The PDF/A-3b snapshot of one captured version."""
     with _cycle_collector_paused():
         prepared = prepare(view)
@@ -549,4 +563,4 @@ def render_snapshot(view: SnapshotView) -> bytes:
         pdf: bytes = document.write_pdf(
             finisher=finisher(view, prepared.missing_glyphs), **pdf_options(prepared, fetcher)
         )
-    return pdf
+    return SnapshotPDF.of(pdf, prepared.missing_glyphs)
