@@ -48,18 +48,17 @@ def _exit_with_parent(parent_pid: int) -> None:
 class Rendered(NamedTuple):
     pdf: bytes
     seconds: float  # the render's own time in the worker, not its wait in the queue
-    missing_glyphs: list[str] | None  # read back from the PDF's XMP, as record_snapshot does
+    missing_glyphs: list[str] | None  # what the PDF's XMP lists, as record_snapshot reads it
 
 
 def render_timed(view: SnapshotView) -> Rendered:
     """In a render worker: the PDF, the seconds its render took there, and the characters
-    it could not draw (read here, so the process recording it does not parse the PDF)."""
-    from app.snapshots.metadata import read_missing_glyphs
-
+    it could not draw (known from its page, so the process recording it does not parse the
+    PDF)."""
     started = time.perf_counter()
     pdf = render_snapshot(view)
     seconds = time.perf_counter() - started
-    return Rendered(pdf, seconds, read_missing_glyphs(pdf))
+    return Rendered(pdf, seconds, pdf.missing_glyphs)
 
 
 class RenderError(Exception):

@@ -33,7 +33,7 @@ from app.retention.models import RetentionAssignment
 from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.models import Snapshot
 from app.snapshots.pool import RenderError, render_pool
-from app.snapshots.render import render_snapshot
+from app.snapshots.render import SnapshotPDF, render_snapshot
 from app.snapshots.schemas import (
     ClassificationInfo,
     FileReference,
@@ -299,7 +299,8 @@ def record_snapshot(
 ) -> Snapshot:
     """Store a rendered PDF and make it the version's current snapshot (audited), and ask
     the TSA for its trusted timestamp when one is configured (pending if it cannot answer).
-    `missing_glyphs` is read from the PDF unless the render worker read it already."""
+    `missing_glyphs` is read from the PDF unless the render worker read it already or the
+    renderer handed it with the PDF (`SnapshotPDF`)."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     current = current_snapshot(session, version_id=version_id)
     if current is not None and current.sha256 == sha256:
@@ -318,7 +319,9 @@ def record_snapshot(
         .values(is_current=False)
     )
     if missing_glyphs == "read":
-        missing_glyphs = read_missing_glyphs(pdf)
+        missing_glyphs = (
+            pdf.missing_glyphs if isinstance(pdf, SnapshotPDF) else read_missing_glyphs(pdf)
+        )
     snapshot = Snapshot(
         version_id=version_id,
         sha256=stored.sha256,
