@@ -39,7 +39,7 @@ from app.open_records.letters import (
 )
 from app.open_records.models import RecordsRequest
 from app.open_records.package_media import KeptMedia
-from app.open_records.pdf_text import normalise
+from app.open_records.pdf_text import Haystack
 from app.open_records.redaction import RedactionLeak
 from app.open_records.release_check import (
     NOTHING,
@@ -483,8 +483,8 @@ def _combined_findings(
     leak check's cost, and hold the whole combined PDF in memory, for nothing more."""
     items = [found.get(f"data/items/{f.name}", NOTHING) for f in files]
     labels = "\n".join(stamp_label(request_number, n, pages) for n in range(1, pages + 1))
-    haystack = normalise(labels)
-    stamped = {secret for secret, needle in needles.items() if needle in haystack}
+    haystack = Haystack(labels)
+    stamped = {secret for secret, needle in needles.items() if haystack.holds(needle)}
     on_pages = frozenset(stamped).union(*(i.on_pages for i in items))
     return Findings(carried=any(i.carried for i in items), leaked=on_pages, on_pages=on_pages)
 

@@ -6,7 +6,12 @@ information and XMP metadata, and every embedded file. Page text is extracted wi
 (pypdfium2), which reads fonts written with custom CMap encodings: when a glyph is missing,
 WeasyPrint writes the body font that way, and pypdf then returns the text with NULs between
 the characters. pypdf's text is read as well, because PDFium skips the Type 3 fonts colour
-emoji are drawn with. Strings are compared normalised (`normalise`): NFKC (Arabic
+emoji are drawn with and can leave out a colour emoji drawn over an empty outline (seen at
+the end of a line), and because PDFium gives the words of a right-to-left run in visual order
+(the last word first), where pypdf keeps their logical order. pypdf is the slow reader (its
+text was three quarters of a released PDF's check), so it reads a file only where one of
+those can happen (`pypdf_needed`): the file has a Type 3 font or a font drawing emoji, or
+PDFium's text has a right-to-left character. Strings are compared normalised (`normalise`): NFKC (Arabic
 presentation forms and full-width letters fold to their plain form), without whitespace, NULs
 or other control and format characters (soft hyphens, direction marks).
 """
@@ -22,7 +27,7 @@ import re
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,26 +46,57 @@ def _dropped(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
 
 
-@functools.cache
-def _dropped_pattern() -> re.Pattern[str]:
-    """Every code point `normalise` drops, as one character class (made once per process:
-    removing them with a regular expression takes no per-character Python objects, so a
-    package's large manifests are compared in a fraction of the time and memory)."""
+def _character_class(member: Callable[[str], bool]) -> str:
+    """Every code point for which `member` holds, as one regular-expression character class."""
     ranges: list[tuple[int, int]] = []
     for code in range(sys.maxunicode + 1):
-        if _dropped(chr(code)):
+        if member(chr(code)):
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1] = (ranges[-1][0], code)
             else:
                 ranges.append((code, code))
-    return re.compile(
-        "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]+"
-    )
+    return "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
+
+
+@functools.cache
+def _dropped_class() -> str:
+    """Every code point `normalise` drops (made once per process: matching them with a
+    regular expression takes no per-character Python objects, so a package's large manifests
+    are compared in a fraction of the time and memory)."""
+    return _character_class(_dropped)
+
+
+@functools.cache
+def _dropped_pattern() -> re.Pattern[str]:
+    return re.compile(_dropped_class() + "+")
 
 
 def normalise(text: str) -> str:
     """NFKC, without whitespace, NULs or other control and format characters."""
     return _dropped_pattern().sub("", unicodedata.normalize("NFKC", text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _needle_pattern(needle: str) -> re.Pattern[str]:
+    """A normalised string as it can appear in NFKC text: any run of the characters
+    `normalise` drops may stand between two of its characters."""
+    return re.compile(f"{_dropped_class()}*".join(re.escape(char) for char in needle))
+
+
+class Haystack:
+    """Texts to look for normalised strings in, as if `normalise` had been applied to them
+    joined: `needle in normalise("".join(texts))` is `Haystack(*texts).holds(needle)`.
+
+    The texts are only brought to NFKC; each needle's pattern skips what `normalise` would
+    have removed (a needle, being normalised, holds none of it). Stripping a large text,
+    such as an embedded photo read as text, cost a released PDF's leak check more than all
+    its other readers together; searching it for a needle costs a fraction of that."""
+
+    def __init__(self, *texts: str) -> None:
+        self.text = "".join(unicodedata.normalize("NFKC", text) for text in texts)
+
+    def holds(self, needle: str) -> bool:
+        return bool(needle) and _needle_pattern(needle).search(self.text) is not None
 
 
 @dataclass(frozen=True)
@@ -134,9 +170,94 @@ def _json_strings(value: Any) -> Iterator[str]:
             yield str(item)
 
 
+@functools.cache
+def _right_to_left_pattern() -> re.Pattern[str]:
+    """Right-to-left letters (bidirectional class R or AL): a run holding one is reordered
+    for display."""
+    return re.compile(_character_class(lambda char: unicodedata.bidirectional(char) in ("R", "AL")))
+
+
+_HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>")
+_SECTION = re.compile(rb"begin(bfchar|bfrange)(.*?)end\1", re.DOTALL)
+
+
+def _unicode_of(hex_digits: bytes) -> str:
+    digits = re.sub(rb"\s", b"", hex_digits)
+    return bytes.fromhex(digits.decode("ascii")).decode("utf-16-be", errors="replace")
+
+
+def _mapped_text(cmap: bytes) -> str:
+    """Every character a ToUnicode CMap maps glyphs to (bfchar and bfrange destinations);
+    a range's destination is its first character and the run after it."""
+    out: list[str] = []
+    for kind, body in _SECTION.findall(cmap):
+        if kind == b"bfchar":
+            tokens = _HEX.findall(body)
+            out.extend(_unicode_of(token) for token in tokens[1::2])
+            continue
+        for line in body.splitlines():
+            tokens = _HEX.findall(line)
+            if len(tokens) < 3:
+                continue
+            low, high = (
+                int(re.sub(rb"\s", b"", tokens[0]), 16),
+                int(re.sub(rb"\s", b"", tokens[1]), 16),
+            )
+            if b"[" in line:
+                out.extend(_unicode_of(token) for token in tokens[2:])
+                continue
+            first = _unicode_of(tokens[2])
+            if first:
+                base = ord(first[-1])
+                out.append(first)
+                out.extend(
+                    chr(min(base + n, sys.maxunicode))
+                    for n in range(1, min(high - low, 0xFFFF) + 1)
+                )
+    return "".join(out)
+
+
+def _draws_emoji(text: str) -> bool:
+    """Emoji: pictographs (category So beyond Latin-1's signs), their variation selector
+    and keycap mark, and anything past the Basic Multilingual Plane."""
+    return any(
+        ord(char) > 0xFFFF
+        or char in "\ufe0f\u20e3"
+        or (ord(char) >= 0x2000 and unicodedata.category(char) == "So")
+        for char in text
+    )
+
+
+def _fonts_pdfium_may_skip(pdf: bytes) -> bool:
+    """Whether any font of the file is a Type 3 font (PDFium's text skips them) or maps
+    glyphs to emoji. Every object is looked at, not only the pages' resources, so a font
+    reached through a form XObject or an annotation's appearance counts too; a file, or a
+    font's ToUnicode map, that cannot be read counts as such a font, so pypdf still reads it."""
+    try:
+        with pikepdf.open(io.BytesIO(pdf)) as document:
+            for obj in document.objects:
+                if not isinstance(obj, pikepdf.Dictionary):
+                    continue
+                if obj.get("/Subtype") == "/Type3":
+                    return True
+                to_unicode = obj.get("/ToUnicode")
+                if isinstance(to_unicode, pikepdf.Stream):
+                    if _draws_emoji(_mapped_text(_stream_bytes(to_unicode))):
+                        return True
+    except (pikepdf.PdfError, ValueError):
+        return True
+    return False
+
+
+def pypdf_needed(pdf: bytes, pdfium_text: str) -> bool:
+    """Whether pypdf can find text that PDFium's `pdfium_text` of this file lacks: glyphs of
+    a Type 3 font or emoji, or right-to-left words in their logical order."""
+    return _right_to_left_pattern().search(pdfium_text) is not None or _fonts_pdfium_may_skip(pdf)
+
+
 def page_texts(pdf: bytes) -> Iterator[TextPart]:
     """The drawn text of all pages (one part per reader, so a string split across a page
-    break is still found), by PDFium and by pypdf."""
+    break is still found), by PDFium and, where it can find more (`pypdf_needed`), by pypdf."""
     document = pypdfium2.PdfDocument(pdf)
     pages: list[str] = []
     try:
@@ -148,7 +269,10 @@ def page_texts(pdf: bytes) -> Iterator[TextPart]:
             page.close()
     finally:
         document.close()
-    yield TextPart("page text", "\n".join(pages))
+    text = "\n".join(pages)
+    yield TextPart("page text", text)
+    if not pypdf_needed(pdf, text):
+        return
     try:
         text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
     except Exception as exc:  # pypdf's errors are many; PDFium has read the pages already

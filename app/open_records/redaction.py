@@ -27,7 +27,7 @@ from app.auth.models import User
 from app.errors import Conflict, Invalid
 from app.open_records import pdf_text
 from app.open_records.models import Redaction, RedactionKind, RequestItem
-from app.open_records.pdf_text import normalise
+from app.open_records.pdf_text import Haystack, normalise
 from app.open_records.requests import get_item, get_request, redactions_of
 from app.open_records.separation import (
     POST_TEXT,
@@ -450,9 +450,9 @@ def leak_places(pdf: bytes, secrets: Sequence[str]) -> dict[str, list[str]]:
             places.append(where)
 
     for part in (*pdf_text.page_texts(pdf), *pdf_text.document_parts(pdf)):
-        haystack = normalise(part.text)
+        haystack = Haystack(part.text)
         for secret, needle in needles.items():
-            if needle in haystack:
+            if haystack.holds(needle):
                 note(secret, part.where)
     encoded = {secret: secret.encode("utf-8") for secret in needles}
     for data in pdf_text.raw_streams(pdf):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from app.open_records import pdf_text
-from app.open_records.pdf_text import normalise
+from app.open_records.pdf_text import Haystack, normalise
 
 # What a package's leak check looks for: {redacted string: its normalised form}, and the
 # SHA-256 of every withheld or blacked-out original.
@@ -45,8 +45,8 @@ def _pdf_findings(data: bytes, needles: Needles, originals: Set[str]) -> Finding
     on_pages: set[str] = set()
     if needles:
         for part in (*pdf_text.page_texts(data), *pdf_text.document_parts(data)):
-            haystack = normalise(part.text)
-            hits = {secret for secret, needle in needles.items() if needle in haystack}
+            haystack = Haystack(part.text)
+            hits = {secret for secret, needle in needles.items() if haystack.holds(needle)}
             found |= hits
             if part.where.startswith("page"):  # "page text", "page 2 annotation", ...
                 on_pages |= hits
@@ -70,10 +70,8 @@ def file_findings(path: str, data: bytes, needles: Needles, originals: Set[str])
     if data.startswith(b"%PDF"):
         return _pdf_findings(data, needles, originals)
     if path.endswith((".json", ".jsonl", ".csv", ".txt")):
-        haystack = normalise(pdf_text.decoded_text(data)) + normalise(
-            data.decode("utf-8", "ignore")
-        )
-        leaked = {secret for secret, needle in needles.items() if needle in haystack}
+        haystack = Haystack(pdf_text.decoded_text(data), data.decode("utf-8", "ignore"))
+        leaked = {secret for secret, needle in needles.items() if haystack.holds(needle)}
     else:
         leaked = {secret for secret in needles if secret.encode("utf-8") in data}
     return Findings(leaked=frozenset(leaked))

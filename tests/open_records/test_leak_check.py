@@ -12,7 +12,7 @@ import pikepdf
 import pytest
 
 from app.open_records.models import Redaction
-from app.open_records.pdf_text import normalise
+from app.open_records.pdf_text import Haystack, normalise, page_texts, pypdf_needed
 from app.open_records.redaction import find_leaks, leak_places, redacted_view
 from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.render import render_snapshot
@@ -190,3 +190,49 @@ def test_comparison_is_normalised() -> None:
     assert normalise("ｐａｒｋｉｎｇ ban") == normalise(LATIN)
     assert normalise("\ufe8d") == normalise("\u0627")
     assert normalise("p\x00a\x00r\x00k\x00i\x00n\x00g\n b\x00a\x00n") == normalise(LATIN)
+
+
+# Text around each needle that `normalise` partly drops: full-width letters, presentation
+# forms, NULs, soft hyphens, direction marks, zero-width joiners, line breaks and tabs.
+HAYSTACKS = [
+    "a ｐａｒｋｉｎｇ ban here",
+    "p\x00a\x00r\x00k\x00i\x00n\x00g\n b\x00a\x00n",
+    "park\u00ading\u200e ba\u200dn",
+    "parking\tba",  # the needle's end is missing
+    "ban parking",  # its words out of order
+    "\ufe8d\ufe8e and \u0627",
+    f"{CJK[:2]}\u200b{CJK[2:]}",
+    "",
+]
+
+
+@pytest.mark.parametrize("haystack", HAYSTACKS)
+@pytest.mark.parametrize("secret", [LATIN, "\u0627", CJK, "ban", "p"])
+def test_haystack_finds_what_normalise_then_in_finds(haystack: str, secret: str) -> None:
+    needle = normalise(secret)
+    assert Haystack(haystack).holds(needle) == (needle in normalise(haystack))
+    # Texts joined are searched as one, as `normalise` of their concatenation would be.
+    halves = (haystack[: len(haystack) // 2], haystack[len(haystack) // 2 :])
+    assert Haystack(*halves).holds(needle) == (needle in normalise("".join(halves)))
+
+
+def test_pypdf_reads_only_a_pdf_where_it_finds_more_than_pdfium() -> None:
+    """pypdf is the slow reader, so it reads a PDF only where PDFium's text can fall short: a
+    Type 3 font (colour emoji) or right-to-left words (PDFium gives them in visual order)."""
+
+    def pdfium_text(pdf: bytes) -> str:
+        return "\n".join(part.text for part in page_texts(pdf))
+
+    latin = render_snapshot(view_of(f"Snow emergency: {LATIN} on arterial streets."))
+    assert not pypdf_needed(latin, pdfium_text(latin))
+    assert find_leaks(latin, SECRETS) == [LATIN]
+
+    # An emoji ending a line: PDFium's text leaves it out, pypdf's has it.
+    emoji = "\U0001f68d"
+    with_emoji = render_snapshot(view_of(f"Snow emergency: {LATIN} on arterial streets. {emoji}"))
+    assert pypdf_needed(with_emoji, "")  # its font maps glyphs to emoji
+    assert leak_places(with_emoji, [emoji]) == {emoji: ["page text"]}
+
+    arabic = render_snapshot(view_of(f"Snow emergency: {ARABIC} on arterial streets."))
+    assert pypdf_needed(arabic, pdfium_text(arabic))
+    assert find_leaks(arabic, SECRETS) == [ARABIC]
