@@ -14,6 +14,7 @@ same for every page.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import zlib
@@ -118,9 +119,21 @@ class _Writer:
 def _leaf(value: Any) -> bytes:
     """A direct value holding no reference (a number, string, name, boolean or null), as
     pikepdf writes it."""
+    # pikepdf gives integers and booleans as Python values: written here as pikepdf writes
+    # them, without a pikepdf array made for each (a font's /Widths holds hundreds).
+    if type(value) is int:
+        return b"%d" % value
+    if type(value) is bool:
+        return b"true" if value else b"false"
     if isinstance(value, pikepdf.Object):
         return bytes(value.unparse(resolved=True))
     return bytes(pikepdf.Array([value]).unparse())[1:-1].strip()
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(key: str) -> bytes:
+    """A dictionary key as pikepdf writes it (the same few names recur in every source)."""
+    return bytes(pikepdf.Name(key).unparse())
 
 
 class _Copier:
@@ -154,8 +167,8 @@ class _Copier:
 
     def entries(self, value: pikepdf.Object, skip: tuple[str, ...] = ()) -> bytes:
         return b"".join(
-            b" " + bytes(pikepdf.Name(key).unparse()) + b" " + self.value(value.get(key))
-            for key in value.keys()
+            b" " + _name(key) + b" " + self.value(value.get(key))
+            for key in sorted(value.keys())  # a set: its order changes from process to process
             if key not in skip
         )
 

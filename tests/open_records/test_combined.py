@@ -5,6 +5,9 @@ bytes for the same sources."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pikepdf
@@ -107,3 +110,32 @@ def test_no_pages_write_nothing(tmp_path: Path) -> None:
     path = tmp_path / "combined.pdf"
     assert write_combined([], "R-7", path) == 0
     assert not path.exists()
+
+
+_WRITE_COMBINED = """
+import sys
+from pathlib import Path
+from app.open_records.combined import write_combined
+sources = [Path(name).read_bytes() for name in sys.argv[2:]]
+write_combined(sources, "R-2026-0001", Path(sys.argv[1]))
+"""
+
+
+def test_the_same_sources_give_the_same_bytes_in_every_process(tmp_path: Path) -> None:
+    """pikepdf gives a dictionary's keys as a set, whose order follows the process's string
+    hashing: the copier must not write them in that order, or each package process would
+    write a different combined PDF (and a different package hash) for the same pages."""
+    sources = [tmp_path / "inheriting.pdf", tmp_path / "second.pdf"]
+    sources[0].write_bytes(two_pages_inheriting())
+    sources[1].write_bytes(two_pages_inheriting())
+    outputs = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / f"combined-{seed}.pdf"
+        subprocess.run(
+            [sys.executable, "-c", _WRITE_COMBINED, str(out), *map(str, sources)],
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
