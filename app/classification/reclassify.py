@@ -31,6 +31,7 @@ from app.classification.crosspost import (
     store_fingerprints,
 )
 from app.classification.crosspost_index import Fingerprint
+from app.classification.labels import LABEL_RANK
 from app.classification.models import (
     Classification,
     ClassificationOverride,
@@ -45,8 +46,8 @@ from app.classification.rules import (
     classify,
     fingerprint,
 )
+from app.classification.service import ON_LABEL_CHANGED as ON_LABEL_CHANGED
 from app.classification.service import (
-    _LABEL_RANK,
     LabelChangedHook,
     LinkChecker,
     PrimaryLookup,
@@ -55,7 +56,6 @@ from app.classification.service import (
     _verified,
     notify_many,
 )
-from app.classification.service import ON_LABEL_CHANGED as ON_LABEL_CHANGED
 from app.db import utcnow
 from app.platforms.collected import CollectedPost
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus
@@ -165,7 +165,7 @@ def most_retentive_labels(session: Session, post_ids: Sequence[int]) -> dict[int
         for version_id, value in rows:
             post_id = post_of[version_id]
             label = Label(value)
-            if post_id not in current or _LABEL_RANK[label] > _LABEL_RANK[current[post_id]]:
+            if post_id not in current or LABEL_RANK[label] > LABEL_RANK[current[post_id]]:
                 current[post_id] = label
     return current
 

@@ -15,7 +15,7 @@ rules over the whole archive is `app.classification.reclassify`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import ValidationError
@@ -26,6 +26,12 @@ from app.audit.service import Actor, record
 from app.auth.models import User
 from app.classification.config import ClassifierConfig
 from app.classification.crosspost import DbCrossPostIndex, store_fingerprint
+from app.classification.labels import (
+    active_override,
+    current_labels_by_version,
+    effective_label,
+    most_retentive,
+)
 from app.classification.models import (
     Classification,
     ClassificationOverride,
@@ -108,27 +114,7 @@ ON_LABEL_CHANGED: list[LabelChangedHook] = []
 # Returns True when the URL answers (the primary copy is still published).
 LinkChecker = Callable[[str], bool]
 
-_LABEL_RANK = {Label.record: 3, Label.secondary_copy: 2, Label.transitory: 1}
-
-
-# --- labels ---------------------------------------------------------------------------------
-
-
 # The lookups every classification makes, built once (their compiled form is cached).
-_ACTIVE_OVERRIDE = (
-    select(ClassificationOverride)
-    .where(
-        ClassificationOverride.post_id == bindparam("post_id"),
-        ClassificationOverride.revoked_at.is_(None),
-    )
-    .order_by(ClassificationOverride.id.desc())
-    .limit(1)
-)
-_CURRENT_LABELS = (
-    select(Classification.version_id, Classification.label)
-    .join(CapturedVersion, CapturedVersion.id == Classification.version_id)
-    .where(CapturedVersion.post_id == bindparam("post_id"), Classification.is_current.is_(True))
-)
 _LATEST_VERSION = (
     select(CapturedVersion)
     .where(CapturedVersion.post_id == bindparam("post_id"))
@@ -141,37 +127,6 @@ _LATEST_RULES_ROW = (
     .order_by(Classification.id.desc())
     .limit(1)
 )
-
-
-def active_override(session: Session, post_id: int) -> ClassificationOverride | None:
-    return session.scalar(_ACTIVE_OVERRIDE, {"post_id": post_id})
-
-
-def _current_labels_by_version(session: Session, post_id: int) -> list[tuple[int, Label]]:
-    """(version id, label) of every current classification of the post's versions."""
-    return [
-        (version_id, Label(value))
-        for version_id, value in session.execute(_CURRENT_LABELS, {"post_id": post_id})
-    ]
-
-
-def _most_retentive(labels: Iterable[Label]) -> Label | None:
-    return max(labels, key=lambda label: _LABEL_RANK[label], default=None)
-
-
-def classified_label(session: Session, post_id: int) -> Label | None:
-    """The most retentive current label of the post's versions (`effective_label` without
-    the override); None before its first classification."""
-    return _most_retentive(label for _, label in _current_labels_by_version(session, post_id))
-
-
-def effective_label(session: Session, post_id: int) -> Label | None:
-    """The post's label for retention: the active override, else the most retentive current
-    label of its versions; None before its first classification."""
-    override_ = active_override(session, post_id)
-    if override_ is not None:
-        return Label(override_.label)
-    return classified_label(session, post_id)
 
 
 def _notify(
@@ -569,11 +524,11 @@ def classify_version(
     # The override and the current labels are read once: nothing below but `_store` writes
     # classifications, and nothing here writes overrides.
     override_ = active_override(session, version.post_id)
-    current = [] if override_ is not None else _current_labels_by_version(session, version.post_id)
+    current = [] if override_ is not None else current_labels_by_version(session, version.post_id)
     before = (
         Label(override_.label)
         if override_ is not None
-        else _most_retentive(label for _, label in current)
+        else most_retentive(label for _, label in current)
     )
     previous = _latest_rules_row(session, version.id)
     decision = _decide(session, version, config, link_checker=link_checker, previous=previous)
@@ -591,7 +546,7 @@ def classify_version(
     else:
         # Without an override `_store` retired every current row of this version and made
         # its new row the current one; the other versions' current rows are as read.
-        after = _most_retentive(
+        after = most_retentive(
             [*(label for vid, label in current if vid != version.id), Label(row.label)]
         )
     _notify_change(

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor, record, record_many
 from app.auth.models import User
 from app.bulk import in_values, insert_rows
+from app.classification.labels import active_override, classified_label
 from app.classification.models import ClassificationOverride, Label
 from app.classification.reclassify import active_overrides, most_retentive_labels
-from app.classification.service import active_override, classified_label
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.posts.models import CapturedVersion, FlaggedPost, PostStatus

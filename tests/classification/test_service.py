@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
-from app.classification import crosspost, reclassify, service
+from app.classification import crosspost, labels, reclassify, service
 from app.classification.models import (
     Classification,
     ClassificationOverride,
@@ -120,11 +120,11 @@ def test_override_outranks_rules_and_survives_reclassification(
                 reason="Agenda item 4 was discussed",
                 officer=officer,
             )
-            assert service.effective_label(session, post_id) == "record"
+            assert labels.effective_label(session, post_id) == "record"
             assert calls == [post_id, post_id]
             summary = reclassify.reclassify_all(session, config=config(), actor=ACTOR)
             assert summary.under_override == 1
-            assert service.effective_label(session, post_id) == "record"
+            assert labels.effective_label(session, post_id) == "record"
             current = session.scalars(
                 select(Classification).where(
                     Classification.version_id == version.id, Classification.is_current.is_(True)
@@ -134,12 +134,12 @@ def test_override_outranks_rules_and_survives_reclassification(
             # A new version under the override: the rules decide, the override stays the label.
             v2 = add_capture(session, owner=owner, post=_content(version), flagged=version.post)
             service.classify_version(session, version_id=v2.id, config=config(), actor=ACTOR)
-            assert service.effective_label(session, post_id) == "record"
+            assert labels.effective_label(session, post_id) == "record"
             assert calls == [post_id, post_id]
             service.revoke_override(
                 session, post_id=post_id, reason="entered in error", officer=officer
             )
-            assert service.effective_label(session, post_id) == "secondary_copy"
+            assert labels.effective_label(session, post_id) == "secondary_copy"
             assert calls == [post_id, post_id, post_id]
     finally:
         service.ON_LABEL_CHANGED.remove(hook)
@@ -185,10 +185,10 @@ def test_dead_publication_link_makes_a_record(
         assert changed[0].rule_id == "primary_unverified"
         assert "https://city.example/budget-2019" in changed[0].reasons[-1]
         assert "dead" in changed[0].reasons[-1]
-        assert service.effective_label(session, live.post_id) == "secondary_copy"
+        assert labels.effective_label(session, live.post_id) == "secondary_copy"
         # Re-running the rules without a checker keeps the finding; with one, it is re-checked.
         reclassify.reclassify_all(session, config=config(), actor=ACTOR)
-        assert service.effective_label(session, dead.post_id) == "record"
+        assert labels.effective_label(session, dead.post_id) == "record"
         row = service.classify_version(
             session, version_id=dead.id, config=config(), actor=ACTOR, link_checker=city_site
         )
@@ -203,7 +203,7 @@ def test_disposed_cross_post_primary_makes_a_record(db: Database, make_person: M
         copy = _post_with(session, owner.id, text.upper() + " #leaves")
         for v in (first, copy):
             service.classify_version(session, version_id=v.id, config=config(), actor=ACTOR)
-        assert service.effective_label(session, copy.post_id) == "secondary_copy"
+        assert labels.effective_label(session, copy.post_id) == "secondary_copy"
         assert service.verify_primaries(session, actor=ACTOR) == []
         # Disposition destroys the primary: the copy is no longer a copy of anything kept.
         first.post.status = PostStatus.disposed
@@ -219,7 +219,7 @@ def test_disposed_cross_post_primary_makes_a_record(db: Database, make_person: M
         changed = service.verify_primaries(session, actor=ACTOR)
         assert len(changed) == 1
         assert f"archived version {first.id}" in changed[0].reasons[-1]
-        assert service.effective_label(session, copy.post_id) == "record"
+        assert labels.effective_label(session, copy.post_id) == "record"
 
 
 def test_reclassify_reports_changes_after_a_configuration_change(
@@ -244,7 +244,7 @@ def test_reclassify_reports_changes_after_a_configuration_change(
         assert changed.label_changes == {"record -> secondary_copy": 1}
         assert changed.rule_changes == {"default_record -> link_only_to_publication": 1}
         assert changed.posts_relabelled == 1
-        assert service.effective_label(session, v.post_id) == "secondary_copy"
+        assert labels.effective_label(session, v.post_id) == "secondary_copy"
         assert any("1 changed" in line for line in changed.lines())
 
 
@@ -301,7 +301,7 @@ def test_classify_version_tells_the_label_the_database_holds(
             for t in texts
         ]
         for version in [*versions, versions[0], versions[1]]:
-            before = service.effective_label(session, post.id)
+            before = labels.effective_label(session, post.id)
             row = service.classify_version(
                 session,
                 version_id=version.id,
@@ -310,7 +310,7 @@ def test_classify_version_tells_the_label_the_database_holds(
                 on_label_changed=[hook],
             )
             assert row.is_current
-            after = service.effective_label(session, post.id)
+            after = labels.effective_label(session, post.id)
             if after != before:
                 assert hook.told[-1] == (post.id, current_label(session, post.id))
         # Versions 2 and 4 (the records) now say what version 1 says: classified again, the
