@@ -48,6 +48,7 @@ from app.retention.router_transfer import router as transfer_router
 from app.retention.schedules import load_schedules
 from app.snapshots.fonts import check_fonts_at_startup
 from app.snapshots.router import router as snapshots_router
+from app.storage.service import remove_stale_temporary_files
 from app.uploads.router import router as uploads_router
 from app.web import install_web
 from app.web.deps import SignInRequired, login_url
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_fonts_at_startup()  # logs the scripts no installed font covers
+        remove_stale_temporary_files(settings)  # what a killed process was writing
         scheduler = None
         if settings.run_scheduler:
             scheduler = start_scheduler(db, settings, app.state.capture_context(), lifecycle)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,30 @@ class LocalStore:
             raise StoreError(f"cannot write to the archive at {self.root}: {exc}") from exc
         os.close(fd)
         return Path(name)
+
+    def remove_stale_temporary(
+        self, older_than: dt.timedelta, *, now: float | None = None
+    ) -> list[str]:
+        """Remove the files of the temporary folder left unchanged for `older_than`: what a
+        process killed while writing left behind (an object not yet linked, a package's ZIP
+        or combined PDF). A writer still at work keeps its file's modification time fresh, and
+        nothing in this folder is an archived object (those are linked under `objects/`).
+        Returns the names removed."""
+        cutoff = (time.time() if now is None else now) - older_than.total_seconds()
+        removed: list[str] = []
+        try:
+            entries = list(self.tmp.iterdir())
+        except FileNotFoundError:
+            return removed
+        for path in sorted(entries):
+            try:
+                info = path.lstat()
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path.name)
+            except FileNotFoundError:
+                continue  # its writer finished with it meanwhile
+        return removed
 
     def _write_error(self, key: str, exc: OSError) -> StoreError:
         if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):

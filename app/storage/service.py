@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,35 @@ def store_from_settings(settings: Settings) -> ArchiveStore:
 
         return S3Store.from_settings(settings)
     return LocalStore(settings.archive_dir)
+
+
+log = logging.getLogger("postvault.storage")
+
+# A temporary file unchanged this long has no writer left: packages and objects being written
+# touch theirs continuously, and the longest package takes minutes.
+STALE_TEMPORARY_AFTER = dt.timedelta(hours=24)
+
+
+def remove_stale_temporary_files(settings: Settings) -> list[str]:
+    """At startup: remove what processes killed while writing left in the local store's
+    temporary folder (`LocalStore.remove_stale_temporary`). An S3 store writes its temporary
+    files in the system's temporary folder, which the system cleans."""
+    store = store_from_settings(settings)
+    if not isinstance(store, LocalStore):
+        return []
+    try:
+        removed = store.remove_stale_temporary(STALE_TEMPORARY_AFTER)
+    except OSError as exc:
+        log.warning("the archive's temporary folder %s could not be cleaned: %s", store.tmp, exc)
+        return []
+    if removed:
+        log.info(
+            "removed %d temporary file(s) left by stopped processes in %s: %s",
+            len(removed),
+            store.tmp,
+            ", ".join(removed),
+        )
+    return removed
 
 
 def put_object(
