@@ -255,6 +255,10 @@ def pypdf_needed(pdf: bytes, pdfium_text: str) -> bool:
     return _right_to_left_pattern().search(pdfium_text) is not None or _fonts_pdfium_may_skip(pdf)
 
 
+# (left, bottom, right, top) in PDF units: beyond the largest page a PDF may have (14,400).
+_EVERYWHERE = (-1e9, -1e9, 1e9, 1e9)
+
+
 def page_texts(pdf: bytes) -> Iterator[TextPart]:
     """The drawn text of all pages (one part per reader, so a string split across a page
     break is still found), by PDFium and, where it can find more (`pypdf_needed`), by pypdf."""
@@ -264,7 +268,9 @@ def page_texts(pdf: bytes) -> Iterator[TextPart]:
         for index in range(len(document)):
             page = document[index]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_bounded())
+            # Bounds far past any page: by default PDFium reads only the page's box, and
+            # text drawn outside it (an overflowing line, or hidden there) is text too.
+            pages.append(textpage.get_text_bounded(*_EVERYWHERE))
             textpage.close()
             page.close()
     finally:

@@ -236,3 +236,26 @@ def test_pypdf_reads_only_a_pdf_where_it_finds_more_than_pdfium() -> None:
     arabic = render_snapshot(view_of(f"Snow emergency: {ARABIC} on arterial streets."))
     assert pypdf_needed(arabic, pdfium_text(arabic))
     assert find_leaks(arabic, SECRETS) == [ARABIC]
+
+
+def test_text_drawn_outside_the_page_is_found_without_pypdf() -> None:
+    """PDFium reads the page's box unless told otherwise; a line drawn beyond it (overflowing,
+    or hidden there) is still text a reader can extract, so the check reads past the box."""
+
+    def off_page(document: pikepdf.Pdf) -> None:
+        page = document.pages[0]
+        page.obj.Resources.Font["/LeakF1"] = document.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
+        page.contents_add(
+            document.make_stream(f"BT /LeakF1 9 Tf 2000 -500 Td (the {LATIN} list) Tj ET".encode())
+        )
+
+    latin_only = render_snapshot(view_of("Snow emergency on arterial streets."))
+    pdf = _edited(latin_only, off_page)
+    pdfium = next(page_texts(pdf))
+    assert not pypdf_needed(pdf, pdfium.text)  # PDFium's text is the only page text read
+    assert normalise(LATIN) in normalise(pdfium.text)
+    assert "page text" in leak_places(pdf, [LATIN])[LATIN]
