@@ -186,46 +186,51 @@ def _unicode_of(hex_digits: bytes) -> str:
     return bytes.fromhex(digits.decode("ascii")).decode("utf-16-be", errors="replace")
 
 
-def _mapped_text(cmap: bytes) -> str:
-    """Every character a ToUnicode CMap maps glyphs to (bfchar and bfrange destinations);
-    a range's destination is its first character and the run after it."""
-    out: list[str] = []
+# How many characters of one ToUnicode map are looked at: a real font's map names a few
+# thousand; past this a (hostile) map counts as drawing emoji, so pypdf reads the file.
+_MAX_MAPPED = 200_000
+
+
+def _is_emoji(char: str) -> bool:
+    """Emoji: pictographs (category So beyond Latin-1's signs), their variation selector and
+    keycap mark, and anything past the Basic Multilingual Plane."""
+    return (
+        ord(char) > 0xFFFF
+        or char in "\ufe0f\u20e3"
+        or (ord(char) >= 0x2000 and unicodedata.category(char) == "So")
+    )
+
+
+def _mapped_characters(cmap: bytes) -> Iterator[str]:
+    """Every character a ToUnicode CMap maps glyphs to (bfchar and bfrange destinations; a
+    range's destination is its first character and the run after it)."""
     for kind, body in _SECTION.findall(cmap):
         if kind == b"bfchar":
-            tokens = _HEX.findall(body)
-            out.extend(_unicode_of(token) for token in tokens[1::2])
+            for token in _HEX.findall(body)[1::2]:
+                yield from _unicode_of(token)
             continue
         for line in body.splitlines():
             tokens = _HEX.findall(line)
             if len(tokens) < 3:
                 continue
-            low, high = (
-                int(re.sub(rb"\s", b"", tokens[0]), 16),
-                int(re.sub(rb"\s", b"", tokens[1]), 16),
-            )
             if b"[" in line:
-                out.extend(_unicode_of(token) for token in tokens[2:])
+                for token in tokens[2:]:
+                    yield from _unicode_of(token)
                 continue
+            low, high = (int(re.sub(rb"\s", b"", token), 16) for token in tokens[:2])
             first = _unicode_of(tokens[2])
             if first:
+                yield from first
                 base = ord(first[-1])
-                out.append(first)
-                out.extend(
-                    chr(min(base + n, sys.maxunicode))
-                    for n in range(1, min(high - low, 0xFFFF) + 1)
-                )
-    return "".join(out)
+                for n in range(1, min(high - low, sys.maxunicode - base) + 1):
+                    yield chr(base + n)
 
 
-def _draws_emoji(text: str) -> bool:
-    """Emoji: pictographs (category So beyond Latin-1's signs), their variation selector
-    and keycap mark, and anything past the Basic Multilingual Plane."""
-    return any(
-        ord(char) > 0xFFFF
-        or char in "\ufe0f\u20e3"
-        or (ord(char) >= 0x2000 and unicodedata.category(char) == "So")
-        for char in text
-    )
+def maps_emoji(cmap: bytes) -> bool:
+    for count, char in enumerate(_mapped_characters(cmap)):
+        if count >= _MAX_MAPPED or _is_emoji(char):
+            return True
+    return False
 
 
 def _fonts_pdfium_may_skip(pdf: bytes) -> bool:
@@ -242,7 +247,7 @@ def _fonts_pdfium_may_skip(pdf: bytes) -> bool:
                     return True
                 to_unicode = obj.get("/ToUnicode")
                 if isinstance(to_unicode, pikepdf.Stream):
-                    if _draws_emoji(_mapped_text(_stream_bytes(to_unicode))):
+                    if maps_emoji(_stream_bytes(to_unicode)):
                         return True
     except (pikepdf.PdfError, ValueError):
         return True

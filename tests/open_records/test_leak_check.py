@@ -12,7 +12,7 @@ import pikepdf
 import pytest
 
 from app.open_records.models import Redaction
-from app.open_records.pdf_text import Haystack, normalise, page_texts, pypdf_needed
+from app.open_records.pdf_text import Haystack, maps_emoji, normalise, page_texts, pypdf_needed
 from app.open_records.redaction import find_leaks, leak_places, redacted_view
 from app.snapshots.metadata import read_missing_glyphs
 from app.snapshots.render import render_snapshot
@@ -259,3 +259,26 @@ def test_text_drawn_outside_the_page_is_found_without_pypdf() -> None:
     assert not pypdf_needed(pdf, pdfium.text)  # PDFium's text is the only page text read
     assert normalise(LATIN) in normalise(pdfium.text)
     assert "page text" in leak_places(pdf, [LATIN])[LATIN]
+
+
+def _cmap(*sections: str) -> bytes:
+    return ("/CIDInit /ProcSet findresource begin\n" + "\n".join(sections) + "\nend\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("cmap", "emoji"),
+    [
+        (_cmap("2 beginbfchar\n<0001> <0041>\n<0002> <00E9>\nendbfchar"), False),
+        (_cmap("1 beginbfchar\n<0003> <D83DDE8D>\nendbfchar"), True),  # U+1F68D, a pair
+        (_cmap("1 beginbfrange\n<0010> <0030> <0061>\nendbfrange"), False),  # a to A past z
+        (_cmap("1 beginbfrange\n<0010> <0012> [<0041> <2615> <0043>]\nendbfrange"), True),
+        (_cmap("1 beginbfrange\n<0001> <0004> <2600>\nendbfrange"), True),  # a run of signs
+        (_cmap("1 beginbfchar\n<0031> <0031FE0F20E3>\nendbfchar"), True),  # keycap one
+        # A map too long to read through counts as drawing emoji (pypdf then reads the file).
+        (_cmap("\n".join("1 beginbfchar\n<0001> <0041>\nendbfchar" for _ in range(200_001))), True),
+    ],
+)
+def test_a_font_mapping_glyphs_to_emoji_is_found_in_its_tounicode_map(
+    cmap: bytes, emoji: bool
+) -> None:
+    assert maps_emoji(cmap) is emoji
