@@ -7,11 +7,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.audit.models import AuditChainHead, AuditEvent
 from app.auth.models import User
@@ -25,6 +26,16 @@ GENESIS_HASH = "0" * 64
 _HEAD_FOR_UPDATE = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
 _HEAD_TABLE = AuditChainHead.__table__
 assert isinstance(_HEAD_TABLE, Table)
+_EVENT_TABLE = AuditEvent.__table__
+assert isinstance(_EVENT_TABLE, Table)
+_INSERT_EVENT = insert(_EVENT_TABLE)
+_INSERT_HEAD = insert(_HEAD_TABLE)
+# The head's columns, not its ORM object: `record` reads and moves the head in two statements.
+_HEAD_ROW_FOR_UPDATE = (
+    select(_HEAD_TABLE.c.last_hash, _HEAD_TABLE.c.event_count)
+    .where(_HEAD_TABLE.c.id == 1)
+    .with_for_update()
+)
 _MOVE_HEAD = (
     update(_HEAD_TABLE)
     .where(_HEAD_TABLE.c.id == 1)
@@ -94,37 +105,47 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction (flush, never commit)."""
-    head = session.scalars(_HEAD_FOR_UPDATE).first()
-    prev_hash = head.last_hash if head else GENESIS_HASH
-    event = AuditEvent(
-        occurred_at=utcnow(),
-        actor_id=actor.user_id,
-        actor=actor.label,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        details=_jsonable(details or {}),
-        prev_hash=prev_hash,
-    )
-    event.hash = _event_hash(event)
-    session.add(event)
+    # What the caller added is written first, as the autoflush of the head's read did.
     session.flush()
+    head = session.execute(_HEAD_ROW_FOR_UPDATE).first()
+    prev_hash = head.last_hash if head else GENESIS_HASH
+    values: dict[str, Any] = {
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor": actor.label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "details": _jsonable(details or {}),
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = _content_hash(values)
+    # One INSERT, one UPDATE: the same rows a flush of a new event and of the loaded head
+    # would write, without the unit of work's cost for a single row (a capture appends
+    # several events per post).
+    inserted = cast(CursorResult[Any], session.execute(_INSERT_EVENT, values))
+    new_key = inserted.inserted_primary_key
+    assert new_key is not None
+    event_id = int(new_key[0])
     if head is None:
-        session.add(
-            AuditChainHead(id=1, last_event_id=event.id, last_hash=event.hash, event_count=1)
-        )
-        session.flush()
+        moved = {"last_event_id": event_id, "last_hash": values["hash"], "event_count": 1}
+        session.execute(_INSERT_HEAD, {"id": 1, **moved})
     else:
-        # The same UPDATE a flush of the head would send, sent directly (a flush of the
-        # session costs more than the statement); the loaded head is told the new values.
         moved = {
-            "last_event_id": event.id,
-            "last_hash": event.hash,
+            "last_event_id": event_id,
+            "last_hash": values["hash"],
             "event_count": head.event_count + 1,
         }
         session.execute(_MOVE_HEAD, {f"new_{key}": value for key, value in moved.items()})
+    # A head loaded in this session (record_many, verify_chain) is told the new values.
+    loaded = session.identity_map.get(identity_key(AuditChainHead, 1))
+    if loaded is not None:
         for key, value in moved.items():
-            set_committed_value(head, key, value)
+            set_committed_value(loaded, key, value)
+    # The event as the session would hold it after a flush: persistent, its columns loaded.
+    event = AuditEvent(id=event_id, **values)
+    make_transient_to_detached(event)
+    session.add(event)
     return event
 
 

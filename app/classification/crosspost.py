@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, cast, delete, func, insert, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql import Executable
 
 from app.bulk import in_values, insert_rows
 from app.classification.crosspost_index import Fingerprint, IndexedCapture
@@ -18,6 +31,13 @@ from app.classification.models import (
 from app.classification.rules import FINGERPRINT_ALGORITHM
 from app.db import utcnow
 from app.posts.models import CapturedVersion, FlaggedPost
+
+_EXISTING_FINGERPRINT = select(ContentFingerprint.id, ContentFingerprint.algorithm).where(
+    ContentFingerprint.version_id == bindparam("version_id")
+)
+_FINGERPRINT_TABLE = ContentFingerprint.__table__
+assert isinstance(_FINGERPRINT_TABLE, Table)
+_INSERT_FINGERPRINT = insert(_FINGERPRINT_TABLE)
 
 
 class DbCrossPostIndex:
@@ -35,12 +55,13 @@ class DbCrossPostIndex:
         limit: int,
     ) -> Sequence[IndexedCapture]:
         # Plain columns, no ORM objects: a lookup loads nothing into the session.
-        query = select(*_CAPTURE_COLUMNS).where(ContentFingerprint.exact_hash == exact_hash)
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.execute(query.order_by(ContentFingerprint.version_id).limit(limit))
+        query = _lookup(
+            "exact", False, exclude_post_id is not None, before_version_id is not None, limit
+        )
+        rows = self.session.execute(
+            query,
+            {"exact_hash": exact_hash, "exclude": exclude_post_id, "before": before_version_id},
+        )
         return [_capture(row) for row in rows]
 
     def near_candidates(
@@ -53,6 +74,51 @@ class DbCrossPostIndex:
     ) -> Sequence[IndexedCapture]:
         if not keys:
             return []
+        query = _lookup(
+            "near",
+            self.session.get_bind().dialect.name == "postgresql",
+            exclude_post_id is not None,
+            before_version_id is not None,
+            limit,
+        )
+        rows = self.session.execute(
+            query, {"keys": list(keys), "exclude": exclude_post_id, "before": before_version_id}
+        )
+        return [_capture(row[:-1]) for row in rows]
+
+
+# The lookups above, built once for each shape (every captured version makes both): a
+# statement built anew each time costs more to build and to key than to run.
+_LOOKUPS: dict[tuple[str, bool, bool, bool, int], Executable] = {}
+
+
+def _lookup(kind: str, postgres: bool, exclude: bool, before: bool, limit: int) -> Executable:
+    shape = (kind, postgres, exclude, before, limit)
+    known = _LOOKUPS.get(shape)
+    if known is not None:
+        return known
+    conditions: list[ColumnElement[bool]] = []
+    if exclude:
+        conditions.append(ContentFingerprint.post_id != bindparam("exclude"))
+    if before:
+        conditions.append(ContentFingerprint.version_id < bindparam("before"))
+    query: Executable
+    if kind == "exact":
+        query = (
+            select(*_CAPTURE_COLUMNS)
+            .where(ContentFingerprint.exact_hash == bindparam("exact_hash"), *conditions)
+            .order_by(ContentFingerprint.version_id)
+            .limit(limit)
+        )
+    else:
+        band_key = ContentFingerprintBand.band_key.__clause_element__()
+        among: ColumnElement[bool]
+        if postgres:
+            # `in_values` on PostgreSQL: one array parameter.
+            array_type = postgresql.ARRAY(band_key.type)
+            among = band_key == any_(sql_cast(bindparam("keys", type_=array_type), array_type))
+        else:
+            among = band_key.in_(bindparam("keys", expanding=True))
         shared = func.count().label("shared")
         query = (
             select(*_CAPTURE_COLUMNS, shared)
@@ -60,48 +126,56 @@ class DbCrossPostIndex:
                 ContentFingerprintBand,
                 ContentFingerprintBand.fingerprint_id == ContentFingerprint.id,
             )
-            .where(in_values(self.session, ContentFingerprintBand.band_key, list(keys)))
+            .where(among)
             .group_by(ContentFingerprint.id)
+            .where(*conditions)
+            .order_by(shared.desc(), ContentFingerprint.version_id)
+            .limit(limit)
         )
-        if exclude_post_id is not None:
-            query = query.where(ContentFingerprint.post_id != exclude_post_id)
-        if before_version_id is not None:
-            query = query.where(ContentFingerprint.version_id < before_version_id)
-        rows = self.session.execute(
-            query.order_by(shared.desc(), ContentFingerprint.version_id).limit(limit)
-        )
-        return [_capture(row[:-1]) for row in rows]
+    _LOOKUPS[shape] = query
+    return query
 
 
 def store_fingerprint(
     session: Session, *, version: CapturedVersion, post: FlaggedPost, print_: Fingerprint
 ) -> None:
-    existing = session.scalar(
-        select(ContentFingerprint).where(ContentFingerprint.version_id == version.id)
-    )
+    existing = session.execute(_EXISTING_FINGERPRINT, {"version_id": version.id}).first()
     if existing is not None and existing.algorithm == FINGERPRINT_ALGORITHM:
         return
     if existing is not None:
-        session.delete(existing)
+        stale = session.get(ContentFingerprint, existing.id)
+        session.delete(stale)
         session.flush()
-    fp = ContentFingerprint(
-        version_id=version.id,
-        post_id=post.id,
-        account_id=post.account_id,
-        platform=post.platform,
-        account_handle=post.account.handle,
-        url=post.url,
-        algorithm=FINGERPRINT_ALGORITHM,
-        exact_hash=print_.exact_hash,
-        normalized_text=print_.normalized_text,
-        created_at=utcnow(),
+    # One INSERT (the capture path stores a fingerprint per version): no ORM object, which
+    # nothing reads back, and so no flush of its own.
+    inserted = cast(
+        CursorResult[Any],
+        session.execute(
+            _INSERT_FINGERPRINT,
+            {
+                "version_id": version.id,
+                "post_id": post.id,
+                "account_id": post.account_id,
+                "platform": post.platform,
+                "account_handle": post.account.handle,
+                "url": post.url,
+                "algorithm": FINGERPRINT_ALGORITHM,
+                "exact_hash": print_.exact_hash,
+                "normalized_text": print_.normalized_text,
+                "created_at": utcnow(),
+            },
+        ),
     )
-    session.add(fp)
-    session.flush()
+    new_key = inserted.inserted_primary_key
+    assert new_key is not None
+    fingerprint_id = int(new_key[0])
     if print_.band_keys:
         session.execute(
             insert(ContentFingerprintBand),
-            [{"band_key": key, "fingerprint_id": fp.id} for key in sorted(set(print_.band_keys))],
+            [
+                {"band_key": key, "fingerprint_id": fingerprint_id}
+                for key in sorted(set(print_.band_keys))
+            ],
         )
 
 
@@ -290,7 +364,7 @@ def _rows_per_value(
         )
     array_type = postgresql.ARRAY(column.type)
     wanted = (
-        func.unnest(cast(bindparam(None, list(values), type_=array_type), array_type))
+        func.unnest(sql_cast(bindparam(None, list(values), type_=array_type), array_type))
         .table_valued("value")
         .render_derived()
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.platforms.collected import (
@@ -155,10 +155,14 @@ def download_media(
     return got
 
 
+# Built once (its compiled form is cached): every capture reads it.
+_KNOWN_MEDIA = (
+    select(VersionMedia.source_url, VersionMedia.sha256)
+    .join(CapturedVersion, CapturedVersion.id == VersionMedia.version_id)
+    .where(CapturedVersion.post_id == bindparam("post_id"), VersionMedia.source_url.is_not(None))
+)
+
+
 def known_media(session: Session, post_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(VersionMedia.source_url, VersionMedia.sha256)
-        .join(CapturedVersion, CapturedVersion.id == VersionMedia.version_id)
-        .where(CapturedVersion.post_id == post_id, VersionMedia.source_url.is_not(None))
-    )
+    rows = session.execute(_KNOWN_MEDIA, {"post_id": post_id})
     return {url: sha for url, sha in rows if url}

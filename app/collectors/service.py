@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, joinedload
 
 from app.audit.service import Actor, record
 from app.collectors.media import MEDIA_TYPES as MEDIA_TYPES
@@ -222,11 +223,33 @@ def claim_one(ctx: CaptureContext, post_id: int) -> bool:
 
 
 # Built once (their compiled form is cached): every capture makes these lookups.
+# The post's account comes in the same read (every capture reads it, for the target and for
+# the author check); only the post's row is locked.
 _POST_FOR_UPDATE = (
-    select(FlaggedPost).where(FlaggedPost.id == bindparam("post_id")).with_for_update()
+    select(FlaggedPost)
+    .options(joinedload(FlaggedPost.account, innerjoin=True))
+    .where(FlaggedPost.id == bindparam("post_id"))
+    .with_for_update(of=FlaggedPost)
 )
 _ATTEMPT = select(CaptureAttempt).where(
     CaptureAttempt.post_id == bindparam("post_id"), CaptureAttempt.poll_slot == bindparam("slot")
+)
+_ATTEMPTS = CaptureAttempt.__table__
+assert isinstance(_ATTEMPTS, Table)
+_NEW_ATTEMPT_SQLITE = sqlite_insert(_ATTEMPTS).on_conflict_do_nothing(
+    index_elements=["post_id", "poll_slot"]
+)
+_NEW_ATTEMPT_POSTGRESQL = postgresql_insert(_ATTEMPTS).on_conflict_do_nothing(
+    index_elements=["post_id", "poll_slot"]
+)
+_LATEST_CAPTURE = (
+    select(CapturedVersion)
+    .where(
+        CapturedVersion.post_id == bindparam("post_id"),
+        CapturedVersion.kind.not_in((VersionKind.removal, VersionKind.upload)),
+    )
+    .order_by(CapturedVersion.number.desc())
+    .limit(1)
 )
 _VERSION_COUNT = (
     select(func.count())
@@ -253,15 +276,7 @@ def _release(post: FlaggedPost) -> None:
 
 
 def _target(session: Session, post: FlaggedPost) -> CaptureTarget:
-    latest = session.scalars(
-        select(CapturedVersion)
-        .where(
-            CapturedVersion.post_id == post.id,
-            CapturedVersion.kind.not_in((VersionKind.removal, VersionKind.upload)),
-        )
-        .order_by(CapturedVersion.number.desc())
-        .limit(1)
-    ).first()
+    latest = session.scalars(_LATEST_CAPTURE, {"post_id": post.id}).first()
     return CaptureTarget(
         post_id=post.id,
         platform=post.platform,
@@ -287,16 +302,13 @@ def _start_attempt(session: Session, ctx: CaptureContext, post_id: int, slot: st
         existing.worker = ctx.worker
         existing.started_at = ctx.clock()
         return True
-    try:
-        with session.begin_nested():
-            session.add(
-                CaptureAttempt(
-                    post_id=post_id, poll_slot=slot, worker=ctx.worker, started_at=ctx.clock()
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    # One INSERT that yields to a concurrent writer of the same poll ((post, poll_slot) is
+    # unique): what a savepoint around an ORM insert did, without the savepoint.
+    inserted = session.execute(
+        _NEW_ATTEMPT_SQLITE if ctx.database.is_sqlite else _NEW_ATTEMPT_POSTGRESQL,
+        {"post_id": post_id, "poll_slot": slot, "worker": ctx.worker, "started_at": ctx.clock()},
+    )
+    return bool(getattr(inserted, "rowcount", 0))
 
 
 def capture_post(

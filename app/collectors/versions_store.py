@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
@@ -25,6 +25,14 @@ from app.storage.service import put_object, put_object_file
 
 if TYPE_CHECKING:
     from app.collectors.service import CaptureContext
+
+
+# Built once (its compiled form is cached): every capture reads it.
+_VERSIONS_IN_ORDER = (
+    select(CapturedVersion)
+    .where(CapturedVersion.post_id == bindparam("post_id"))
+    .order_by(CapturedVersion.number)
+)
 
 
 def _learn_account_id(
@@ -59,13 +67,7 @@ def _store_versions(
     *,
     run_id: int | None = None,
 ) -> list[CapturedVersion]:
-    existing = list(
-        session.scalars(
-            select(CapturedVersion)
-            .where(CapturedVersion.post_id == post.id)
-            .order_by(CapturedVersion.number)
-        )
-    )
+    existing = list(session.scalars(_VERSIONS_IN_ORDER, {"post_id": post.id}))
     # Uploaded evidence stands beside the captures: a capture is compared with the last
     # capture, so an upload in between does not make the same content a new version.
     captured = [v for v in existing if v.kind != VersionKind.upload]

@@ -224,6 +224,16 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# Built once (their compiled form is cached): every captured version is indexed.
+_DELETE_VERSION = delete(search_index).where(search_index.c.version_id == bindparam("version_id"))
+_ALT_TEXTS = (
+    select(VersionMedia.alt_text)
+    .where(VersionMedia.version_id == bindparam("version_id"))
+    .order_by(VersionMedia.position)
+)
+_INSERT_ROW = insert(search_index)
+
+
 def index_version(session: Session, version_id: int) -> None:
     """(Re)index one archived version, in the caller's transaction.
 
@@ -233,18 +243,14 @@ def index_version(session: Session, version_id: int) -> None:
     version = session.get(CapturedVersion, version_id)
     if version is None:
         raise ValueError(f"no captured version {version_id}")
-    session.execute(delete(search_index).where(search_index.c.version_id == version_id))
+    session.execute(_DELETE_VERSION, {"version_id": version_id})
     if version.kind == VersionKind.removal or (version.normalized is None and version.text is None):
         return
     post = session.get(FlaggedPost, version.post_id)
     assert post is not None  # a foreign key
     account = session.get(SocialAccount, post.account_id)
     assert account is not None  # a foreign key
-    alt_texts = session.scalars(
-        select(VersionMedia.alt_text)
-        .where(VersionMedia.version_id == version_id)
-        .order_by(VersionMedia.position)
-    ).all()
+    alt_texts = session.scalars(_ALT_TEXTS, {"version_id": version_id}).all()
     document = _document(version, alt_texts)
     values: dict[str, Any] = {
         "version_id": version.id,
@@ -260,10 +266,12 @@ def index_version(session: Session, version_id: int) -> None:
         "author_name": version.author_name,
         **document,
     }
-    statement = insert(search_index).values(**values)
     if _is_postgres(session):
-        statement = statement.values(document=_pg_document(document))
-    session.execute(statement)
+        session.execute(
+            insert(search_index).values(**values).values(document=_pg_document(document))
+        )
+    else:
+        session.execute(_INSERT_ROW, values)
 
 
 def _pg_document(document: dict[str, str]) -> ColumnElement[Any]:

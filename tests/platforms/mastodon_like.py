@@ -5,6 +5,7 @@ change: edit a status, delete it, add replies and media, slow it down, rate-limi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -20,6 +21,7 @@ from tests.loopback import Loopback, Reply, serve
 ACCOUNT_ID = "117020566092212359"
 
 
+@functools.cache  # the same bytes for a seed: the avatar is served once per capture
 def tiny_png(seed: int = 0) -> bytes:
     from PIL import Image
 
