@@ -95,6 +95,29 @@ def _content_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _event_row(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    details: dict[str, Any] | None,
+    prev_hash: str,
+) -> dict[str, Any]:
+    """The column values of the event appended after `prev_hash`, its hash included."""
+    row: dict[str, Any] = {
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor": actor.label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "details": _jsonable(details or {}),
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = _content_hash(row)
+    return row
+
+
 def record(
     session: Session,
     *,
@@ -109,17 +132,7 @@ def record(
     session.flush()
     head = session.execute(_HEAD_ROW_FOR_UPDATE).first()
     prev_hash = head.last_hash if head else GENESIS_HASH
-    values: dict[str, Any] = {
-        "occurred_at": utcnow(),
-        "actor_id": actor.user_id,
-        "actor": actor.label,
-        "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id),
-        "details": _jsonable(details or {}),
-        "prev_hash": prev_hash,
-    }
-    values["hash"] = _content_hash(values)
+    values = _event_row(actor, action, object_type, object_id, details, prev_hash)
     # One INSERT, one UPDATE: the same rows a flush of a new event and of the loaded head
     # would write, without the unit of work's cost for a single row (a capture appends
     # several events per post).
@@ -164,17 +177,8 @@ def record_many(
     prev_hash = head.last_hash if head else GENESIS_HASH
     rows = []
     for action, object_type, object_id, details in events:
-        row = {
-            "occurred_at": utcnow(),
-            "actor_id": actor.user_id,
-            "actor": actor.label,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "details": _jsonable(details or {}),
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = _content_hash(row)
+        row = _event_row(actor, action, object_type, object_id, details, prev_hash)
+        prev_hash = row["hash"]
         rows.append(row)
     ids = insert_rows(session, AuditEvent.__table__, rows, return_ids=True)
     if head is None:
