@@ -126,3 +126,15 @@ def in_values(
         return element.in_(values)
     array_type = postgresql.ARRAY(element.type)
     return element == any_(cast(bindparam(None, list(values), type_=array_type), array_type))
+
+
+def in_parameter(
+    column: ColumnElement[Any] | QueryableAttribute[Any], name: str, *, postgresql_: bool
+) -> ColumnElement[bool]:
+    """`in_values` with the values left to a bound parameter called `name`, for a statement
+    built once and run with many lists (give the list as that parameter's value)."""
+    element = column.__clause_element__() if isinstance(column, QueryableAttribute) else column
+    if not postgresql_:
+        return element.in_(bindparam(name, expanding=True))
+    array_type = postgresql.ARRAY(element.type)
+    return element == any_(cast(bindparam(name, type_=array_type), array_type))

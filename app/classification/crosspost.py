@@ -9,7 +9,6 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Table,
-    any_,
     bindparam,
     delete,
     func,
@@ -22,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql import Executable
 
-from app.bulk import in_values, insert_rows
+from app.bulk import in_parameter, in_values, insert_rows
 from app.classification.crosspost_index import Fingerprint, IndexedCapture
 from app.classification.models import (
     ContentFingerprint,
@@ -111,14 +110,7 @@ def _lookup(kind: str, postgres: bool, exclude: bool, before: bool, limit: int) 
             .limit(limit)
         )
     else:
-        band_key = ContentFingerprintBand.band_key.__clause_element__()
-        among: ColumnElement[bool]
-        if postgres:
-            # `in_values` on PostgreSQL: one array parameter.
-            array_type = postgresql.ARRAY(band_key.type)
-            among = band_key == any_(sql_cast(bindparam("keys", type_=array_type), array_type))
-        else:
-            among = band_key.in_(bindparam("keys", expanding=True))
+        among = in_parameter(ContentFingerprintBand.band_key, "keys", postgresql_=postgres)
         shared = func.count().label("shared")
         query = (
             select(*_CAPTURE_COLUMNS, shared)
